@@ -1,0 +1,5 @@
+import sys
+
+from debrismap.cli import main
+
+sys.exit(main())

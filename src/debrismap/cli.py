@@ -1,0 +1,92 @@
+"""The `debrismap` command: one sub-command per verb, each in debrismap.commands.
+
+Verb modules are imported only to build the parser, and must keep heavy imports
+(torch, onnxruntime, matplotlib) inside their `run` function, so that
+`debrismap detect` never pays for — or needs — the training stack.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from debrismap import __version__
+from debrismap.errors import DebrismapError
+
+# verb -> module in debrismap.commands; each module has HELP, add_arguments(parser), run(args).
+VERBS = [
+    "demo",
+    "info",
+    "synth",
+    "chips",
+    "train",
+    "export",
+    "detect",
+    "heatmap",
+    "compare",
+    "report",
+    "evaluate",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="debrismap",
+        description="Find debris piles in VHR satellite imagery and map their density.",
+    )
+    parser.add_argument("--version", action="version", version=f"debrismap {__version__}")
+    parser.add_argument(
+        "--debug", action="store_true", help="show full tracebacks instead of one-line errors"
+    )
+    sub = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
+    for verb in VERBS:
+        module_name = f"debrismap.commands.{verb}"
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:  # verb not built yet in this checkout
+                continue
+            raise
+        verb_parser = sub.add_parser(
+            verb,
+            help=module.HELP,
+            description=module.__doc__,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        module.add_arguments(verb_parser)
+        verb_parser.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    debug = args.debug or os.environ.get("DEBRISMAP_DEBUG") == "1"
+    try:
+        return int(args._run(args) or 0)
+    except DebrismapError as exc:
+        if debug:
+            raise
+        print(f"debrismap {args.verb}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"debrismap {args.verb}: interrupted", file=sys.stderr)
+        return 130
+    except MemoryError:
+        print(f"debrismap {args.verb}: error: out of memory", file=sys.stderr)
+        return 3
+    except Exception as exc:  # a bug, but the user still gets one line, not a traceback
+        if debug:
+            raise
+        print(
+            f"debrismap {args.verb}: internal error: {type(exc).__name__}: {exc} "
+            "(rerun with --debug for the traceback and please report it)",
+            file=sys.stderr,
+        )
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
