@@ -1,0 +1,98 @@
+"""The model metadata contract: the `debrismap.*` keys stored in an ONNX file's metadata_props.
+
+Written by `export` (torch side) and read by `detect` (runtime side), so it must not import
+torch or onnxruntime: it works on plain dicts of strings.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+from debrismap import __version__
+from debrismap.errors import ModelError
+
+PREFIX = "debrismap."
+FORMAT_VERSION = "1"
+REQUIRED_KEYS = (
+    "classes",
+    "input_size",
+    "gsd_m",
+    "bands",
+    "normalization",
+    "score_threshold",
+    "nms_iou",
+    "format_version",
+    "training_data",
+    "created",
+    "software_version",
+)
+
+
+@dataclass(frozen=True)
+class ModelMetadata:
+    """What a detector needs to know about how its model was trained."""
+
+    classes: tuple[str, ...]
+    input_size: int  # square input side in pixels
+    gsd_m: float  # ground sample distance the model was trained at, metres
+    bands: tuple[str, ...] = ("red", "green", "blue")
+    # How uint8 RGB pixels become model input: x / divisor, then (x - mean) / std per channel.
+    normalization: dict = field(
+        default_factory=lambda: {"type": "scale", "divisor": 255.0, "mean": [0.0] * 3, "std": [1.0] * 3}
+    )
+    score_threshold: float = 0.25
+    nms_iou: float = 0.5
+    format_version: str = FORMAT_VERSION
+    training_data: str = ""
+    created: str = ""
+    software_version: str = __version__
+
+    def to_props(self) -> dict[str, str]:
+        """Flatten to ONNX metadata_props: every value a string, keys prefixed."""
+        out = {}
+        for key, value in asdict(self).items():
+            if isinstance(value, (list, tuple, dict)):
+                text = json.dumps(list(value) if isinstance(value, tuple) else value)
+            else:
+                text = str(value)
+            out[PREFIX + key] = text
+        return out
+
+    @classmethod
+    def from_props(cls, props: dict[str, str], source: str = "model") -> "ModelMetadata":
+        """Parse ONNX metadata_props; raise ModelError naming what is missing or malformed."""
+        missing = [k for k in REQUIRED_KEYS if PREFIX + k not in props]
+        if missing:
+            raise ModelError(
+                "has no debrismap metadata"
+                if len(missing) == len(REQUIRED_KEYS)
+                else f"is missing debrismap metadata keys: {', '.join(missing)}",
+                path=source,
+            )
+        try:
+            get = lambda k: props[PREFIX + k]  # noqa: E731
+            meta = cls(
+                classes=tuple(json.loads(get("classes"))),
+                input_size=int(get("input_size")),
+                gsd_m=float(get("gsd_m")),
+                bands=tuple(json.loads(get("bands"))),
+                normalization=dict(json.loads(get("normalization"))),
+                score_threshold=float(get("score_threshold")),
+                nms_iou=float(get("nms_iou")),
+                format_version=get("format_version"),
+                training_data=get("training_data"),
+                created=get("created"),
+                software_version=get("software_version"),
+            )
+        except (ValueError, TypeError) as exc:
+            raise ModelError(f"has malformed debrismap metadata ({exc})", path=source) from None
+        if meta.format_version != FORMAT_VERSION:
+            raise ModelError(
+                f"metadata format_version {meta.format_version} is not supported "
+                f"(this debrismap reads {FORMAT_VERSION})",
+                path=source,
+            )
+        if not meta.classes or meta.input_size <= 0 or meta.gsd_m <= 0:
+            raise ModelError("has invalid debrismap metadata (classes, input_size or gsd_m)", path=source)
+        return meta

@@ -1,0 +1,104 @@
+"""Read and write vector files (GeoPackage, GeoJSON, Shapefile) as shapely arrays.
+
+A thin layer over pyogrio's raw array API so the runtime side needs neither geopandas
+nor pandas. Writes are atomic: a temp file in the same folder, then a rename, so a
+killed process never leaves a half-written file under the final name.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import shapely
+from pyproj import CRS
+
+from debrismap.errors import DebrismapError, LabelError
+
+DRIVERS = {".gpkg": "GPKG", ".geojson": "GeoJSON", ".json": "GeoJSON", ".shp": "ESRI Shapefile"}
+
+
+@dataclass
+class VectorData:
+    """Geometries with their CRS (None if the file states none) and attribute columns."""
+
+    geometries: np.ndarray  # object array of shapely geometries (None for empty ones)
+    crs: CRS | None
+    fields: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.geometries)
+
+
+def read_vector(
+    path: str | Path, layer: str | int | None = None, error: type[DebrismapError] = LabelError
+) -> VectorData:
+    """Read every feature of one layer. Any failure becomes `error` naming the file."""
+    import pyogrio
+    from pyogrio.errors import DataSourceError, DataLayerError
+
+    path = Path(path)
+    if not path.exists():
+        raise error("file not found", path=path)
+    try:
+        meta, _, wkb, field_data = pyogrio.raw.read(path, layer=layer)
+    except (DataSourceError, DataLayerError) as exc:
+        raise error(f"not a readable vector file ({_first_line(exc)})", path=path) from None
+    except Exception as exc:  # GDAL raises assorted errors for corrupt files
+        raise error(f"cannot read vector file ({_first_line(exc)})", path=path) from None
+    try:
+        crs = CRS.from_user_input(meta["crs"]) if meta.get("crs") else None
+    except Exception:
+        raise error(f"has an unreadable CRS: {meta.get('crs')!r}", path=path) from None
+    geoms = shapely.from_wkb(wkb, on_invalid="ignore") if len(wkb) else np.empty(0, dtype=object)
+    fields = {name: np.asarray(col) for name, col in zip(meta["fields"], field_data)}
+    return VectorData(np.asarray(geoms, dtype=object), crs, fields)
+
+
+def write_vector(
+    path: str | Path,
+    geometries,
+    crs: CRS | str | None,
+    fields: dict[str, np.ndarray] | None = None,
+    layer: str | None = None,
+    geometry_type: str | None = None,
+) -> Path:
+    """Write geometries + columns atomically; the driver comes from the suffix."""
+    import pyogrio
+
+    path = Path(path)
+    driver = DRIVERS.get(path.suffix.lower())
+    if driver is None:
+        raise DebrismapError(f"unsupported vector format (use {', '.join(DRIVERS)})", path=path)
+    geoms = np.asarray(geometries, dtype=object)
+    fields = {k: np.asarray(v) for k, v in (fields or {}).items()}
+    if geometry_type is None:
+        kinds = {g.geom_type for g in geoms if g is not None}
+        geometry_type = kinds.pop() if len(kinds) == 1 else ("Polygon" if not kinds else "Unknown")
+    crs_text = CRS.from_user_input(crs).to_wkt() if crs is not None else None
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}{path.suffix}")
+    if tmp.exists():
+        tmp.unlink()
+    options = {"RFC7946": "YES", "WRITE_BBOX": "NO"} if driver == "GeoJSON" else {}
+    pyogrio.raw.write(
+        tmp,
+        shapely.to_wkb(geoms) if len(geoms) else np.empty(0, dtype=object),
+        geometry_type=geometry_type,
+        field_data=list(fields.values()),
+        fields=list(fields.keys()),
+        crs=crs_text,
+        driver=driver,
+        layer=layer or path.stem,
+        layer_options=options or None,
+    )
+    # A shapefile is several files (.shp, .shx, .dbf, .prj, .cpg): move each sidecar too.
+    for part in tmp.parent.glob(tmp.stem + ".*"):
+        os.replace(part, path.with_suffix(part.suffix))
+    return path
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
