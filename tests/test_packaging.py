@@ -1,0 +1,75 @@
+"""The package installs and the two Docker images are plain and coherent.
+
+No Docker engine runs in CI, so the Dockerfiles are checked as text against what the
+project needs: the CPU image installs the base package only (no torch), the GPU image
+the train extra plus onnxruntime-gpu, and both end in the `debrismap` entrypoint.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _instructions(dockerfile: Path) -> list[tuple[str, str]]:
+    text = dockerfile.read_text()
+    text = re.sub(r"\\\n", " ", text)  # join continuation lines
+    out = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            word, _, rest = line.partition(" ")
+            out.append((word.upper(), rest.strip()))
+    return out
+
+
+def test_cpu_dockerfile_installs_base_package_without_torch():
+    steps = _instructions(ROOT / "Dockerfile")
+    assert steps[0][0] == "FROM"
+    runs = " ".join(rest for word, rest in steps if word == "RUN")
+    assert "uv sync --locked" in runs
+    assert "--extra train" not in runs and "--all-extras" not in runs and "torch" not in runs
+    copies = [rest for word, rest in steps if word == "COPY"]
+    for needed in ("pyproject.toml", "uv.lock", "src", "models"):
+        assert any(needed in c for c in copies), needed
+    assert ("ENTRYPOINT", '["debrismap"]') in steps
+
+
+def test_gpu_dockerfile_installs_train_extra_and_onnxruntime_gpu():
+    steps = _instructions(ROOT / "gpu.Dockerfile")
+    assert steps[0][0] == "FROM" and "cuda" in steps[0][1]
+    runs = " ".join(rest for word, rest in steps if word == "RUN")
+    assert "--extra train" in runs
+    assert "onnxruntime-gpu" in runs
+    assert ("ENTRYPOINT", '["debrismap"]') in steps
+
+
+def test_pyproject_keeps_torch_out_of_the_base_install():
+    meta = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    base = " ".join(meta["dependencies"]).lower()
+    for heavy in ("torch", "ultralytics", "lightning", "albumentations", "opencv"):
+        assert heavy not in base, heavy
+    assert meta["scripts"]["debrismap"] == "debrismap.cli:main"
+    assert "AGPL" in meta["license"]
+
+
+def test_console_command_lists_every_verb():
+    out = subprocess.run(
+        [sys.executable, "-m", "debrismap", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    for verb in ("demo", "info", "synth", "chips", "train", "export", "detect", "heatmap",
+                 "compare", "report", "evaluate"):
+        assert verb in out, verb
+
+
+def test_ci_script_runs_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    command = 'uv run --locked --all-extras pytest -m "not slow and not gpu"'
+    assert command in readme.split("\n## ")[0], "README must open with the test command"
+    assert command in ci
