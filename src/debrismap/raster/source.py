@@ -1,0 +1,482 @@
+"""Open a raster once and describe it: size, CRS, GSD, bands, masks, stretch, provenance.
+
+`open_raster` is the only door to imagery. It checks the file early (a probe read of the
+first and last blocks, because GDAL often opens a truncated file and only fails when the
+missing bytes are read), decides which bands are R, G, B, and computes the raster's one
+stretch. Everything it raises for bad input is a one-line `RasterError` naming the file.
+Pixels are only ever read through windows (`RasterSource.at_gsd(...).read(window)`), so a
+30000 x 30000 px city streams in bounded memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import re
+import threading
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rasterio
+from affine import Affine
+from rasterio.enums import ColorInterp, MaskFlags, Resampling
+from rasterio.errors import NotGeoreferencedWarning as _RioNotGeoreferencedWarning
+from rasterio.windows import Window
+
+from debrismap.errors import RasterError
+from debrismap.raster.bands import choose_bands
+from debrismap.raster.geometry import pixel_size_m
+from debrismap.raster.stretch import Stretch, percentile_stretch
+
+# Largest side of the decimated read used for the stretch: ~1 M pixels per band is
+# plenty for stable 2nd/98th percentiles and keeps opening a city-sized raster cheap.
+STRETCH_SAMPLE_SIDE = 1024
+HEADER_BYTES = 64 * 1024
+
+_COMPLEX_DTYPES = {"complex", "complex64", "complex128", "complex_int16", "cint16", "cint32"}
+
+
+class NotGeoreferencedWarning(UserWarning):
+    """The raster has no georeferencing: work happens in pixel coordinates."""
+
+
+def _gdal_errors() -> tuple[type[BaseException], ...]:
+    from rasterio._err import CPLE_BaseError
+
+    return (rasterio.errors.RasterioError, CPLE_BaseError, OSError)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text
+
+
+def header_sha256(path: str | Path) -> str:
+    """sha256 of the file's first 64 KiB plus its size: cheap provenance for big rasters."""
+    path = Path(path)
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        digest.update(fh.read(HEADER_BYTES))
+    digest.update(str(path.stat().st_size).encode())
+    return digest.hexdigest()
+
+
+def open_raster(
+    path: str | Path,
+    bands: Sequence[int] | None = None,
+    stretch: Stretch | dict | None = None,
+) -> RasterSource:
+    """Open a raster for windowed reading; RasterError (one line) on anything unusable.
+
+    bands: 1-based band numbers used as R, G, B (one number: replicated grey), else
+    chosen from colour interpretation. stretch: reuse a recorded Stretch (or its dict)
+    instead of computing one.
+    """
+    return RasterSource(path, bands=bands, stretch=stretch)
+
+
+class RasterSource:
+    """An open raster: metadata, band choice and stretch; pixels via `at_gsd(...).read()`.
+
+    Not safe to share between processes; reads from several threads are serialised by
+    an internal lock because a GDAL dataset handle is not thread-safe.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        bands: Sequence[int] | None = None,
+        stretch: Stretch | dict | None = None,
+    ):
+        self.path = str(path)
+        self._lock = threading.RLock()
+        _check_path(self.path)
+        self._ds = _open_dataset(self.path)
+        try:
+            self._init(bands, stretch)
+        except BaseException:
+            self._ds.close()
+            raise
+
+    # -- set-up ------------------------------------------------------------------------
+
+    def _init(self, bands: Sequence[int] | None, stretch: Stretch | dict | None) -> None:
+        ds = self._ds
+        if ds.count == 0:
+            subs = len(ds.subdatasets)
+            hint = f" but {subs} subdataset(s); open one of them" if subs else ""
+            raise RasterError(f"contains no raster bands{hint}", self.path)
+        dtypes = set(ds.dtypes)
+        complex_types = dtypes & _COMPLEX_DTYPES or {d for d in dtypes if "complex" in d}
+        if complex_types:
+            raise RasterError(
+                f"complex pixel type {sorted(complex_types)[0]} (e.g. SAR) is not optical imagery",
+                self.path,
+            )
+        self.width: int = ds.width
+        self.height: int = ds.height
+        self.count: int = ds.count
+        self.colorinterp: tuple[ColorInterp, ...] = tuple(ds.colorinterp)
+        self.band_indexes: tuple[int, int, int] = choose_bands(self.colorinterp, bands, self.path)
+        self.dtype: str = ds.dtypes[self.band_indexes[0] - 1]
+        if len({ds.dtypes[b - 1] for b in self.band_indexes}) > 1:
+            raise RasterError("the chosen R, G, B bands have different pixel types", self.path)
+        self._palette = self._palette_lut()
+        self.crs, self.transform, self.georeferenced, self.georeference_source = self._georeference()
+        self._pixel_size_m = (
+            pixel_size_m(self.crs, self.transform, self.width, self.height) if self.crs else None
+        )
+        flags = [ds.mask_flag_enums[b - 1] for b in set(self.band_indexes)]
+        self._all_valid = all(f == [MaskFlags.all_valid] for f in flags)
+        self.nodata = ds.nodata
+        self._probe()
+        self.stretch: Stretch = self._choose_stretch(stretch)
+
+    def _palette_lut(self) -> np.ndarray | None:
+        """RGB lookup table when the chosen band is a palette band, else None."""
+        b = self.band_indexes[0]
+        if self.colorinterp[b - 1] != ColorInterp.palette or len(set(self.band_indexes)) != 1:
+            return None
+        if self.dtype not in ("uint8", "uint16"):
+            raise RasterError(f"palette band of type {self.dtype} is not supported", self.path)
+        try:
+            cmap = self._ds.colormap(b)
+        except ValueError as exc:
+            raise RasterError(f"palette band without a readable colour table ({exc})", self.path)
+        lut = np.zeros((256 if self.dtype == "uint8" else 65536, 3), dtype=np.uint8)
+        for index, rgba in cmap.items():
+            if 0 <= index < len(lut):
+                lut[index] = rgba[:3]
+        return lut
+
+    def _georeference(self) -> tuple[Any, Affine, bool, str]:
+        ds = self._ds
+        if ds.transform != Affine.identity() and not ds.transform.is_degenerate:
+            if ds.crs is None:
+                _warn_not_georeferenced(
+                    self.path, "has a geotransform but no CRS: GSD unknown, outputs have no CRS"
+                )
+            return ds.crs, ds.transform, True, "geotransform"
+        gcps, gcp_crs = ds.gcps
+        if len(gcps) >= 3:
+            # An affine fitted to the GCPs: exact for an affine-georeferenced scene,
+            # approximate for a warped one (we never warp here).
+            fitted = rasterio.transform.from_gcps(gcps)
+            return gcp_crs, fitted, True, f"affine fit to {len(gcps)} GCPs"
+        why = "has a CRS but no geotransform" if ds.crs else "has no georeferencing"
+        _warn_not_georeferenced(self.path, f"{why}: working in pixel coordinates")
+        return None, Affine.identity(), False, "none"
+
+    def _probe(self) -> None:
+        """Read the first and last blocks, so truncated files fail now, not mid-run."""
+        block_h, block_w = self._ds.block_shapes[0]
+        block_h, block_w = max(1, min(block_h, self.height)), max(1, min(block_w, self.width))
+        last_col = (self.width - 1) // block_w * block_w
+        last_row = (self.height - 1) // block_h * block_h
+        for col, row in {(0, 0), (last_col, last_row)}:
+            window = Window(
+                col, row, min(block_w, self.width - col), min(block_h, self.height - row)
+            )
+            self._read_raw(window, (int(window.height), int(window.width)), Resampling.nearest)
+
+    def _choose_stretch(self, stretch: Stretch | dict | None) -> Stretch:
+        if isinstance(stretch, dict):
+            try:
+                stretch = Stretch.from_dict(stretch)
+            except ValueError as exc:
+                raise RasterError(_one_line(exc), self.path)
+        if stretch is not None:
+            if not stretch.is_identity and len(stretch.low) != 3:
+                raise RasterError(
+                    f"the given stretch has {len(stretch.low)} channels; 3 are needed", self.path
+                )
+            return stretch
+        if self.dtype == "uint8" or self._palette is not None:
+            return Stretch.identity()
+        return self._compute_stretch()
+
+    def _compute_stretch(self) -> Stretch:
+        """Per-band percentiles over valid pixels of one decimated read of the whole raster."""
+        factor = max(1.0, max(self.width, self.height) / STRETCH_SAMPLE_SIDE)
+        out_shape = (max(1, round(self.height / factor)), max(1, round(self.width / factor)))
+        data, valid = self._read_raw(
+            Window(0, 0, self.width, self.height), out_shape, Resampling.nearest
+        )
+        return percentile_stretch(data, valid)
+
+    # -- reading (used by RasterView) ----------------------------------------------------
+
+    def _read_raw(
+        self, window: Window, out_shape: tuple[int, int], resampling: Resampling
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Selected bands as (3, h, w) in the file's dtype, and the valid mask (h, w)."""
+        unique = sorted(set(self.band_indexes))
+        shape = (len(unique), *out_shape)
+        try:
+            with self._lock:
+                data = self._ds.read(unique, window=window, out_shape=shape, resampling=resampling)
+                if self._all_valid:
+                    valid = np.ones(out_shape, dtype=bool)
+                else:
+                    masks = self._ds.read_masks(
+                        unique, window=window, out_shape=shape, resampling=Resampling.nearest
+                    )
+                    valid = (masks > 0).any(axis=0)
+        except _gdal_errors() as exc:
+            raise RasterError(f"cannot read pixels: {_one_line(exc)}", self.path) from None
+        if data.dtype.kind == "f":
+            valid &= np.isfinite(data).all(axis=0)
+        order = [unique.index(b) for b in self.band_indexes]
+        return data[order], valid
+
+    def _read_rgb(
+        self, window: Window, out_shape: tuple[int, int], resampling: Resampling
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(h, w, 3) uint8 pixels after palette / stretch, and the valid mask."""
+        data, valid = self._read_raw(window, out_shape, resampling)
+        if self._palette is not None:
+            rgb = self._palette[data[0]].transpose(2, 0, 1)
+            rgb[:, ~valid] = 0
+        else:
+            rgb = self.stretch.apply(data, valid)
+        return np.ascontiguousarray(rgb.transpose(1, 2, 0)), valid
+
+    def _valid_fraction(self, window: Window, out_shape: tuple[int, int]) -> float:
+        if self._all_valid:
+            return 1.0
+        unique = sorted(set(self.band_indexes))
+        try:
+            with self._lock:
+                masks = self._ds.read_masks(
+                    unique, window=window, out_shape=(len(unique), *out_shape),
+                    resampling=Resampling.nearest,
+                )
+        except _gdal_errors() as exc:
+            raise RasterError(f"cannot read the mask: {_one_line(exc)}", self.path) from None
+        return float((masks > 0).any(axis=0).mean())
+
+    # -- public API ------------------------------------------------------------------------
+
+    @property
+    def dataset(self) -> rasterio.io.DatasetReader:
+        """The underlying rasterio dataset, for metadata only; read pixels through a view."""
+        return self._ds
+
+    @property
+    def gsd_m(self) -> float | None:
+        """Metres per pixel, mean of x and y; None without a CRS."""
+        if self._pixel_size_m is None:
+            return None
+        return float(sum(self._pixel_size_m) / 2.0)
+
+    @property
+    def pixel_size_m(self) -> tuple[float, float] | None:
+        """Metres per pixel along x and along y (they differ for non-square pixels)."""
+        return self._pixel_size_m
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        """(left, bottom, right, top) of the raster in its CRS (pixels when not georeferenced)."""
+        from rasterio.transform import array_bounds
+
+        if self.transform.is_rectilinear:
+            return array_bounds(self.height, self.width, self.transform)
+        from debrismap.raster.geometry import pixel_to_world
+
+        xs, ys = pixel_to_world(
+            self.transform, [0, self.width, self.width, 0], [0, 0, self.height, self.height]
+        )
+        return float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max())
+
+    @property
+    def mask_kind(self) -> str:
+        """How invalid pixels are marked: none, nodata, alpha, internal mask, external mask."""
+        flags = set()
+        for b in set(self.band_indexes):
+            flags.update(self._ds.mask_flag_enums[b - 1])
+        if MaskFlags.alpha in flags:
+            return "alpha band"
+        if MaskFlags.per_dataset in flags:
+            return "external mask (.msk)" if os.path.exists(self.path + ".msk") else "internal mask"
+        if MaskFlags.nodata in flags:
+            return f"nodata value {self.nodata}"
+        return "none"
+
+    @property
+    def overviews(self) -> list[int]:
+        try:
+            return list(self._ds.overviews(self.band_indexes[0]))
+        except _gdal_errors():
+            return []
+
+    @property
+    def acquisition_date(self) -> str | None:
+        return find_acquisition_date(self._ds)
+
+    @property
+    def header_sha256(self) -> str:
+        return header_sha256(self.path)
+
+    @property
+    def driver(self) -> str:
+        return self._ds.driver
+
+    def at_gsd(self, target_gsd_m: float | None, assumed_gsd_m: float | None = None):
+        """A view of the raster resampled to `target_gsd_m` (identity within 10% per axis).
+
+        assumed_gsd_m: the source GSD to use when the raster's own is unknown (no CRS).
+        """
+        from debrismap.raster.view import RasterView
+
+        return RasterView.for_source(self, target_gsd_m, assumed_gsd_m)
+
+    def describe(self) -> dict[str, Any]:
+        """Plain-dict summary used by `debrismap info --json` and run.json inputs."""
+        ds = self._ds
+        return {
+            "path": self.path,
+            "driver": ds.driver,
+            "width": self.width,
+            "height": self.height,
+            "count": self.count,
+            "dtype": self.dtype,
+            "dtypes": list(ds.dtypes),
+            "colorinterp": [ci.name for ci in self.colorinterp],
+            "bands": list(self.band_indexes),
+            "crs": self.crs.to_string() if self.crs else None,
+            "transform": list(self.transform)[:6],
+            "georeferenced": self.georeferenced,
+            "georeference_source": self.georeference_source,
+            "bounds": list(self.bounds),
+            "gsd_m": self.gsd_m,
+            "pixel_size_m": list(self._pixel_size_m) if self._pixel_size_m else None,
+            "nodata": _json_number(self.nodata),
+            "mask": self.mask_kind,
+            "overviews": self.overviews,
+            "block_shape": list(ds.block_shapes[0]),
+            "compression": ds.compression.name if ds.compression else None,
+            "acquisition_date": self.acquisition_date,
+            "stretch": self.stretch.to_dict(),
+            "header_sha256": self.header_sha256,
+        }
+
+    def close(self) -> None:
+        self._ds.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._ds.closed
+
+    def __enter__(self) -> RasterSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"<RasterSource {self.path!r} {self.width}x{self.height} {self.count}x{self.dtype} "
+            f"bands={self.band_indexes} gsd_m={self.gsd_m}>"
+        )
+
+
+def _json_number(value: float | None) -> float | str | None:
+    if value is None:
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # JSON has no NaN
+    return value
+
+
+def _check_path(path: str) -> None:
+    """Clear messages for the failures GDAL would describe badly."""
+    if "://" in path or path.startswith("/vsi"):
+        return  # remote or virtual paths: let GDAL decide
+    p = Path(path)
+    if not p.exists():
+        raise RasterError("no such file", path)
+    if p.is_dir():
+        raise RasterError("is a directory, not a raster file", path)
+    if not os.access(p, os.R_OK):
+        raise RasterError("permission denied: the file is not readable", path)
+    if p.stat().st_size == 0:
+        raise RasterError("empty file (0 bytes)", path)
+
+
+def _open_dataset(path: str) -> rasterio.io.DatasetReader:
+    try:
+        with warnings.catch_warnings():
+            # we emit our own, single warning about missing georeferencing
+            warnings.simplefilter("ignore", _RioNotGeoreferencedWarning)
+            return rasterio.open(path)
+    except _gdal_errors() as exc:
+        text = _one_line(exc)
+        if "not recognized as" in text or "not a supported file format" in text:
+            raise RasterError("not a raster GDAL can read (unrecognised format)", path) from None
+        raise RasterError(f"cannot open as a raster: {text}", path) from None
+
+
+def _warn_not_georeferenced(path: str, why: str) -> None:
+    warnings.warn(f"{path}: {why}", NotGeoreferencedWarning, stacklevel=4)
+
+
+# Metadata keys that hold an acquisition (not processing) date, in GDAL's metadata
+# domains: IMAGERY is filled by GDAL's DIMAP/Pléiades, DigitalGlobe, etc. readers.
+_DATE_KEYS = (
+    "ACQUISITIONDATETIME",
+    "ACQUISITION_DATE",
+    "ACQUISITIONDATE",
+    "ACQUISITION_DATETIME",
+    "DATE_ACQUIRED",
+    "IMAGING_DATE",
+    "CAPTURE_DATE",
+    "ACQUIRED",
+    "EXIF_DATETIMEORIGINAL",
+)
+_DATE_RE = re.compile(r"(\d{4})[-:/](\d{2})[-:/](\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?)?")
+
+
+def find_acquisition_date(ds: rasterio.io.DatasetReader) -> str | None:
+    """Acquisition date (ISO 8601) from imagery metadata, EXIF or a JSON description; else None.
+
+    TIFFTAG_DATETIME is deliberately ignored: it is when the file was written.
+    """
+    candidates: dict[str, str] = {}
+    for ns in (None, "IMAGERY"):
+        try:
+            tags = ds.tags(ns=ns) if ns else ds.tags()
+        except Exception:
+            continue
+        for key, value in tags.items():
+            candidates.setdefault(key.upper(), value)
+    description = candidates.get("TIFFTAG_IMAGEDESCRIPTION", "")
+    if description.lstrip().startswith("{"):
+        try:
+            meta = json.loads(description)
+            if isinstance(meta, dict):
+                for key, value in meta.items():
+                    if isinstance(value, str):
+                        candidates.setdefault(key.upper(), value)
+        except ValueError:
+            pass
+    for key in _DATE_KEYS:
+        if key in candidates:
+            iso = _iso_date(candidates[key])
+            if iso:
+                return iso
+    return None
+
+
+def _iso_date(text: str) -> str | None:
+    m = _DATE_RE.search(text)
+    if not m:
+        return None
+    y, mo, d, hh, mm, ss = m.groups()
+    if hh is None:
+        return f"{y}-{mo}-{d}"
+    return f"{y}-{mo}-{d}T{hh}:{mm}:{ss or '00'}"
