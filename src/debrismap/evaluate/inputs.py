@@ -1,0 +1,300 @@
+"""Load detections and ground truth into one shared frame for matching.
+
+The frame is where boxes are compared:
+- world: both sides georeferenced. The detections' CRS when it is projected, else the UTM zone
+  of the scene (so boxes, sizes and cells are in metres); truth is reprojected into it.
+- pixel: the detections carry no CRS (detect ran on an un-georeferenced image), so the truth
+  must be pixel boxes too (a YOLO txt, or a vector file declared with --truth-crs pixel).
+
+A reprojected box becomes the axis-aligned envelope of its reprojected corners; across a UTM
+zone the grid rotates by at most a few degrees, which inflates a box by a few per cent at most.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import shapely
+from pyproj import CRS, Transformer
+
+from debrismap.errors import DatasetError, LabelError, RasterError
+from debrismap.evaluate.boxes import as_boxes
+
+PIXEL = "pixel"  # --truth-crs value: the truth file holds pixel coordinates
+
+
+@dataclass
+class Layer:
+    """Polygons in a CRS (None: pixel coordinates), with optional scores."""
+
+    geometries: np.ndarray
+    crs: CRS | None
+    scores: np.ndarray | None = None
+    path: Path | None = None
+
+
+@dataclass
+class DetectionInput:
+    layer: Layer
+    run_dir: Path | None = None
+    run_score: float | None = None  # thresholds.score of run.json: detect kept nothing below it
+    coverage: Layer | None = None
+    gsd_m: float | None = None
+    run: dict = field(default_factory=dict)
+
+
+@dataclass
+class Frame:
+    crs: CRS | None  # None: pixel frame
+    unit_m: float | None  # metres per frame unit; None when unknown (pixel frame without GSD)
+
+    @property
+    def kind(self) -> str:
+        return "pixel" if self.crs is None else "world"
+
+
+# --- detections -------------------------------------------------------------------------------
+
+
+def load_detections(path: str | Path) -> DetectionInput:
+    """A run folder (detections.gpkg + run.json + coverage.gpkg) or one detections file."""
+    from debrismap.vector_io import read_vector
+
+    path = Path(path)
+    if not path.exists():
+        raise DatasetError("detections not found (give a run folder or a .gpkg/.geojson)", path=path)
+    run_dir, run, coverage = None, {}, None
+    if path.is_dir():
+        run_dir = path
+        run_json = path / "run.json"
+        if run_json.exists():
+            try:
+                run = json.loads(run_json.read_text())
+            except (ValueError, OSError) as exc:
+                raise DatasetError(f"run.json is not readable JSON ({exc})", path=run_json) from None
+        gpkg = path / "detections.gpkg"
+        if not gpkg.exists():
+            raise DatasetError("is not a run folder: detections.gpkg is missing", path=path)
+        if run.get("status") not in (None, "complete"):
+            raise DatasetError(
+                f"run is not complete (status {run.get('status')!r}); resume detect first", path=path
+            )
+        data = read_vector(gpkg, layer="detections", error=DatasetError)
+        cov_path = path / "coverage.gpkg"
+        if cov_path.exists():
+            cov = read_vector(cov_path, error=DatasetError)
+            coverage = Layer(_valid(cov.geometries), cov.crs, path=cov_path)
+        path = gpkg
+    else:
+        data = read_vector(path, error=DatasetError)
+    geoms = data.geometries
+    keep = _present(geoms)
+    if "score" in data.fields:
+        scores = np.asarray(data.fields["score"], dtype=np.float64)
+    else:  # a hand-made or third-party file without scores: every box counts, ranked equally
+        scores = np.ones(len(geoms))
+    run_score = (run.get("thresholds") or {}).get("score")
+    inputs = run.get("inputs") or [{}]
+    return DetectionInput(
+        layer=Layer(geoms[keep], data.crs, scores[keep], path),
+        run_dir=run_dir,
+        run_score=float(run_score) if run_score is not None else None,
+        coverage=coverage,
+        gsd_m=inputs[0].get("gsd_m") if inputs else None,
+        run=run,
+    )
+
+
+# --- truth ------------------------------------------------------------------------------------
+
+
+@dataclass
+class RasterInfo:
+    path: Path
+    width: int
+    height: int
+    crs: CRS | None
+    transform: object  # affine.Affine
+
+    def footprint(self) -> Layer:
+        return Layer(np.array([shapely.box(0, 0, self.width, self.height)], dtype=object), None)
+
+
+def raster_info(path: str | Path) -> RasterInfo:
+    import rasterio
+    from rasterio.errors import RasterioIOError
+
+    path = Path(path)
+    if not path.exists():
+        raise RasterError("raster not found", path=path)
+    try:
+        with rasterio.open(path) as src:
+            crs = CRS.from_user_input(src.crs.to_wkt()) if src.crs else None
+            return RasterInfo(path, src.width, src.height, crs, src.transform)
+    except RasterioIOError as exc:
+        raise RasterError(f"not a readable raster ({str(exc).splitlines()[0]})", path=path) from None
+
+
+def read_yolo_boxes(path: Path, raster: RasterInfo | None) -> np.ndarray:
+    """Pixel-corner boxes (N, 4) from a YOLO-style txt.
+
+    Two layouts are accepted: the synthetic city's `class x0 y0 x1 y1` in pixel corners, and
+    the usual normalised `class cx cy w h` (every value <= 1), which needs the raster size.
+    """
+    rows = []
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        parts = line.split()
+        if not parts or parts[0].startswith("#"):
+            continue
+        if len(parts) != 5:
+            raise LabelError(f"line {number}: expected 5 values (class and 4 box values), got {len(parts)}", path=path)
+        try:
+            rows.append([float(v) for v in parts[1:]])
+        except ValueError:
+            raise LabelError(f"line {number}: box values are not numbers", path=path) from None
+    values = np.asarray(rows, dtype=np.float64).reshape(-1, 4)
+    if len(values) and values.max() <= 1.0:
+        if raster is None:
+            raise LabelError("normalised YOLO boxes need --raster for the image size", path=path)
+        cx, cy = values[:, 0] * raster.width, values[:, 1] * raster.height
+        w, h = values[:, 2] * raster.width, values[:, 3] * raster.height
+        values = np.column_stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2])
+    return as_boxes(values)
+
+
+def load_truth(path: str | Path, raster: RasterInfo | None = None, truth_crs: str | None = None) -> Layer:
+    """Truth boxes as polygons with their CRS (None: pixel coordinates)."""
+    path = Path(path)
+    if not path.exists():
+        raise LabelError("truth file not found", path=path)
+    if path.suffix.lower() == ".txt":
+        boxes = read_yolo_boxes(path, raster)
+        geoms = shapely.box(boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3])
+        if truth_crs not in (None, PIXEL):
+            raise LabelError("YOLO boxes are in pixels: use --raster to georeference them, not --truth-crs", path=path)
+        if raster is not None and raster.crs is not None:
+            return Layer(pixel_to_world(geoms, raster.transform), raster.crs, path=path)
+        return Layer(geoms, None, path=path)
+    data = _read_truth_vector(path)
+    crs = data.crs
+    if truth_crs == PIXEL:
+        crs = None
+    elif truth_crs:
+        try:
+            crs = CRS.from_user_input(truth_crs)
+        except Exception:
+            raise LabelError(f"--truth-crs {truth_crs!r} is not a CRS pyproj knows", path=path) from None
+    geoms = _valid(data.geometries)
+    if len(geoms) == 0 and len(data.geometries):
+        raise LabelError("has no usable geometries", path=path)
+    return Layer(geoms, crs, path=path)
+
+
+def _read_truth_vector(path: Path):
+    from debrismap.vector_io import read_vector
+
+    return read_vector(path, error=LabelError)
+
+
+def pixel_to_world(geoms: np.ndarray, transform) -> np.ndarray:
+    """Apply a (possibly rotated) pixel-corner Affine to polygons, vectorised."""
+    t = transform
+
+    def apply(coords: np.ndarray) -> np.ndarray:
+        x, y = coords[:, 0], coords[:, 1]
+        return np.column_stack([t.a * x + t.b * y + t.c, t.d * x + t.e * y + t.f])
+
+    return shapely.transform(geoms, apply)
+
+
+# --- the shared frame -------------------------------------------------------------------------
+
+
+def choose_frame(dets: DetectionInput, truth: Layer, pixel_gsd_m: float | None = None) -> Frame:
+    """World frame in metres when the detections are georeferenced, else the pixel frame."""
+    crs = dets.layer.crs
+    if crs is None:
+        return Frame(None, pixel_gsd_m if pixel_gsd_m else dets.gsd_m)
+    if crs.is_projected:
+        return Frame(crs, float(crs.axis_info[0].unit_conversion_factor))
+    # Geographic detections (e.g. the web GeoJSON): match in the scene's UTM zone.
+    lonlat = None
+    for layer in (dets.layer, truth):
+        if len(layer.geometries) and layer.crs is not None:
+            lonlat = to_crs(layer, CRS.from_epsg(4326))
+            break
+    if lonlat is None or len(lonlat) == 0:
+        return Frame(crs, None)
+    minx, miny, maxx, maxy = shapely.total_bounds(lonlat)
+    return Frame(utm_crs((minx + maxx) / 2, (miny + maxy) / 2), 1.0)
+
+
+def utm_crs(lon: float, lat: float) -> CRS:
+    zone = int(np.floor((lon + 180.0) / 6.0)) % 60 + 1
+    return CRS.from_epsg((32600 if lat >= 0 else 32700) + zone)
+
+
+def to_crs(layer: Layer, target: CRS | None) -> np.ndarray:
+    """The layer's geometries in `target` (None: pixel frame); a mismatch is a named error."""
+    if layer.crs is None and target is None:
+        return layer.geometries
+    if layer.crs is None:
+        raise LabelError(
+            "has no CRS but the detections are georeferenced: pass --truth-crs, or --raster for pixel boxes",
+            path=layer.path,
+        )
+    if target is None:
+        raise LabelError(
+            "is georeferenced but the detections are in pixel coordinates (no CRS): "
+            "give pixel truth (YOLO txt or --truth-crs pixel)",
+            path=layer.path,
+        )
+    if layer.crs == target or len(layer.geometries) == 0:
+        return layer.geometries
+    transformer = Transformer.from_crs(layer.crs, target, always_xy=True)
+
+    def apply(coords: np.ndarray) -> np.ndarray:
+        x, y = transformer.transform(coords[:, 0], coords[:, 1])
+        return np.column_stack([x, y])
+
+    out = shapely.transform(layer.geometries, apply)
+    if not np.isfinite(shapely.bounds(out)).all():
+        raise LabelError(f"cannot be reprojected to {target.name} (coordinates out of range?)", path=layer.path)
+    return out
+
+
+def boxes_in(layer: Layer, frame: Frame) -> np.ndarray:
+    geoms = to_crs(layer, frame.crs)
+    return as_boxes(shapely.bounds(geoms)) if len(geoms) else np.empty((0, 4))
+
+
+def evaluated_area(dets: DetectionInput, truth: Layer, raster: RasterInfo | None, frame: Frame):
+    """(geometry, source): the run's coverage, else the raster footprint, else the truth extent."""
+    if dets.coverage is not None and len(dets.coverage.geometries):
+        return shapely.union_all(to_crs(dets.coverage, frame.crs)), "coverage.gpkg"
+    if raster is not None:
+        footprint = raster.footprint()
+        if raster.crs is not None:
+            footprint = Layer(pixel_to_world(footprint.geometries, raster.transform), raster.crs, path=raster.path)
+        elif frame.crs is not None:
+            footprint = None  # an un-georeferenced raster says nothing about a world frame
+        if footprint is not None:
+            return shapely.union_all(to_crs(footprint, frame.crs)), "raster extent"
+    for layer, name in ((truth, "truth extent"), (dets.layer, "detection extent")):
+        if len(layer.geometries):
+            return shapely.box(*shapely.total_bounds(to_crs(layer, frame.crs))), name
+    return None, "none"
+
+
+def _present(geoms: np.ndarray) -> np.ndarray:
+    """Mask of features that have a non-empty geometry (vectorised; None counts as missing)."""
+    geoms = np.asarray(geoms, dtype=object)
+    return ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
+
+
+def _valid(geoms: np.ndarray) -> np.ndarray:
+    geoms = np.asarray(geoms, dtype=object)
+    return geoms[_present(geoms)] if len(geoms) else np.empty(0, dtype=object)
