@@ -52,8 +52,21 @@ def _gdal_errors() -> tuple[type[BaseException], ...]:
 
 
 def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text
+    """The most specific message in an exception chain, on one line.
+
+    rasterio often raises "Read failed. See previous exception for details." with the
+    real GDAL message in the chained exception: show that one instead.
+    """
+    messages = []
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        text = " ".join(str(exc).split())
+        if text:
+            messages.append(text)
+        exc = exc.__cause__ or exc.__context__
+    specific = [m for m in messages if "see previous exception" not in m.lower()]
+    return (specific or messages or ["unknown GDAL error"])[0]
 
 
 def header_sha256(path: str | Path) -> str:
@@ -301,10 +314,10 @@ class RasterSource:
             flags.update(self._ds.mask_flag_enums[b - 1])
         if MaskFlags.alpha in flags:
             return "alpha band"
+        if MaskFlags.nodata in flags:  # GDAL may flag a shared nodata as per-dataset too
+            return f"nodata value {self.nodata}"
         if MaskFlags.per_dataset in flags:
             return "external mask (.msk)" if os.path.exists(self.path + ".msk") else "internal mask"
-        if MaskFlags.nodata in flags:
-            return f"nodata value {self.nodata}"
         return "none"
 
     @property

@@ -62,7 +62,7 @@ class RasterView:
         # extent as the source).
         self.scale_x = source.width / self.width
         self.scale_y = source.height / self.height
-        self.transform: Affine = source.transform * Affine.scale(self.scale_x, self.scale_y)
+        self.transform: Affine = source.transform @ Affine.scale(self.scale_x, self.scale_y)
         shrinking = self.scale_x * self.scale_y > 1.0
         self.resampling = Resampling.average if shrinking else Resampling.bilinear
 
@@ -135,7 +135,7 @@ class RasterView:
             )
             pixels[r0 - row : r1 - row, c0 - col : c1 - col] = rgb
             valid[r0 - row : r1 - row, c0 - col : c1 - col] = ok
-        transform = self.transform * Affine.translation(col, row)
+        transform = self.transform @ Affine.translation(col, row)
         return TileImage(pixels, valid, Window(col, row, w, h), transform)
 
     def valid_fraction(self, window: Window) -> float:
