@@ -147,7 +147,7 @@ def test_cli_writes_json_and_png_and_prints_a_table(tmp_path, capsys):
 
 @pytest.mark.parametrize(
     "content, expected",
-    [("0 1 2 3\n", "line 1: expected 5 values"), ("0 a b c d\n", "not numbers")],
+    [("0 1 2 3\n", "line 1"), ("0 a b c d\n", "line 1"), ("0 1 2 3 4\n0 x\n", "line 2")],
 )
 def test_bad_truth_file_is_one_line_error(tmp_path, capsys, content, expected):
     run = make_run(tmp_path / "run", to_world(pixel_boxes()))

@@ -47,7 +47,7 @@ def evaluate_paths(
     truth_boxes = inputs.boxes_in(truth_layer, frame)
     area, area_source = inputs.evaluated_area(dets, truth_layer, raster_info, frame)
 
-    notes = []
+    notes = list(truth_layer.notes)
     operating_score = score if score is not None else (dets.run_score or 0.0)
     if score is not None and dets.run_score is not None and score < dets.run_score:
         notes.append(

@@ -34,6 +34,7 @@ class Layer:
     crs: CRS | None
     scores: np.ndarray | None = None
     path: Path | None = None
+    notes: list[str] = field(default_factory=list)  # recoverable problems met while reading
 
 
 @dataclass
@@ -138,65 +139,35 @@ def raster_info(path: str | Path) -> RasterInfo:
         raise RasterError(f"not a readable raster ({str(exc).splitlines()[0]})", path=path) from None
 
 
-def read_yolo_boxes(path: Path, raster: RasterInfo | None) -> np.ndarray:
-    """Pixel-corner boxes (N, 4) from a YOLO-style txt.
-
-    Two layouts are accepted: the synthetic city's `class x0 y0 x1 y1` in pixel corners, and
-    the usual normalised `class cx cy w h` (every value <= 1), which needs the raster size.
-    """
-    rows = []
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
-        parts = line.split()
-        if not parts or parts[0].startswith("#"):
-            continue
-        if len(parts) != 5:
-            raise LabelError(f"line {number}: expected 5 values (class and 4 box values), got {len(parts)}", path=path)
-        try:
-            rows.append([float(v) for v in parts[1:]])
-        except ValueError:
-            raise LabelError(f"line {number}: box values are not numbers", path=path) from None
-    values = np.asarray(rows, dtype=np.float64).reshape(-1, 4)
-    if len(values) and values.max() <= 1.0:
-        if raster is None:
-            raise LabelError("normalised YOLO boxes need --raster for the image size", path=path)
-        cx, cy = values[:, 0] * raster.width, values[:, 1] * raster.height
-        w, h = values[:, 2] * raster.width, values[:, 3] * raster.height
-        values = np.column_stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2])
-    return as_boxes(values)
-
-
 def load_truth(path: str | Path, raster: RasterInfo | None = None, truth_crs: str | None = None) -> Layer:
-    """Truth boxes as polygons with their CRS (None: pixel coordinates)."""
+    """Truth boxes as polygons with their CRS (None: pixel coordinates).
+
+    Parsing is debrismap.labels' job (GeoJSON/GPKG/SHP, YOLO pixel or normalised, COCO);
+    here pixel boxes are put on the map with the raster's transform when it has one.
+    """
+    import warnings
+
+    from debrismap.labels import LabelWarning, read_labels
+
     path = Path(path)
-    if not path.exists():
-        raise LabelError("truth file not found", path=path)
-    if path.suffix.lower() == ".txt":
-        boxes = read_yolo_boxes(path, raster)
-        geoms = shapely.box(boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3])
+    pixel_declared = truth_crs == PIXEL
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", LabelWarning)
+        boxes = read_labels(
+            path,
+            labels_crs=None if pixel_declared else truth_crs,
+            image_size=(raster.width, raster.height) if raster is not None else None,
+            allow_empty=True,  # a scene without piles is a valid truth (e.g. pre-event imagery)
+        )
+    notes = [str(w.message) for w in caught if issubclass(w.category, LabelWarning)]
+    geoms = shapely.box(*boxes.xyxy.T) if len(boxes) else np.empty(0, dtype=object)
+    if boxes.pixel:
         if truth_crs not in (None, PIXEL):
-            raise LabelError("YOLO boxes are in pixels: use --raster to georeference them, not --truth-crs", path=path)
+            raise LabelError("holds pixel boxes: use --raster to georeference them, not --truth-crs", path=path)
         if raster is not None and raster.crs is not None:
-            return Layer(pixel_to_world(geoms, raster.transform), raster.crs, path=path)
-        return Layer(geoms, None, path=path)
-    data = _read_truth_vector(path)
-    crs = data.crs
-    if truth_crs == PIXEL:
-        crs = None
-    elif truth_crs:
-        try:
-            crs = CRS.from_user_input(truth_crs)
-        except Exception:
-            raise LabelError(f"--truth-crs {truth_crs!r} is not a CRS pyproj knows", path=path) from None
-    geoms = _valid(data.geometries)
-    if len(geoms) == 0 and len(data.geometries):
-        raise LabelError("has no usable geometries", path=path)
-    return Layer(geoms, crs, path=path)
-
-
-def _read_truth_vector(path: Path):
-    from debrismap.vector_io import read_vector
-
-    return read_vector(path, error=LabelError)
+            return Layer(pixel_to_world(geoms, raster.transform), raster.crs, path=path, notes=notes)
+        return Layer(geoms, None, path=path, notes=notes)
+    return Layer(geoms, None if pixel_declared else boxes.crs, path=path, notes=notes)
 
 
 def pixel_to_world(geoms: np.ndarray, transform) -> np.ndarray:
@@ -214,27 +185,31 @@ def pixel_to_world(geoms: np.ndarray, transform) -> np.ndarray:
 
 
 def choose_frame(dets: DetectionInput, truth: Layer, pixel_gsd_m: float | None = None) -> Frame:
-    """World frame in metres when the detections are georeferenced, else the pixel frame."""
+    """World frame in metres when the detections are georeferenced, else the pixel frame.
+
+    The same rule as the heatmap (debrismap.aggregate.projection): the run CRS when it is
+    projected in metres, else the WGS 84 UTM zone of the scene's centre, so that evaluation
+    cells are heatmap cells.
+    """
+    from debrismap.aggregate.projection import is_metric, utm_crs_at
+
     crs = dets.layer.crs
     if crs is None:
         return Frame(None, pixel_gsd_m if pixel_gsd_m else dets.gsd_m)
-    if crs.is_projected:
-        return Frame(crs, float(crs.axis_info[0].unit_conversion_factor))
-    # Geographic detections (e.g. the web GeoJSON): match in the scene's UTM zone.
+    if is_metric(crs):
+        return Frame(crs, 1.0)
     lonlat = None
-    for layer in (dets.layer, truth):
-        if len(layer.geometries) and layer.crs is not None:
+    for layer in (dets.layer, dets.coverage, truth):
+        if layer is not None and len(layer.geometries) and layer.crs is not None:
             lonlat = to_crs(layer, CRS.from_epsg(4326))
             break
-    if lonlat is None or len(lonlat) == 0:
-        return Frame(crs, None)
+    if lonlat is None:
+        raise DatasetError(
+            "detections are in a non-metric CRS and there is nothing to place the scene with",
+            path=dets.layer.path,
+        )
     minx, miny, maxx, maxy = shapely.total_bounds(lonlat)
-    return Frame(utm_crs((minx + maxx) / 2, (miny + maxy) / 2), 1.0)
-
-
-def utm_crs(lon: float, lat: float) -> CRS:
-    zone = int(np.floor((lon + 180.0) / 6.0)) % 60 + 1
-    return CRS.from_epsg((32600 if lat >= 0 else 32700) + zone)
+    return Frame(utm_crs_at((minx + maxx) / 2, (miny + maxy) / 2), 1.0)
 
 
 def to_crs(layer: Layer, target: CRS | None) -> np.ndarray:
