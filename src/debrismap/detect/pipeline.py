@@ -1,0 +1,152 @@
+"""The detect pipeline: reader threads prepare tiles while the model runs, a post thread decodes and saves.
+
+    reader threads (N)          main thread                  post thread (1)
+    read window, fill,   --->   assemble batch, run    --->  decode, NMS, keep-by-core,
+    normalise (GIL free         ONNX Runtime (GIL free       write the batch's shard
+    in rasterio / numpy)        inside the session)
+
+Tiles are submitted in plan order and at most `ahead` are in flight, so memory is bounded
+whatever the raster size; the post queue holds at most two batches. Batches are fixed by the
+plan, so a resumed run feeds the model exactly the same batches as an unbroken one.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+
+@dataclass
+class PreparedTile:
+    index: int  # position in the plan
+    image: np.ndarray  # (3, S, S) float32 model input
+    valid: np.ndarray  # (S, S) bool
+    extra: dict = field(default_factory=dict)  # e.g. coverage counts for the tile's core
+    read_s: float = 0.0
+    prep_s: float = 0.0
+
+
+@dataclass
+class Timings:
+    """Seconds. read/preprocess are summed over reader threads (busy time, not wall time)."""
+
+    read: float = 0.0
+    preprocess: float = 0.0
+    inference: float = 0.0
+    decode_merge: float = 0.0
+    write: float = 0.0
+    wait_for_tiles: float = 0.0  # main thread starved by the readers: should stay near zero
+
+    def as_dict(self) -> dict[str, float]:
+        return {k: round(v, 3) for k, v in self.__dict__.items()}
+
+
+class _PostThread(threading.Thread):
+    """Runs `handle(batch_id, tiles, output)` off the main thread; remembers the first error."""
+
+    def __init__(self, handle: Callable, depth: int = 2):
+        super().__init__(name="debrismap-post", daemon=True)
+        self.handle = handle
+        self.queue: queue.Queue = queue.Queue(maxsize=depth)
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        while True:
+            item = self.queue.get()
+            if item is None:
+                return
+            if self.error is None:
+                try:
+                    self.handle(*item)
+                except BaseException as exc:  # re-raised by the main thread
+                    self.error = exc
+
+    def put(self, item) -> None:
+        while True:
+            if self.error is not None:
+                raise self.error
+            try:
+                self.queue.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    def finish(self) -> None:
+        self.queue.put(None)
+        self.join()
+        if self.error is not None:
+            raise self.error
+
+
+def run_pipeline(
+    batches: list[list[int]],
+    batch_ids: list[int],
+    prepare: Callable[[int], PreparedTile],
+    infer: Callable[[np.ndarray], np.ndarray],
+    handle: Callable[[int, list[PreparedTile], np.ndarray], None],
+    input_shape: tuple[int, int, int],
+    batch_size: int,
+    readers: int = 2,
+    ahead: int | None = None,
+    timings: Timings | None = None,
+) -> Timings:
+    """Push `batches` (lists of plan indices) through prepare -> infer -> handle.
+
+    The model always sees full batches of `batch_size` (a short last batch is zero-padded)
+    so that a tile's result never depends on how many tiles shared its batch.
+    """
+    timings = timings or Timings()
+    ahead = ahead or 2 * batch_size + readers
+    order = [i for batch in batches for i in batch]
+    buffer = np.zeros((batch_size, *input_shape), np.float32)
+    post = _PostThread(handle)
+    post.start()
+    pool = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="debrismap-read")
+    futures: deque = deque()
+    next_index = 0
+
+    def top_up() -> None:
+        nonlocal next_index
+        while len(futures) < ahead and next_index < len(order):
+            futures.append(pool.submit(prepare, order[next_index]))
+            next_index += 1
+
+    try:
+        for batch_id, batch in zip(batch_ids, batches):
+            top_up()
+            tiles = []
+            for slot in range(len(batch)):
+                t0 = time.perf_counter()
+                tile = futures.popleft().result()
+                timings.wait_for_tiles += time.perf_counter() - t0
+                top_up()
+                buffer[slot] = tile.image
+                tile.image = None  # the batch buffer holds it now; free the copy early
+                timings.read += tile.read_s
+                timings.preprocess += tile.prep_s
+                tiles.append(tile)
+            if len(batch) < batch_size:
+                buffer[len(batch):] = 0.0
+            t0 = time.perf_counter()
+            output = infer(buffer)
+            timings.inference += time.perf_counter() - t0
+            post.put((batch_id, tiles, output[: len(batch)]))
+        post.finish()
+    except BaseException:
+        for future in futures:
+            future.cancel()
+        pool.shutdown(wait=True, cancel_futures=True)
+        try:
+            post.queue.put_nowait(None)  # stop the post thread if it is idle; it is a daemon anyway
+        except queue.Full:
+            pass
+        raise
+    pool.shutdown(wait=True)
+    return timings

@@ -1,0 +1,453 @@
+"""`run_detect`: one detection run from rasters + model to a finished, resumable run folder.
+
+Order of work: take the folder's lock, load and validate the model, open the rasters and
+check them, plan the tiles, compare the run's fingerprint with any state already in the
+folder, push the missing batches through the pipeline (each batch lands as a shard), then
+build the final files from all shards.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from debrismap import __version__
+from debrismap.detect import hooks
+from debrismap.detect.coverage import CoverageGrid, core_cell_counts
+from debrismap.detect.decode import decode_batch
+from debrismap.detect.inputs import expand_inputs
+from debrismap.detect.lock import RunLock
+from debrismap.detect.merge import TilePlacement, merge_across_tiles, place_and_keep_owned
+from debrismap.detect.model_file import file_sha256, find_default_model, default_model_candidates
+from debrismap.detect.pipeline import PreparedTile, Timings, run_pipeline
+from debrismap.detect.plan import RasterJob, check_gsd, plan_tiles
+from debrismap.detect.preprocess import Preprocessor
+from debrismap.detect.regions import read_region
+from debrismap.detect.session import ModelSession, UnlabelledModelFlags
+from debrismap.detect.state import RunState
+from debrismap.detect.writers import (
+    OUTPUT_NAMES,
+    RUN_JSON,
+    reproject,
+    write_coverage,
+    write_detections,
+    write_run_json,
+)
+from debrismap.errors import ConfigError, ModelError, OutputError, RasterError
+
+GDAL_CACHE_MB = 128  # GDAL's default (5% of RAM) would let the block cache alone blow the memory budget
+
+
+@dataclass
+class DetectSettings:
+    model: Path | None = None
+    device: str = "cpu"
+    tile: int | None = None  # default: the model's input size
+    overlap: int | None = None  # default: a tenth of the tile
+    batch: int = 8
+    score: float | None = None  # default: the model's metadata
+    nms_iou: float | None = None
+    bands: tuple[int, ...] | None = None
+    aoi: Path | None = None
+    exclude: Path | None = None
+    assume_gsd: float | None = None
+    resume: bool = False
+    force: bool = False
+    threads: int | None = None
+    readers: int = 2
+    unlabelled: UnlabelledModelFlags | None = None
+    progress: bool = True
+
+
+@dataclass
+class DetectResult:
+    run_dir: Path
+    manifest: dict
+    n_detections: int
+    tiles_run: int  # tiles pushed through the model in this call (less than planned after a resume)
+    timings: dict = field(default_factory=dict)
+
+
+def resolve_model(model: Path | None) -> Path:
+    if model is not None:
+        return Path(model)
+    found = find_default_model()
+    if found is None:
+        where = " or ".join(str(p) for p in default_model_candidates())
+        raise ModelError(
+            f"no --model given and the bundled default model is not installed (looked in {where}); "
+            "pass --model FILE.onnx (made by `debrismap export`)"
+        )
+    return found
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _prepare_out_dir(out: Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create the output folder ({exc.strerror or exc})", path=out) from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise OutputError("output folder is not writable", path=out)
+
+
+def _check_existing(out: Path, state: RunState, fingerprint: dict, settings: DetectSettings) -> bool:
+    """Decide what to do with what the folder already holds. Returns True when resuming."""
+    old = state.read_fingerprint()
+    has_outputs = any((out / name).exists() for name in OUTPUT_NAMES)
+    if settings.force:
+        state.clear()
+        for name in OUTPUT_NAMES:
+            (out / name).unlink(missing_ok=True)
+        return False
+    if old is None:
+        if has_outputs:
+            raise OutputError(
+                "already holds debrismap outputs of another run; use --force to replace them or choose another --out",
+                path=out,
+            )
+        state.clear()  # a .state without a fingerprint never got past its first write
+        return False
+    if old != fingerprint:
+        differing = sorted(k for k in set(old) | set(fingerprint) if old.get(k) != fingerprint.get(k))
+        action = "--resume refused" if settings.resume else "refused"
+        raise OutputError(
+            f"holds a different run (differs in: {', '.join(differing)}); {action} — "
+            "use --force to replace it or choose another --out",
+            path=out,
+        )
+    if settings.resume:
+        return True
+    status = _read_status(out)
+    if status == "complete":
+        raise OutputError("already holds this run, complete; use --force to run it again", path=out)
+    raise OutputError(
+        "holds an interrupted run of the same inputs and settings; continue it with --resume or start over with --force",
+        path=out,
+    )
+
+
+def _read_status(out: Path) -> str | None:
+    try:
+        return json.loads((out / RUN_JSON).read_text()).get("status")
+    except (OSError, ValueError):
+        return None
+
+
+class _ThreadViews:
+    """One raster handle per reader thread: GDAL handles are not thread-safe, and separate
+    handles let reads (which release the GIL) really run in parallel."""
+
+    def __init__(self, jobs: list[RasterJob], model_gsd: float, assume_gsd: float | None):
+        self.jobs, self.model_gsd, self.assume_gsd = jobs, model_gsd, assume_gsd
+        self.local = threading.local()
+        self.opened: list = []
+        self.lock = threading.Lock()
+
+    def view(self, index: int):
+        from debrismap.raster import open_raster
+
+        views = getattr(self.local, "views", None)
+        if views is None:
+            views = self.local.views = {}
+        if index not in views:
+            job = self.jobs[index]
+            src = open_raster(job.path, bands=job.source.band_indexes, stretch=job.source.stretch)
+            with self.lock:
+                self.opened.append(src)
+            views[index] = src.at_gsd(self.model_gsd, assumed_gsd_m=self.assume_gsd)
+        return views[index]
+
+    def close(self) -> None:
+        for src in self.opened:
+            src.close()
+
+
+def run_detect(rasters: list, out: str | Path, settings: DetectSettings) -> DetectResult:
+    import rasterio
+
+    started, t_start = _now(), time.perf_counter()
+    out = Path(out)
+    paths = expand_inputs(rasters)
+    _prepare_out_dir(out)
+    lock = RunLock(out).acquire()
+    try:
+        with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 1024 * 1024):
+            return _run_locked(paths, out, settings, started, t_start)
+    finally:
+        lock.release()
+
+
+def _open_jobs(paths: list[Path], settings: DetectSettings, model_gsd: float) -> tuple[list[RasterJob], object, object]:
+    import warnings
+
+    from debrismap.raster import open_raster
+
+    aoi = read_region(settings.aoi, "area-of-interest")
+    exclude = read_region(settings.exclude, "exclusion")
+    jobs: list[RasterJob] = []
+    try:
+        for index, path in enumerate(paths):
+            with warnings.catch_warnings():
+                if settings.assume_gsd is not None:
+                    warnings.simplefilter("ignore")  # the user already told us it is not georeferenced
+                src = open_raster(path, bands=list(settings.bands) if settings.bands else None)
+            jobs.append(RasterJob(index, path, src, None, None, None, None))
+            check_gsd(src, model_gsd, settings.assume_gsd)
+            if jobs[0].source.georeferenced != src.georeferenced:
+                raise RasterError(
+                    f"is {'' if src.georeferenced else 'not '}georeferenced but {jobs[0].path.name} is "
+                    f"{'' if jobs[0].source.georeferenced else 'not'}; run them separately",
+                    path=path,
+                )
+            view = src.at_gsd(model_gsd, assumed_gsd_m=settings.assume_gsd)
+            jobs[-1].view = view
+            jobs[-1].aoi = aoi.in_crs(src.crs) if aoi else None
+            jobs[-1].exclude = exclude.in_crs(src.crs) if exclude else None
+    except BaseException:
+        for job in jobs:
+            job.source.close()
+        raise
+    return jobs, aoi, exclude
+
+
+def _run_locked(paths: list[Path], out: Path, settings: DetectSettings, started: str, t_start: float) -> DetectResult:
+    from debrismap.raster import TileGrid
+
+    model_path = resolve_model(settings.model)
+    session = ModelSession(model_path, settings.device, settings.threads, settings.unlabelled)
+    meta = session.metadata
+    size = session.input_size
+    tile = int(settings.tile or size)
+    if tile != size and session.fixed_spatial:
+        raise ConfigError(f"--tile {tile} differs from the model's fixed input size {size}")
+    if tile % 32:
+        raise ConfigError(f"--tile must be a multiple of 32, got {tile}")
+    overlap = int(settings.overlap if settings.overlap is not None else round(tile * 0.1))
+    if not 0 <= overlap <= tile // 2:
+        raise ConfigError(f"--overlap must be between 0 and half the tile ({tile // 2}), got {overlap}")
+    batch = int(session.fixed_batch or settings.batch)
+    if batch < 1:
+        raise ConfigError(f"--batch must be at least 1, got {batch}")
+    score = float(settings.score if settings.score is not None else meta.score_threshold)
+    nms_iou = float(settings.nms_iou if settings.nms_iou is not None else meta.nms_iou)
+    if not (0 < score <= 1 and 0 < nms_iou <= 1):
+        raise ConfigError("--score and --nms-iou must be in (0, 1]")
+    model_sha = file_sha256(model_path)
+
+    jobs, aoi, exclude = _open_jobs(paths, settings, meta.gsd_m)
+    views = _ThreadViews(jobs, meta.gsd_m, settings.assume_gsd)
+    try:
+        for job in jobs:
+            job.grid = TileGrid(job.view.width, job.view.height, tile, overlap)
+        plan, tiles_total = plan_tiles(jobs)
+        run_crs = jobs[0].source.crs
+        inputs = [
+            {
+                "path": str(job.path.resolve()),
+                "width": job.source.width,
+                "height": job.source.height,
+                "header_sha256": job.source.header_sha256,
+                "crs": job.source.crs.to_wkt() if job.source.crs else None,
+                "gsd_m": job.source.gsd_m if job.source.gsd_m is not None else settings.assume_gsd,
+                "gsd_assumed": job.source.gsd_m is None,
+                "acquisition_date": job.source.acquisition_date,
+                "bands": list(job.source.band_indexes),
+                "stretch": job.source.stretch.to_dict(),
+                "view": {"width": job.view.width, "height": job.view.height, "gsd_m": job.view.gsd_m},
+            }
+            for job in jobs
+        ]
+        tiling = {"tile_size": tile, "overlap": overlap, "tiles_total": tiles_total,
+                  "tiles_analysed": int(len(plan)), "batch_size": batch}
+        thresholds = {"score": score, "nms_iou": nms_iou}
+        fingerprint = json.loads(json.dumps({
+            "software_version": __version__,
+            "model_sha256": model_sha,
+            "inputs": [{k: i[k] for k in ("path", "width", "height", "header_sha256", "bands", "stretch")} for i in inputs],
+            "tiling": tiling,
+            "thresholds": thresholds,
+            "regions": {"aoi": aoi.sha256 if aoi else None, "exclude": exclude.sha256 if exclude else None},
+            "assume_gsd": settings.assume_gsd,
+            "device": session.device,
+            "plan_sha256": hashlib.sha256(plan.tobytes()).hexdigest(),
+        }, default=str))
+
+        state = RunState(out)
+        resuming = _check_existing(out, state, fingerprint, settings)
+        if not resuming or not state.exists():
+            state.start(fingerprint)
+        manifest = {
+            "format_version": 1,
+            "software_version": __version__,
+            "status": "running",
+            "started": started,
+            "finished": None,
+            "crs": run_crs.to_wkt() if run_crs else None,
+            "inputs": inputs,
+            "model": {"path": str(model_path.resolve()), "sha256": model_sha, "classes": list(meta.classes),
+                      "gsd_m": meta.gsd_m, "input_size": size, "device": session.device,
+                      "providers": session.providers, "unlabelled": settings.unlabelled is not None},
+            "thresholds": thresholds,
+            "tiling": tiling,
+            "aoi": str(aoi.path) if aoi else None,
+            "exclude": str(exclude.path) if exclude else None,
+            "resumed": resuming,
+            "timings": {},
+            "counts": {},
+        }
+        write_run_json(out, manifest)
+
+        batches_all = [list(range(i, min(i + batch, len(plan)))) for i in range(0, len(plan), batch)]
+        done = state.done_batches()
+        todo_ids = [b for b in range(len(batches_all)) if b not in done]
+        timings = Timings()
+        tiles_run = sum(len(batches_all[b]) for b in todo_ids)
+        preprocess = Preprocessor(meta)
+
+        def prepare(index: int) -> PreparedTile:
+            r, row, col = (int(v) for v in plan[index])
+            job = jobs[r]
+            t = job.grid.tile_at(row, col)
+            view = views.view(r)
+            t0 = time.perf_counter()
+            img = view.read(t.window)
+            t1 = time.perf_counter()
+            x = preprocess(img.pixels, img.valid)
+            cov = core_cell_counts(img.valid, (int(t.window.col_off), int(t.window.row_off)), t.core_bounds)
+            return PreparedTile(index, x, img.valid, {"cov": cov}, t1 - t0, time.perf_counter() - t1)
+
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(plan), initial=len(plan) - tiles_run, unit="tile", desc="detect",
+                   disable=not settings.progress, dynamic_ncols=True, smoothing=0.1)
+
+        def handle(batch_id: int, tiles: list[PreparedTile], output: np.ndarray) -> None:
+            t0 = time.perf_counter()
+            dets = decode_batch(output, score, nms_iou)
+            placements = []
+            for p in tiles:
+                r, row, col = (int(v) for v in plan[p.index])
+                w = jobs[r].grid.tile_at(row, col).window
+                placements.append(TilePlacement(r, row, col, int(w.col_off), int(w.row_off), p.valid))
+            parts = place_and_keep_owned(dets, placements, [job.grid for job in jobs])
+            cov_meta = np.array([[plan[p.index][0], *p.extra["cov"][:2], *p.extra["cov"][2].shape] for p in tiles], np.int64)
+            cov_counts = np.concatenate([p.extra["cov"][2].ravel() for p in tiles])
+            t1 = time.perf_counter()
+            state.write_shard(batch_id, {**parts, "plan_index": np.array([p.index for p in tiles]),
+                                         "cov_meta": cov_meta, "cov_counts": cov_counts})
+            timings.decode_merge += t1 - t0
+            timings.write += time.perf_counter() - t1
+            bar.update(len(tiles))
+            hooks.after_batch()
+
+        try:
+            run_pipeline(
+                [batches_all[b] for b in todo_ids], todo_ids, prepare, session.run, handle,
+                (3, tile, tile), batch, readers=settings.readers, timings=timings,
+            )
+        finally:
+            bar.close()
+        hooks.at("finalize")
+
+        t0 = time.perf_counter()
+        n_det = _finalize(out, state, jobs, len(batches_all), run_crs, meta, nms_iou, aoi is not None or exclude is not None)
+        timings.write += time.perf_counter() - t0
+        manifest.update(
+            status="complete",
+            finished=_now(),
+            timings={**timings.as_dict(), "total": round(time.perf_counter() - t_start, 3),
+                     "tiles_run": tiles_run},
+            counts={"detections": n_det},
+        )
+        write_run_json(out, manifest)
+        return DetectResult(out, manifest, n_det, tiles_run, manifest["timings"])
+    finally:
+        views.close()
+        for job in jobs:
+            job.source.close()
+
+
+def _finalize(out: Path, state: RunState, jobs: list[RasterJob], n_batches: int, run_crs, meta,
+              nms_iou: float, has_regions: bool) -> int:
+    """Build detections.gpkg/.geojson and coverage.gpkg from every shard."""
+    import shapely
+
+    keys = ("boxes", "scores", "classes", "raster", "tile_row", "tile_col")
+    chunks = {k: [] for k in keys}
+    coverage = [CoverageGrid(job.view.width, job.view.height) for job in jobs]
+    for b in range(n_batches):
+        try:
+            shard = state.read_shard(b)
+        except (OSError, ValueError) as exc:
+            raise OutputError(f"resume state is damaged ({exc}); rerun with --force", path=state.shard_path(b)) from None
+        for k in keys:
+            chunks[k].append(shard[k])
+        offset = 0
+        for r, iy0, ix0, ny, nx in shard["cov_meta"]:
+            coverage[r].add(int(iy0), int(ix0), shard["cov_counts"][offset: offset + ny * nx].reshape(ny, nx))
+            offset += ny * nx
+    parts = {k: (np.concatenate(v) if v else np.empty((0, 4) if k == "boxes" else 0)) for k, v in chunks.items()}
+    parts["boxes"] = parts["boxes"].reshape(-1, 4)
+    keep = merge_across_tiles(parts, nms_iou, len(meta.classes))
+    parts = {k: v[keep] for k, v in parts.items()}
+
+    geoms, keep_rows = [], []
+    for job in jobs:
+        sel = np.nonzero(parts["raster"] == job.index)[0]
+        b = parts["boxes"][sel]
+        xs = np.stack([b[:, 0], b[:, 2], b[:, 2], b[:, 0]], axis=1)
+        ys = np.stack([b[:, 1], b[:, 1], b[:, 3], b[:, 3]], axis=1)
+        t = job.view.transform
+        wx, wy = t.a * xs + t.b * ys + t.c, t.d * xs + t.e * ys + t.f
+        polys = shapely.polygons(np.stack([wx, wy], axis=-1)) if len(sel) else np.empty(0, object)
+        if has_regions and len(sel):
+            cx, cy = wx.mean(axis=1), wy.mean(axis=1)
+            ok = np.ones(len(sel), bool)
+            if job.aoi is not None:
+                ok &= shapely.contains_xy(job.aoi, cx, cy)
+            if job.exclude is not None:
+                ok &= ~shapely.contains_xy(job.exclude, cx, cy)
+            sel, polys = sel[ok], polys[ok]
+        if job.source.crs is not None and run_crs is not None and job.source.crs != run_crs:
+            polys = reproject(polys, job.source.crs.to_wkt(), run_crs.to_wkt())
+        geoms.append(polys)
+        keep_rows.append(sel)
+    rows = np.concatenate(keep_rows) if keep_rows else np.empty(0, np.intp)
+    geoms = np.concatenate(geoms) if geoms else np.empty(0, object)
+    names = np.asarray(meta.classes, dtype=object)
+    fields = {
+        "score": parts["scores"][rows].astype(np.float64),
+        "class": parts["classes"][rows].astype(np.int32),
+        "class_name": names[parts["classes"][rows]] if len(rows) else np.empty(0, object),
+        "tile_row": parts["tile_row"][rows].astype(np.int32),
+        "tile_col": parts["tile_col"][rows].astype(np.int32),
+        "source": np.asarray([jobs[r].name for r in parts["raster"][rows]], dtype=object),
+    }
+    crs_wkt = run_crs.to_wkt() if run_crs else None
+    write_detections(out, geoms, crs_wkt, fields)
+    hooks.at("finalize:detections")
+
+    cover = []
+    for job, grid in zip(jobs, coverage):
+        area = grid.polygon(job.view.transform)
+        if area is not None and job.aoi is not None:
+            area = shapely.intersection(area, job.aoi)
+        if area is not None and job.exclude is not None:
+            area = shapely.difference(area, job.exclude)
+        if area is not None and job.source.crs is not None and run_crs is not None and job.source.crs != run_crs:
+            area = reproject(np.asarray([area], object), job.source.crs.to_wkt(), run_crs.to_wkt())[0]
+        cover.append(area)
+    write_coverage(out, cover, crs_wkt, [job.name for job in jobs])
+    return int(len(rows))

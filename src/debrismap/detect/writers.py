@@ -1,0 +1,81 @@
+"""The run folder's final files: detections.gpkg (run CRS), detections.geojson (EPSG:4326),
+coverage.gpkg and run.json. Each is written to a temp file and renamed, so a file under its
+final name is always complete; a failure becomes one OutputError line.
+"""
+
+from __future__ import annotations
+
+import errno
+from pathlib import Path
+
+import numpy as np
+
+from debrismap.detect.state import atomic_write_json, no_space_error
+from debrismap.errors import OutputError
+
+DETECTIONS_GPKG = "detections.gpkg"
+DETECTIONS_GEOJSON = "detections.geojson"
+COVERAGE_GPKG = "coverage.gpkg"
+RUN_JSON = "run.json"
+OUTPUT_NAMES = (DETECTIONS_GPKG, DETECTIONS_GEOJSON, COVERAGE_GPKG, RUN_JSON)
+
+
+def reproject(geoms: np.ndarray, src_crs, dst_crs) -> np.ndarray:
+    """shapely geometries from src_crs to dst_crs (x/y order, as rasterio uses)."""
+    import shapely
+    from pyproj import CRS, Transformer
+
+    if src_crs is None or dst_crs is None or len(geoms) == 0:
+        return geoms
+    src, dst = CRS.from_user_input(src_crs), CRS.from_user_input(dst_crs)
+    if src == dst:
+        return geoms
+    transformer = Transformer.from_crs(src, dst, always_xy=True)
+    return shapely.transform(geoms, lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1])))
+
+
+def _write(path: Path, geoms, crs, fields: dict, layer: str) -> None:
+    from debrismap.vector_io import write_vector
+
+    try:
+        write_vector(path, geoms, crs, fields, layer=layer, geometry_type="Polygon" if layer == "detections" else "MultiPolygon")
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise no_space_error(path) from None
+        raise OutputError(f"cannot write ({exc.strerror or exc})", path=path) from None
+    except OutputError:
+        raise
+    except Exception as exc:  # GDAL reports a full disk or a vanished folder in its own words
+        text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        if "space" in text.lower():
+            raise no_space_error(path) from None
+        raise OutputError(f"cannot write ({text})", path=path) from None
+
+
+def write_detections(run_dir: Path, geoms: np.ndarray, crs, fields: dict) -> None:
+    """detections.gpkg in the run CRS and detections.geojson in EPSG:4326 (pixel space if no CRS)."""
+    _write(run_dir / DETECTIONS_GPKG, geoms, crs, fields, "detections")
+    if crs is not None:
+        _write(run_dir / DETECTIONS_GEOJSON, reproject(geoms, crs, "EPSG:4326"), "EPSG:4326", fields, "detections")
+    else:  # no georeferencing: the GeoJSON carries pixel coordinates, like the GeoPackage
+        _write(run_dir / DETECTIONS_GEOJSON, geoms, None, fields, "detections")
+
+
+def as_multipolygon(geom):
+    """Any areal result of overlay operations (Polygon, MultiPolygon, collection, None) as a MultiPolygon."""
+    import shapely
+
+    if geom is None or geom.is_empty:
+        return shapely.MultiPolygon()
+    polygons = [p for p in shapely.get_parts(geom) if p.geom_type == "Polygon" and not p.is_empty]
+    nested = [q for p in shapely.get_parts(geom) if p.geom_type == "MultiPolygon" for q in p.geoms]
+    return shapely.MultiPolygon(polygons + nested)
+
+
+def write_coverage(run_dir: Path, geoms: list, crs, sources: list[str]) -> None:
+    multi = np.asarray([as_multipolygon(g) for g in geoms], dtype=object)
+    _write(run_dir / COVERAGE_GPKG, multi, crs, {"source": np.asarray(sources, dtype=object)}, "coverage")
+
+
+def write_run_json(run_dir: Path, manifest: dict) -> None:
+    atomic_write_json(run_dir / RUN_JSON, manifest)
