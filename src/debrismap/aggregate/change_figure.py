@@ -1,0 +1,51 @@
+"""The article figure for a two-date comparison: new minus gone piles, diverging colours."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from debrismap.aggregate.colours import change_rgba
+from debrismap.aggregate.figure import MapFigure, render
+from debrismap.aggregate.heatmap_figure import BASEMAP_PIXELS, _default_credit, overlay_with_veil
+
+
+def change_figure(change, density, vlim: float, title=None, credit=None):
+    from matplotlib.colors import ListedColormap, Normalize
+
+    from debrismap import __version__
+    from debrismap.aggregate.basemap import read_greyscale
+
+    after = change.after.run
+    before = change.before.run
+    left, bottom, right, top = density.bounds
+    grey = None
+    path = after.input_raster_path() or before.input_raster_path()
+    if path is not None:
+        scale = BASEMAP_PIXELS / max(right - left, top - bottom)
+        shape = (max(int((top - bottom) * scale), 1), max(int((right - left) * scale), 1))
+        grey = read_greyscale(path, change.metric_crs, (left, bottom, right, top), shape)
+    ramp = change_rgba(np.linspace(-vlim, vlim, 256)[None, :], vlim)[0] / 255.0
+    t = change.totals()
+    d_before = before.acquisition_date or "first date"
+    d_after = after.acquisition_date or "second date"
+    credit = credit or after.first_input.get("credit") or _default_credit(after)
+    caption = [
+        f"Between {d_before} and {d_after}: {t['new']:,} new and {t['gone']:,} gone piles, "
+        f"{t['persisting']:,} persisting (matched within {change.match_distance:g} m); "
+        f"{t['before']:,} before, {t['after']:,} after, in {change.coverage.area / 1e6:,.2f} km² "
+        "imaged on both dates; pale areas were not.",
+        f"Red: more new than gone; blue: more gone. Gaussian kernel, {density.bandwidth:g} m.",
+        f"Imagery: {credit}. Analysis: debrismap {__version__}.",
+    ]
+    spec = MapFigure(
+        extent=(left, right, bottom, top),
+        overlay_rgba=overlay_with_veil(change_rgba(density.values, vlim), density.valid),
+        cmap=ListedColormap(ramp),
+        norm=Normalize(-vlim, vlim),
+        colorbar_label="New minus gone piles per km²",
+        colorbar_ticks=[-vlim, -vlim / 2, 0, vlim / 2, vlim],
+        title=title or f"Change in debris piles, {d_before} to {d_after}",
+        caption=caption,
+        basemap=grey,
+    )
+    return render(spec)

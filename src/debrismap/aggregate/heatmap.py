@@ -1,0 +1,157 @@
+"""`run_heatmap`: a run folder in, counts + density rasters + figures + summary out.
+
+This module only orchestrates; each step lives in its own module (grid, density, zones,
+sensitivity, figure). `analyse_run` does the arithmetic in memory so the HTML report can
+reuse it without writing files; `run_heatmap` writes everything atomically.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import shapely
+from pyproj import CRS
+
+from debrismap.aggregate.density import DensityRaster, density_raster, nice_pixel_size
+from debrismap.aggregate.grid import CountGrid, count_grid
+from debrismap.aggregate.projection import metric_crs_for, transform_geometries, transform_points
+from debrismap.aggregate.run_folder import RunFolder, load_run
+from debrismap.aggregate.sensitivity import Sensitivity, count_summary, threshold_curve
+from debrismap.aggregate.zones import ZoneCounts, read_zones, zone_counts
+from debrismap.errors import ConfigError
+
+FIGURE_FORMATS = ("png", "svg", "pdf")
+
+
+@dataclass
+class HeatmapAnalysis:
+    """Counts and density of one run, in its metric CRS."""
+
+    run: RunFolder
+    metric_crs: CRS
+    coverage: shapely.Geometry  # metric
+    centres: np.ndarray  # (N, 2) metric: piles counted (inside coverage, >= operating threshold)
+    scores_in_coverage: np.ndarray  # every recorded detection inside coverage (for sensitivity)
+    excluded_outside: int  # detections whose centre lies outside the analysed coverage
+    grid: CountGrid
+    density: DensityRaster
+    curve: Sensitivity
+    summary: dict
+    zones: ZoneCounts | None = None
+    zone_outlines: list = field(default_factory=list)  # metric geometries for the map
+
+    @property
+    def count(self) -> int:
+        return int(len(self.centres))
+
+    @property
+    def valid_area_km2(self) -> float:
+        return float(self.coverage.area / 1e6)
+
+
+@dataclass
+class HeatmapOutputs:
+    """Paths of everything `run_heatmap` wrote."""
+
+    out_dir: Path
+    counts_gpkg: Path
+    counts_csv: Path
+    density_tif: Path
+    density_rgba_tif: Path
+    figures: list[Path]
+    sensitivity_csv: Path
+    sensitivity_png: Path
+    summary_json: Path
+    summary_txt: Path
+    zones_gpkg: Path | None = None
+    zones_csv: Path | None = None
+
+    @property
+    def heatmap_png(self) -> Path:
+        return next(p for p in self.figures if p.suffix == ".png")
+
+
+def _check_sizes(cell: float, bandwidth: float) -> None:
+    if not (cell > 0 and np.isfinite(cell)):
+        raise ConfigError(f"--cell must be a positive number of metres, got {cell}")
+    if not (bandwidth > 0 and np.isfinite(bandwidth)):
+        raise ConfigError(f"--bandwidth must be a positive number of metres, got {bandwidth}")
+
+
+def analyse_run(
+    run: RunFolder | str | Path,
+    cell: float = 100.0,
+    bandwidth: float = 75.0,
+    zones: str | Path | None = None,
+    zone_field: str | None = None,
+    metric_crs: CRS | None = None,
+    edge_correction: bool = False,
+) -> HeatmapAnalysis:
+    _check_sizes(cell, bandwidth)
+    if not isinstance(run, RunFolder):
+        run = load_run(run)
+    metric = metric_crs or metric_crs_for(run.crs, run.coverage)
+    coverage = shapely.make_valid(transform_geometries(run.coverage, run.crs, metric))
+    centres = transform_points(run.box_centres(), run.crs, metric)
+    shapely.prepare(coverage)
+    inside = shapely.intersects_xy(coverage, centres[:, 0], centres[:, 1]) if len(centres) else np.zeros(0, bool)
+    scores = run.scores[inside]
+    counted = inside & (run.scores >= run.operating_threshold - 1e-12)
+    pts = centres[counted]
+    grid = count_grid(pts, coverage, cell, metric)
+    density = density_raster(pts, coverage, metric, bandwidth, nice_pixel_size(cell, coverage),
+                             edge_correction=edge_correction)
+    curve = threshold_curve(scores, run.score_threshold)
+    validation = (run.manifest.get("model") or {}).get("validation")
+    summary = count_summary(scores, run.score_threshold, run.operating_threshold, validation)
+    analysis = HeatmapAnalysis(run, metric, coverage, pts, scores, int((~inside).sum()), grid,
+                               density, curve, summary)
+    if zones is not None:
+        z = read_zones(zones, zone_field)
+        analysis.zones = zone_counts(z, pts, coverage, metric)
+        analysis.zone_outlines = list(transform_geometries(z.geometries, z.crs, metric))
+    return analysis
+
+
+def run_heatmap(
+    run_dir: str | Path,
+    cell: float = 100.0,
+    bandwidth: float = 75.0,
+    zones: str | Path | None = None,
+    basemap: str | Path | None = None,
+    title: str | None = None,
+    credit: str | None = None,
+    out_dir: str | Path | None = None,
+    date: str | None = None,
+    dots: bool = False,
+    formats: tuple[str, ...] = ("png",),
+    zone_field: str | None = None,
+    edge_correction: bool = False,
+) -> HeatmapOutputs:
+    """Write counts, density COGs, the article figure, sensitivity and summary for one run."""
+    from debrismap.aggregate import writers
+    from debrismap.aggregate.heatmap_figure import heatmap_figure
+    from debrismap.aggregate.figure import save
+
+    bad = [f for f in formats if f not in FIGURE_FORMATS]
+    if bad:
+        raise ConfigError(f"unknown figure format {bad[0]!r} (choose from {', '.join(FIGURE_FORMATS)})")
+    if "png" not in formats:
+        formats = ("png", *formats)
+    analysis = analyse_run(run_dir, cell, bandwidth, zones, zone_field, edge_correction=edge_correction)
+    out = Path(out_dir) if out_dir is not None else analysis.run.path
+    out.mkdir(parents=True, exist_ok=True)
+
+    counts_gpkg, counts_csv = writers.write_counts(analysis.grid, out)
+    density_tif, rgba_tif = writers.write_density(analysis.density, out, "density")
+    sens_csv, sens_png = writers.write_sensitivity(analysis, out)
+    summary_json, summary_txt = writers.write_summary(analysis, out, cell, bandwidth)
+    zones_gpkg = zones_csv = None
+    if analysis.zones is not None:
+        zones_gpkg, zones_csv = writers.write_zones(analysis.zones, out)
+    fig = heatmap_figure(analysis, basemap=basemap, title=title, credit=credit, date=date, dots=dots)
+    figures = [save(fig, out / f"heatmap.{fmt}") for fmt in formats]
+    return HeatmapOutputs(out, counts_gpkg, counts_csv, density_tif, rgba_tif, figures, sens_csv,
+                          sens_png, summary_json, summary_txt, zones_gpkg, zones_csv)

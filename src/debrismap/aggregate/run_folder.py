@@ -1,0 +1,136 @@
+"""Read one detect run folder (run.json + detections + coverage) into memory, checked.
+
+The run folder is the contract between detect and everything downstream; this module is
+the only place that knows its layout, and turns every way it can be wrong (missing file,
+run still in progress, no CRS) into one DatasetError line naming the file.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import shapely
+from pyproj import CRS
+
+from debrismap.errors import DatasetError
+from debrismap.vector_io import read_vector
+
+
+@dataclass
+class RunFolder:
+    """A complete detect run: detections (box polygons) and analysed coverage, in `crs`."""
+
+    path: Path
+    manifest: dict
+    crs: CRS
+    boxes: np.ndarray  # shapely Polygons in `crs`
+    scores: np.ndarray  # float64, one per box
+    coverage: shapely.Geometry  # union of the analysed imagery, in `crs`
+
+    @property
+    def score_threshold(self) -> float:
+        """The threshold detect wrote detections at: nothing below it is known."""
+        value = (self.manifest.get("thresholds") or {}).get("score")
+        if value is None:
+            return float(self.scores.min()) if len(self.scores) else 0.0
+        return float(value)
+
+    @property
+    def operating_threshold(self) -> float:
+        """The model's recommended threshold when run.json records it, else the run's."""
+        model = self.manifest.get("model") or {}
+        value = model.get("score_threshold")
+        return max(float(value), self.score_threshold) if value is not None else self.score_threshold
+
+    def box_centres(self) -> np.ndarray:
+        """(N, 2) centres of the detection boxes' bounds, in `crs` (a pile is counted by its centre)."""
+        if len(self.boxes) == 0:
+            return np.zeros((0, 2))
+        b = shapely.bounds(self.boxes)
+        return np.column_stack([(b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2])
+
+    @property
+    def first_input(self) -> dict:
+        inputs = self.manifest.get("inputs") or [{}]
+        return inputs[0] if inputs else {}
+
+    def input_raster_path(self) -> Path | None:
+        """The first input raster, resolved against the run folder first (runs may be moved)."""
+        text = self.first_input.get("path")
+        if not text:
+            return None
+        candidate = Path(text)
+        for p in ([self.path / candidate, candidate] if not candidate.is_absolute() else [candidate]):
+            if p.exists():
+                return p
+        by_name = self.path / candidate.name
+        return by_name if by_name.exists() else None
+
+    @property
+    def acquisition_date(self) -> str | None:
+        return self.first_input.get("acquisition_date")
+
+
+def load_run(run_dir: str | Path) -> RunFolder:
+    """Open and check a run folder; DatasetError (one line) for anything unusable."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise DatasetError("not a run folder (no such directory)", path=run_dir)
+    manifest_path = run_dir / "run.json"
+    if not manifest_path.exists():
+        raise DatasetError("not a run folder: run.json is missing (was `debrismap detect` run here?)", path=run_dir)
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DatasetError(f"run.json is not valid JSON ({exc})", path=manifest_path) from None
+    if not isinstance(manifest, dict):
+        raise DatasetError("run.json is not a JSON object", path=manifest_path)
+    status = manifest.get("status")
+    if status != "complete":
+        raise DatasetError(
+            f"run is not complete (status {status!r}); wait for detect to finish or resume it",
+            path=manifest_path,
+        )
+    det_path = run_dir / "detections.gpkg"
+    cov_path = run_dir / "coverage.gpkg"
+    for p in (det_path, cov_path):
+        if not p.exists():
+            raise DatasetError(f"run folder is incomplete: {p.name} is missing", path=run_dir)
+    detections = _read_layer(det_path, "detections")
+    coverage = _read_layer(cov_path, "coverage")
+
+    crs = detections.crs or coverage.crs
+    if crs is None and manifest.get("crs"):
+        try:
+            crs = CRS.from_user_input(manifest["crs"])
+        except Exception:
+            raise DatasetError("run.json has an unreadable crs", path=manifest_path) from None
+    if crs is None:
+        raise DatasetError("detections have no CRS; cannot place them on a map", path=det_path)
+    if coverage.crs is not None and not coverage.crs.equals(crs):
+        raise DatasetError("coverage.gpkg is in a different CRS from detections.gpkg", path=cov_path)
+
+    boxes = detections.geometries
+    keep = np.array([g is not None and not g.is_empty for g in boxes], dtype=bool)
+    if "score" not in detections.fields:
+        raise DatasetError("detections have no 'score' field", path=det_path)
+    scores = np.asarray(detections.fields["score"], dtype=float)[keep]
+    boxes = boxes[keep]
+    cov_geoms = [g for g in coverage.geometries if g is not None and not g.is_empty]
+    if not cov_geoms:
+        raise DatasetError("coverage is empty: no imagery was analysed in this run", path=cov_path)
+    cov = shapely.make_valid(shapely.union_all(cov_geoms))
+    return RunFolder(run_dir, manifest, crs, boxes, scores, cov)
+
+
+def _read_layer(path: Path, layer: str):
+    import pyogrio
+
+    try:
+        layers = [name for name, _ in pyogrio.list_layers(path)]
+    except Exception:
+        layers = []
+    return read_vector(path, layer=layer if layer in layers else None, error=DatasetError)

@@ -1,0 +1,128 @@
+"""How the total count depends on the score threshold, and the low / central / high figures.
+
+detect records only detections at or above its own threshold, so the curve starts there:
+below the run threshold nothing is known, and the "high" figure can be no looser than it.
+The range describes sensitivity to the detector's threshold only — not sampling error,
+not missed piles in unanalysed areas, and not the detector's error against ground truth
+unless the model carries validation precision and recall.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+THRESHOLD_STEP = 0.05
+# The stricter / looser thresholds quoted as the low / high figures, around the operating one.
+RANGE_DELTA = 0.10
+
+
+@dataclass
+class Sensitivity:
+    thresholds: np.ndarray
+    counts: np.ndarray
+    run_threshold: float
+
+
+def threshold_curve(scores: np.ndarray, run_threshold: float, step: float = THRESHOLD_STEP) -> Sensitivity:
+    """Count at each threshold from the run's upward; non-increasing by construction."""
+    top = max(float(scores.max()) if len(scores) else run_threshold, run_threshold)
+    grid = np.arange(np.ceil(run_threshold / step) * step, 1.0 + step / 2, step)
+    grid = np.unique(np.round(np.concatenate([[run_threshold], grid[grid > run_threshold], [top]]), 6))
+    grid = grid[grid <= 1.0 + 1e-9]
+    counts = np.array([np.count_nonzero(scores >= t - 1e-12) for t in grid], dtype=np.int64)
+    return Sensitivity(grid, counts, run_threshold)
+
+
+def count_summary(
+    scores: np.ndarray,
+    run_threshold: float,
+    operating_threshold: float,
+    validation: dict | None = None,
+    delta: float = RANGE_DELTA,
+) -> dict:
+    """The figures an article can quote, each with what it means spelled out."""
+    strict = min(operating_threshold + delta, 1.0)
+    loose = max(operating_threshold - delta, run_threshold)
+
+    def at(t: float) -> int:
+        return int(np.count_nonzero(scores >= t - 1e-12))
+
+    central, low, high = at(operating_threshold), at(strict), at(loose)
+    summary = {
+        "central": central,
+        "low": low,
+        "high": high,
+        "central_threshold": round(operating_threshold, 4),
+        "low_threshold": round(strict, 4),
+        "high_threshold": round(loose, 4),
+        "run_threshold": round(run_threshold, 4),
+        "meaning": {
+            "central": f"piles detected at the operating score threshold {operating_threshold:.2f}",
+            "low": f"piles detected at a stricter threshold {strict:.2f} (fewer, more certain detections)",
+            "high": (
+                f"piles detected at a looser threshold {loose:.2f}"
+                if loose < operating_threshold
+                else "equal to central: detections below the run threshold "
+                f"{run_threshold:.2f} were not recorded, so no looser count is known "
+                "(rerun detect with a lower score threshold to see one)"
+            ),
+            "range": "the spread shows how much the count depends on the detector's score "
+            "threshold; it is not a confidence interval, does not include piles the "
+            "detector missed at every threshold, and covers only the analysed imagery",
+        },
+    }
+    precision = (validation or {}).get("precision")
+    recall = (validation or {}).get("recall")
+    if precision is not None and recall:
+        estimate = central * float(precision) / float(recall)
+        summary["precision_corrected"] = round(estimate, 1)
+        summary["meaning"]["precision_corrected"] = (
+            f"central × precision {float(precision):.2f} / recall {float(recall):.2f} from the "
+            "model's validation set: an estimate of the true number of piles, valid only if "
+            "this imagery resembles the validation imagery"
+        )
+    return summary
+
+
+def summary_text(summary: dict, total_valid_km2: float) -> str:
+    m = summary["meaning"]
+    lines = [
+        f"Debris piles in the analysed imagery ({total_valid_km2:.2f} km²):",
+        f"  central: {summary['central']:,} — {m['central']}",
+        f"  low:     {summary['low']:,} — {m['low']}",
+        f"  high:    {summary['high']:,} — {m['high']}",
+    ]
+    if "precision_corrected" in summary:
+        lines.append(f"  precision-corrected: {summary['precision_corrected']:,} — {m['precision_corrected']}")
+    lines += ["", "What the range means: " + m["range"] + ".",
+              f"Below the run threshold {summary['run_threshold']:.2f} nothing is known."]
+    return "\n".join(lines) + "\n"
+
+
+def sensitivity_figure(curve: Sensitivity, operating_threshold: float):
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(3.6, 2.4), dpi=300)
+    ax = fig.add_axes([0.17, 0.2, 0.78, 0.62])
+    ax.step(curve.thresholds, curve.counts, where="post", color="#3b0f70", linewidth=1.2)
+    ax.plot(curve.thresholds, curve.counts, "o", ms=2, color="#3b0f70")
+    ax.axvspan(0, curve.run_threshold, color="#dddddd", zorder=0)
+    ax.text(curve.run_threshold / 2, 0.5, "not recorded\n(below run\nthreshold)", transform=ax.get_xaxis_transform(),
+            ha="center", va="center", fontsize=6.5 if curve.run_threshold < 0.2 else 7, color="#555555")
+    ax.axvline(operating_threshold, color="#c2185b", linewidth=0.8, linestyle="--")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, max(int(curve.counts.max()) if len(curve.counts) else 1, 1) * 1.08)
+    ax.set_xlabel("Score threshold", fontsize=7)
+    ax.set_ylabel("Piles counted", fontsize=7)
+    ax.tick_params(labelsize=7, width=0.5, length=2)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    fig.text(0.02, 0.97, "Count against detector score threshold", fontsize=8, fontweight="bold", va="top")
+    fig.text(0.02, 0.905, f"dashed: operating threshold {operating_threshold:.2f}", fontsize=7,
+             va="top", color="#c2185b")
+    return fig

@@ -1,0 +1,93 @@
+"""Write one analysis's tables and rasters to disk (GeoPackage, CSV, COG, JSON, text)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from debrismap.aggregate.atomic import write_csv, write_json, write_text
+from debrismap.aggregate.colours import density_rgba, nice_ceiling
+from debrismap.aggregate.cog import write_float_cog, write_rgba_cog
+from debrismap.aggregate.density import DensityRaster
+from debrismap.aggregate.grid import CountGrid
+from debrismap.vector_io import write_vector
+
+
+def write_counts(grid: CountGrid, out: Path, stem: str = "counts") -> tuple[Path, Path]:
+    cols = grid.columns()
+    gpkg = write_vector(out / f"{stem}.gpkg", grid.polygons(), grid.crs, cols, layer=stem,
+                        geometry_type="Polygon")
+    csv = write_csv(out / f"{stem}.csv", cols)
+    return gpkg, csv
+
+
+def density_vmax(density: DensityRaster) -> float:
+    finite = density.values[np.isfinite(density.values)]
+    return nice_ceiling(float(finite.max()) if finite.size else 0.0)
+
+
+def write_density(density: DensityRaster, out: Path, stem: str) -> tuple[Path, Path]:
+    tif = write_float_cog(out / f"{stem}.tif", density.values, density.transform, density.crs,
+                          description=f"debris piles per km2 (Gaussian kernel, {density.bandwidth:g} m)")
+    rgba = density_rgba(density.values, density_vmax(density))
+    rgba_tif = write_rgba_cog(out / f"{stem}_rgba.tif", rgba, density.transform, density.crs)
+    return tif, rgba_tif
+
+
+def write_sensitivity(analysis, out: Path) -> tuple[Path, Path]:
+    from debrismap.aggregate.figure import save
+    from debrismap.aggregate.sensitivity import sensitivity_figure
+
+    curve = analysis.curve
+    notes = ["" for _ in curve.thresholds]
+    if len(notes):
+        notes[0] = ("run threshold: detections below it were not recorded, "
+                    "so counts at lower thresholds are unknown")
+    csv = write_csv(out / "sensitivity.csv",
+                    {"score_threshold": curve.thresholds, "count": curve.counts, "note": notes})
+    png = save(sensitivity_figure(curve, analysis.run.operating_threshold), out / "sensitivity.png")
+    return csv, png
+
+
+def summary_record(analysis, cell: float, bandwidth: float) -> dict:
+    from debrismap import __version__
+    from debrismap.aggregate.projection import crs_label
+
+    run = analysis.run
+    return {
+        "run": str(run.path),
+        "software_version": __version__,
+        "metric_crs": crs_label(analysis.metric_crs),
+        "cell_m": cell,
+        "bandwidth_m": bandwidth,
+        "analysed_area_km2": round(analysis.valid_area_km2, 4),
+        "detections_in_run": int(len(run.scores)),
+        "detections_outside_coverage": analysis.excluded_outside,
+        "counted": analysis.count,
+        "counted_at_threshold": run.operating_threshold,
+        "acquisition_date": run.acquisition_date,
+        "counts": analysis.summary,
+    }
+
+
+def write_summary(analysis, out: Path, cell: float, bandwidth: float) -> tuple[Path, Path]:
+    from debrismap.aggregate.sensitivity import summary_text
+
+    js = write_json(out / "summary.json", summary_record(analysis, cell, bandwidth))
+    txt = write_text(out / "summary.txt", summary_text(analysis.summary, analysis.valid_area_km2))
+    return js, txt
+
+
+def write_zones(zones, out: Path) -> tuple[Path, Path]:
+    import shapely
+
+    cols = zones.columns()
+    geoms = zones.geometries
+    kinds = {g.geom_type for g in geoms}
+    if len(kinds) > 1:  # one geometry type per layer: promote Polygons to MultiPolygons
+        geoms = np.array([g if g.geom_type == "MultiPolygon" else shapely.MultiPolygon([g])
+                          for g in geoms], dtype=object)
+    gpkg = write_vector(out / "zones.gpkg", geoms, zones.crs, cols, layer="zones")
+    csv = write_csv(out / "zones.csv", cols)
+    return gpkg, csv

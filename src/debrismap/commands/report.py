@@ -1,0 +1,34 @@
+"""Write one self-contained HTML report for a run (works offline, no external files).
+
+The page shows the low / central / high count with what each means, the density over the
+imagery with a detections on/off toggle, the count against score threshold, the cells
+(and zones) with the most piles, and the run's provenance from run.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "one self-contained offline HTML report for a run"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run_dir", metavar="RUN_DIR", help="a folder written by `debrismap detect`")
+    parser.add_argument("--out", metavar="FILE", help="HTML file to write (default: RUN_DIR/report.html)")
+    parser.add_argument("--cell", type=float, default=100.0, help="grid cell size in metres (default 100)")
+    parser.add_argument("--bandwidth", type=float, default=75.0,
+                        help="Gaussian kernel bandwidth in metres (default 75)")
+    parser.add_argument("--zones", metavar="FILE", help="polygons to tabulate counts by")
+    parser.add_argument("--zone-field", metavar="NAME", help="field naming each zone (auto-detected)")
+    parser.add_argument("--basemap", metavar="RASTER", help="imagery under the map (default: the run's input)")
+    parser.add_argument("--title", help="page title")
+
+
+def run(args: argparse.Namespace) -> int:
+    from debrismap.aggregate.report import write_report
+
+    path = write_report(args.run_dir, args.out, cell=args.cell, bandwidth=args.bandwidth,
+                        zones=args.zones, basemap=args.basemap, title=args.title,
+                        zone_field=args.zone_field)
+    print(f"wrote {path}")
+    return 0
