@@ -81,7 +81,7 @@ class Boxes:
         """Re-index classes against `names` (which must contain every name used here)."""
         names = tuple(names)
         lookup = {n: i for i, n in enumerate(names)}
-        missing = sorted(set(self.names[c] for c in np.unique(self.classes)) - set(lookup))
+        missing = sorted({self.names[c] for c in np.unique(self.classes)} - set(lookup))
         if missing:
             raise ValueError(f"class names {missing} are not in {list(names)}")
         remap = np.array([lookup.get(n, -1) for n in self.names], dtype=np.int64)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 from pyproj import CRS, Transformer
+from pyproj.exceptions import ProjError
 
 # Metres per degree on the WGS84 ellipsoid, close enough for sizing a point box.
 M_PER_DEG_LAT = 110_574.0
@@ -80,7 +81,7 @@ def _transform(transformer: Transformer | None, x: np.ndarray, y: np.ndarray):
     with np.errstate(all="ignore"):
         try:
             tx, ty = transformer.transform(x, y, errcheck=False)
-        except Exception:  # pyproj raises on some out-of-domain input instead of inf
+        except ProjError:  # pyproj raises on some out-of-domain input instead of inf
             return np.full_like(x, np.inf), np.full_like(y, np.inf)
     return np.asarray(tx, dtype=np.float64), np.asarray(ty, dtype=np.float64)
 

@@ -44,10 +44,10 @@ def read_labels(
     if path.is_dir():
         raise LabelError(f"is a folder, not a label file ({ACCEPTED})", path=path)
     suffix = path.suffix.lower()
-    vector_args = dict(
-        crs=crs, labels_crs=labels_crs, class_field=class_field, names=names,
-        point_size_m=point_size_m, allow_empty=allow_empty,
-    )  # fmt: skip
+    vector_args = {
+        "crs": crs, "labels_crs": labels_crs, "class_field": class_field, "names": names,
+        "point_size_m": point_size_m, "allow_empty": allow_empty,
+    }  # fmt: skip
     if suffix in VECTOR_SUFFIXES:
         return read_vector_labels(path, **vector_args)
     if suffix == ".json":

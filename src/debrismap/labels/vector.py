@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import shapely
 from pyproj import CRS
+from pyproj.exceptions import CRSError
 
 from debrismap.errors import LabelError
 from debrismap.labels.boxes import DEFAULT_CLASS, Boxes
@@ -124,7 +125,7 @@ def _source_crs(path: Path, file_crs: CRS | None, labels_crs, is_json: bool) -> 
     if labels_crs is not None:
         try:
             given = as_pyproj_crs(labels_crs)
-        except Exception:
+        except (CRSError, TypeError, ValueError):
             raise LabelError(f"--labels-crs {labels_crs!r} is not a CRS", path=path) from None
         # GDAL stamps EPSG:4326 on every GeoJSON, so a difference there is no news.
         if file_crs is not None and not is_json and not file_crs.equals(given):

@@ -89,7 +89,7 @@ def _parse(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     raw = array("d")
     segment = array("b")
     try:
-        f = open(path, encoding="utf-8")
+        f = open(path, encoding="utf-8")  # noqa: SIM115 - closed by the `with` below
     except FileNotFoundError:
         raise LabelError("file not found", path=path) from None
     except OSError as exc:
