@@ -56,13 +56,14 @@ class CoverageGrid:
         mask = self.mask()
         if not mask.any():
             return None
-        coarse = transform * Affine.scale(CELL)
+        coarse = transform @ Affine.scale(CELL)
         parts = [
             shapely.geometry.shape(geom)
             for geom, value in shapes(mask.astype(np.uint8), mask=mask, transform=coarse, connectivity=4)
             if value
         ]
-        footprint = shapely.Polygon(
-            [transform * corner for corner in [(0, 0), (self.width, 0), (self.width, self.height), (0, self.height)]]
-        )
+        from debrismap.raster import pixel_to_world
+
+        xs, ys = pixel_to_world(transform, [0, self.width, self.width, 0], [0, 0, self.height, self.height])
+        footprint = shapely.Polygon(np.column_stack([xs, ys]))
         return shapely.intersection(shapely.union_all(parts), footprint)

@@ -37,8 +37,14 @@ def reproject(geoms: np.ndarray, src_crs, dst_crs) -> np.ndarray:
 def _write(path: Path, geoms, crs, fields: dict, layer: str) -> None:
     from debrismap.vector_io import write_vector
 
+    import warnings
+
     try:
-        write_vector(path, geoms, crs, fields, layer=layer, geometry_type="Polygon" if layer == "detections" else "MultiPolygon")
+        with warnings.catch_warnings():
+            if crs is None:  # pixel-space run: GDAL's "no SRS" complaints are expected
+                warnings.simplefilter("ignore")
+            write_vector(path, geoms, crs, fields, layer=layer,
+                         geometry_type="Polygon" if layer == "detections" else "MultiPolygon")
     except OSError as exc:
         if exc.errno == errno.ENOSPC:
             raise no_space_error(path) from None
