@@ -435,7 +435,7 @@ def _open_dataset(path: str) -> rasterio.io.DatasetReader:
 
 
 def _warn_not_georeferenced(path: str, why: str) -> None:
-    warnings.warn(f"{path}: {why}", NotGeoreferencedWarning, stacklevel=4)
+    warnings.warn(f"{path}: {why}", NotGeoreferencedWarning, stacklevel=6)
 
 
 # Metadata keys that hold an acquisition (not processing) date, in GDAL's metadata
