@@ -1,0 +1,94 @@
+"""Kill -9 a detect run at several points, resume it, and get exactly the unbroken run's detections."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from test_detect_oracle import build_oracle, draw_squares, read_boxes, write_raster
+
+from debrismap.cli import main
+
+BATCH = 4
+
+
+@pytest.fixture(scope="module")
+def assets(tmp_path_factory):
+    d = tmp_path_factory.mktemp("resume")
+    model = build_oracle(d / "oracle.onnx")
+    rng = np.random.default_rng(7)
+    # random squares (non-touching) so that every batch has its own detections
+    corners = []
+    while len(corners) < 60:
+        x, y = (int(v) for v in rng.integers(0, 320 - 9, 2))
+        if all(abs(x - a) > 10 or abs(y - b) > 10 for a, b in corners):
+            corners.append((x, y))
+    raster = write_raster(d / "city.tif", draw_squares(320, 320, corners))
+    unbroken = d / "unbroken"
+    assert main(["detect", str(raster), "--out", str(unbroken), "--model", str(model), "--batch", str(BATCH),
+                 "--overlap", "16", "--no-heatmap", "--quiet"]) == 0
+    return {"model": model, "raster": raster, "unbroken": unbroken, "n": len(corners)}
+
+
+def _detect_cmd(assets, out: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "debrismap", "detect", str(assets["raster"]), "--out", str(out),
+            "--model", str(assets["model"]), "--batch", str(BATCH), "--overlap", "16", "--no-heatmap", "--quiet", *extra]
+
+
+def _assert_same_as_unbroken(assets, out: Path) -> None:
+    a, fa = read_boxes(assets["unbroken"])
+    b, fb = read_boxes(out)
+    assert len(a) == assets["n"]
+    np.testing.assert_array_equal(a, b)
+    for key in ("score", "class", "tile_row", "tile_col", "source"):
+        np.testing.assert_array_equal(fa[key], fb[key])
+    run = json.loads((out / "run.json").read_text())
+    assert run["status"] == "complete" and run["resumed"] is True
+
+
+@pytest.mark.parametrize("kill_at", ["batch:1", "batch:9", "finalize", "finalize:detections"])
+def test_kill9_then_resume_gives_the_unbroken_result(assets, tmp_path, kill_at):
+    out = tmp_path / "run"
+    env = {**os.environ, "DEBRISMAP_TEST_KILL_AT": kill_at}
+    proc = subprocess.run(_detect_cmd(assets, out), env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    assert json.loads((out / "run.json").read_text())["status"] == "running"
+    # Without --resume the folder is not silently overwritten or reused.
+    assert main(["detect", str(assets["raster"]), "--out", str(out), "--model", str(assets["model"]),
+                 "--batch", str(BATCH), "--overlap", "16", "--no-heatmap", "--quiet"]) == 2
+    assert main(["detect", str(assets["raster"]), "--out", str(out), "--model", str(assets["model"]),
+                 "--batch", str(BATCH), "--overlap", "16", "--no-heatmap", "--quiet", "--resume"]) == 0
+    _assert_same_as_unbroken(assets, out)
+
+
+def test_timed_kill_then_resume(assets, tmp_path):
+    """A kill at an arbitrary moment (not at a hook), twice, then resume."""
+    out = tmp_path / "run"
+    for delay in (1.2, 1.6):
+        proc = subprocess.Popen(_detect_cmd(assets, out, "--resume"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=60)
+    assert main(["detect", str(assets["raster"]), "--out", str(out), "--model", str(assets["model"]),
+                 "--batch", str(BATCH), "--overlap", "16", "--no-heatmap", "--quiet", "--resume"]) == 0
+    a, _ = read_boxes(assets["unbroken"])
+    b, _ = read_boxes(out)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_resume_refuses_a_different_run(assets, tmp_path, capsys):
+    out = tmp_path / "run"
+    env = {**os.environ, "DEBRISMAP_TEST_KILL_AT": "batch:2"}
+    subprocess.run(_detect_cmd(assets, out), env=env, capture_output=True, timeout=120)
+    code = main(["detect", str(assets["raster"]), "--out", str(out), "--model", str(assets["model"]),
+                 "--batch", str(BATCH + 1), "--overlap", "16", "--no-heatmap", "--quiet", "--resume"])
+    assert code == 2
+    assert "holds a different run" in capsys.readouterr().err
