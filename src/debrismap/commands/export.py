@@ -1,0 +1,53 @@
+"""Export a trained checkpoint (from `debrismap train`) to an ONNX model for `debrismap detect`.
+
+Uses the EMA weights with Conv+BN fused; input `images` float32 (N, 3, S, S) with a dynamic
+batch axis, output `output0` (N, 4 + nc, A); all debrismap.* metadata (classes, input size,
+training GSD, bands, normalisation, thresholds, ...). Before the file is kept, onnxruntime and
+torch must give the same boxes on sample chips (the training dataset's val split when it is
+still on disk); otherwise nothing is written. A report goes to OUT.export.json.
+
+  --half            fp16 weights and compute (for CUDA), float32 input/output kept
+  --int8 --calib D  static int8 quantisation (QDQ, per-channel) for CPU, calibrated on the
+                    images under D; its agreement with fp32 is measured and stored
+
+examples:
+  debrismap export runs/n256/best.ckpt --out debris.onnx
+  debrismap export runs/n256/best.ckpt --out debris-int8.onnx --int8 --calib chips/images/val
+"""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "export a training checkpoint to ONNX with metadata and a parity check"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("checkpoint", metavar="CHECKPOINT", help="a debrismap checkpoint (best.ckpt)")
+    parser.add_argument("--out", required=True, metavar="FILE.onnx", help="ONNX file to write")
+    parser.add_argument("--half", action="store_true", help="fp16 model (for CUDA execution)")
+    parser.add_argument("--int8", action="store_true", help="int8 static quantisation (for CPU)")
+    parser.add_argument("--calib", metavar="DIR", help="images to calibrate --int8 on")
+    parser.add_argument("--opset", type=int, default=17, metavar="N", help="ONNX opset (>= 17, default 17)")
+    parser.add_argument("--imgsz", type=int, default=None, metavar="PX",
+                        help="input size (default: the training input size)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from debrismap.errors import ConfigError
+
+    try:
+        import torch  # noqa: F401
+        import ultralytics  # noqa: F401
+    except ImportError as exc:
+        raise ConfigError(
+            f"export needs the torch stack ({exc.name} is missing): pip install 'debrismap[train]'"
+        ) from None
+    from debrismap.export import export_onnx
+
+    report = export_onnx(
+        args.checkpoint, args.out, half=args.half, int8=args.int8, calib=args.calib,
+        opset=args.opset, imgsz=args.imgsz,
+    )
+    print(report.summary())
+    return 0

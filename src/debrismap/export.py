@@ -1,0 +1,468 @@
+"""Checkpoint -> ONNX detector with debrismap metadata, verified against torch before it is kept.
+
+The ONNX contract (docs/contracts.md): input `images` float32 (N, 3, S, S) RGB scaled to [0, 1],
+output `output0` float32 (N, 4 + nc, A) = cx, cy, w, h in input pixels + class probabilities,
+no NMS in the graph, and every `debrismap.*` metadata key. The file is written under a temp
+name and renamed only after the ONNX model reproduces the torch (EMA, fused) model's boxes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from debrismap.errors import ConfigError, DatasetError, ModelError, OutputError
+from debrismap.model_meta import PREFIX, ModelMetadata
+
+DEFAULT_OPSET = 17
+N_PARITY_IMAGES = 4
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """How close the ONNX model must be to the torch model."""
+
+    raw_rel: float  # max |onnx - torch| / max(1, max|torch|) over the raw output tensor
+    box_iou: float  # every matched box after NMS at least this IoU
+    score_abs: float  # and its score within this
+
+
+FP32_TOLERANCE = Tolerance(raw_rel=1e-3, box_iou=0.99, score_abs=1e-3)
+FP16_TOLERANCE = Tolerance(raw_rel=2e-2, box_iou=0.9, score_abs=2e-2)
+
+
+@dataclass
+class ExportReport:
+    path: str
+    precision: str
+    opset: int
+    input_size: int
+    metadata: dict
+    parity: dict = field(default_factory=dict)
+    quantization: dict | None = None
+
+    def summary(self) -> str:
+        p = self.parity
+        text = (
+            f"wrote {self.path} ({self.precision}, opset {self.opset}, input {self.input_size} px); "
+            f"parity on {p.get('images')} {p.get('source')} images: max rel diff "
+            f"{p.get('max_rel_diff', float('nan')):.2e}; {p.get('kept_boxes')} NMS boxes: min IoU "
+            f"{p.get('min_iou', 1.0):.4f}, max |dscore| {p.get('max_score_diff', 0.0):.2e}; at the "
+            f"operating threshold {p.get('matched')}/{p.get('torch_boxes')} torch boxes matched"
+        )
+        if self.quantization:
+            q = self.quantization
+            text += (
+                f"; int8 vs fp32 on {q['images']} calibration images: recall {q['matched_recall']:.3f}, "
+                f"precision {q['matched_precision']:.3f}, mAP50 {q['map50_vs_fp32']:.3f}"
+            )
+        return text
+
+
+# -- torch side ------------------------------------------------------------------------------
+def load_torch_model(checkpoint_path: str | Path):
+    """(fused eval DetectionModel with EMA weights in export mode, hparams) from a checkpoint."""
+    from debrismap.train.checkpoint import ema_state_dict, load_checkpoint
+    from debrismap.train.model import build_detection_model, set_export_mode
+    from debrismap.train.task import DetectionHParams
+
+    checkpoint = load_checkpoint(checkpoint_path)
+    hp = DetectionHParams.from_dict(checkpoint["debrismap"]["hparams"])
+    model = build_detection_model(
+        hp.arch, hp.scale, len(hp.classes), hp.box, hp.cls, hp.dfl, hp.width, hp.depth
+    )
+    try:
+        model.load_state_dict(ema_state_dict(checkpoint), strict=True)
+    except RuntimeError as exc:
+        raise ModelError(
+            f"weights do not fit a {hp.arch}{hp.scale} network ({str(exc).splitlines()[0]})",
+            path=checkpoint_path,
+        ) from None
+    model = model.float().eval()
+    model.fuse(verbose=False)  # fold BatchNorm into the convolutions: fewer ops at inference
+    set_export_mode(model)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model, hp
+
+
+def metadata_for(hp, imgsz: int) -> ModelMetadata:
+    return ModelMetadata(
+        classes=tuple(hp.classes),
+        input_size=int(imgsz),
+        gsd_m=float(hp.gsd_m),
+        score_threshold=float(hp.score_threshold),
+        nms_iou=float(hp.nms_iou),
+        training_data=hp.training_data or "unknown",
+        created=datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
+    )
+
+
+class _Fp16Wrapper:
+    """Builds a module that keeps the contract's float32 I/O around an fp16 network."""
+
+    @staticmethod
+    def wrap(model):
+        import copy
+
+        import torch
+
+        class Fp16IO(torch.nn.Module):
+            def __init__(self, inner):
+                super().__init__()
+                self.inner = copy.deepcopy(inner).half()  # the fp32 model stays the reference
+
+            def forward(self, images):
+                return self.inner(images.half()).float()
+
+        return Fp16IO(model)
+
+
+def _torch_to_onnx(model, imgsz: int, opset: int, path: Path, half: bool) -> None:
+    import torch
+
+    module = _Fp16Wrapper.wrap(model) if half else model
+    dummy = torch.zeros(1, 3, imgsz, imgsz)
+    with torch.no_grad():
+        torch.onnx.export(
+            module,
+            (dummy,),
+            str(path),
+            input_names=["images"],
+            output_names=["output0"],
+            dynamic_axes={"images": {0: "batch"}, "output0": {0: "batch"}},
+            opset_version=opset,
+            do_constant_folding=True,
+            dynamo=False,  # the TorchScript exporter: mature for conv nets, plain dynamic_axes
+        )
+
+
+def _finish_onnx(path: Path, meta: ModelMetadata, extra_props: dict | None = None) -> None:
+    """Static output dims, onnx.checker, metadata_props; in place."""
+    import onnx
+
+    model = onnx.load(str(path))
+    n_out = _ort_run(path, np.zeros((1, 3, meta.input_size, meta.input_size), np.float32)).shape
+    dims = model.graph.output[0].type.tensor_type.shape.dim
+    dims[0].dim_param = "batch"
+    for dim, size in zip(list(dims)[1:], n_out[1:]):  # (4 + nc, anchors) are fixed for a fixed input
+        dim.dim_value = int(size)
+    onnx.checker.check_model(model, full_check=True)
+    del model.metadata_props[:]
+    for key, value in {**meta.to_props(), **(extra_props or {})}.items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
+    model.producer_name = "debrismap"
+    onnx.save(model, str(path))
+
+
+# -- sample images ---------------------------------------------------------------------------
+def list_images_in(folder: Path) -> list[Path]:
+    suffixes = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+    return sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in suffixes)
+
+
+def load_chip_batch(paths: list[Path], imgsz: int) -> np.ndarray:
+    """(N, 3, S, S) float32 in [0, 1]: chips cropped/padded top-left to S, never resized (GSD)."""
+    from debrismap.train.dataset import read_rgb
+
+    batch = np.zeros((len(paths), 3, imgsz, imgsz), np.float32)
+    for i, path in enumerate(paths):
+        image = read_rgb(path)[:imgsz, :imgsz]
+        batch[i, :, : image.shape[0], : image.shape[1]] = image.transpose(2, 0, 1) / 255.0
+    return batch
+
+
+def parity_images(hp, imgsz: int, n: int = N_PARITY_IMAGES) -> tuple[np.ndarray, str]:
+    """Val chips of the training dataset when still on disk, else synthetic rectangles."""
+    val = Path(hp.dataset) / "images" / "val" if hp.dataset else None
+    if val is not None and val.is_dir():
+        paths = list_images_in(val)[:n]
+        if paths:
+            return load_chip_batch(paths, imgsz), "val"
+    rng = np.random.default_rng(0)
+    batch = rng.uniform(0.15, 0.35, (n, 3, imgsz, imgsz)).astype(np.float32)
+    for i in range(n):
+        for _ in range(3):
+            w, h = rng.integers(imgsz // 10, imgsz // 4, 2)
+            x, y = rng.integers(0, imgsz - w), rng.integers(0, imgsz - h)
+            batch[i, :, y : y + h, x : x + w] = rng.uniform(0.7, 1.0, (3, 1, 1))
+    return batch, "generated"
+
+
+# -- comparison ------------------------------------------------------------------------------
+def _nms(raw: np.ndarray, conf: float, iou: float) -> list:
+    import torch
+    from ultralytics.utils.nms import non_max_suppression
+
+    return [d.numpy() for d in non_max_suppression(torch.from_numpy(raw).float(), conf, iou, max_det=300)]
+
+
+def _iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    if not len(a) or not len(b):
+        return np.zeros((len(a), len(b)))
+    tl = np.maximum(a[:, None, :2], b[None, :, :2])
+    br = np.minimum(a[:, None, 2:4], b[None, :, 2:4])
+    inter = np.prod(np.clip(br - tl, 0, None), axis=2)
+    area = lambda x: (x[:, 2] - x[:, 0]) * (x[:, 3] - x[:, 1])  # noqa: E731
+    return inter / (area(a)[:, None] + area(b)[None] - inter + 1e-9)
+
+
+def match_detections(ref: list, test: list, iou_min: float = 0.5) -> dict:
+    """Greedy one-to-one matching of two detectors' boxes per image (same class, by IoU)."""
+    matched = n_ref = n_test = 0
+    ious, dscores = [], []
+    for r, t in zip(ref, test):
+        n_ref, n_test = n_ref + len(r), n_test + len(t)
+        if not len(r) or not len(t):
+            continue
+        iou = _iou_matrix(r, t) * (r[:, None, 5] == t[None, :, 5])
+        for i in np.argsort(-r[:, 4]):  # most confident reference boxes pick first
+            j = int(np.argmax(iou[i]))
+            if iou[i, j] >= iou_min:
+                matched += 1
+                ious.append(float(iou[i, j]))
+                dscores.append(float(abs(r[i, 4] - t[j, 4])))
+                iou[:, j] = -1  # each test box matches once
+    return {
+        "ref_boxes": n_ref,
+        "test_boxes": n_test,
+        "matched": matched,
+        "min_iou": float(min(ious)) if ious else 1.0,
+        "max_score_diff": float(max(dscores)) if dscores else 0.0,
+    }
+
+
+def _xywh_to_xyxy(b: np.ndarray) -> np.ndarray:
+    return np.concatenate([b[:, :2] - b[:, 2:] / 2, b[:, :2] + b[:, 2:] / 2], 1)
+
+
+def _same_anchor_agreement(ref: np.ndarray, got: np.ndarray, conf: float, iou: float) -> tuple:
+    """(min IoU, max |dscore|, count) between torch's NMS-kept boxes and ONNX at the same anchors."""
+    import torch
+    from ultralytics.utils.nms import non_max_suppression
+
+    dets, keep = non_max_suppression(
+        torch.from_numpy(ref).float(), conf, iou, max_det=300, return_idxs=True
+    )
+    ious, dscores, n = [1.0], [0.0], 0
+    for i, (det, idx) in enumerate(zip(dets, keep)):
+        idx = idx.long().numpy()
+        if not len(idx):
+            continue
+        n += len(idx)
+        twin = got[i][:, idx].T  # (k, 4 + nc)
+        twin_boxes = _xywh_to_xyxy(twin[:, :4])
+        twin_scores = twin[np.arange(len(idx)), 4 + det[:, 5].long().numpy()]
+        ious.append(float(np.diag(_iou_matrix(det[:, :4].numpy(), twin_boxes)).min()))
+        dscores.append(float(np.abs(det[:, 4].numpy() - twin_scores).max()))
+    return min(ious), max(dscores), n
+
+
+def _ort_run(path: Path, batch: np.ndarray) -> np.ndarray:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return session.run(["output0"], {"images": batch})[0]
+
+
+def check_parity(model, onnx_path: Path, batch: np.ndarray, hp, tol: Tolerance, source: str) -> dict:
+    """Compare the ONNX file with the torch model on a batch; ModelError if they disagree."""
+    import torch
+
+    with torch.no_grad():
+        ref = model(torch.from_numpy(batch)).numpy()
+    try:
+        got = _ort_run(onnx_path, batch)
+    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
+        raise ModelError(f"onnxruntime cannot run the exported model ({str(exc).splitlines()[0]})", path=onnx_path) from None
+    if got.shape != ref.shape:
+        raise ModelError(f"ONNX output shape {got.shape} differs from torch {ref.shape}", path=onnx_path)
+    max_rel = float(np.abs(got - ref).max() / max(1.0, float(np.abs(ref).max())))
+    # compare at a low score floor so the check sees more than the few confident boxes (an
+    # undertrained model may have none above 0.05): at most ~50 candidates per image
+    best = ref[:, 4:, :].max(axis=1)
+    k = min(50, best.shape[1])
+    conf = float(np.clip(np.sort(best, axis=1)[:, -k].min(), 1e-4, min(0.05, hp.score_threshold)))
+    # 1. the boxes torch keeps after NMS, read at the same anchors of the ONNX output
+    anchor_iou, anchor_dscore, n_kept = _same_anchor_agreement(ref, got, conf, hp.nms_iou)
+    # 2. both models through NMS independently at the operating threshold: the same detections?
+    ref_det = _nms(ref, hp.score_threshold, hp.nms_iou)
+    got_det = _nms(got, hp.score_threshold, hp.nms_iou)
+    m = match_detections(ref_det, got_det, iou_min=0.5)
+    result = {
+        "source": source,
+        "images": int(batch.shape[0]),
+        "max_rel_diff": max_rel,
+        "score_floor": conf,
+        "kept_boxes": n_kept,
+        "min_iou": anchor_iou,
+        "max_score_diff": anchor_dscore,
+        "torch_boxes": m["ref_boxes"],
+        "onnx_boxes": m["test_boxes"],
+        "matched": m["matched"],
+        "tolerance": asdict(tol),
+    }
+    # a box whose score sits right at the threshold may fall on either side: one per image
+    slack = batch.shape[0]
+    problems = []
+    if max_rel > tol.raw_rel:
+        problems.append(f"raw outputs differ by {max_rel:.2e} (> {tol.raw_rel:g} relative)")
+    if anchor_iou < tol.box_iou:
+        problems.append(f"a kept box has IoU {anchor_iou:.4f} with its ONNX twin (< {tol.box_iou})")
+    if anchor_dscore > tol.score_abs:
+        problems.append(f"a kept box's score differs by {anchor_dscore:.2e} (> {tol.score_abs:g})")
+    if m["matched"] + slack < max(m["ref_boxes"], m["test_boxes"]):
+        problems.append(
+            f"at score {hp.score_threshold} ONNX finds {m['test_boxes']} boxes, torch {m['ref_boxes']}, "
+            f"only {m['matched']} match"
+        )
+    if problems:
+        raise ModelError("parity check failed: " + "; ".join(problems), path=onnx_path)
+    return result
+
+
+# -- int8 --------------------------------------------------------------------------------------
+def quantize_int8(fp32_path: Path, out_path: Path, calib: np.ndarray) -> None:
+    """onnxruntime static QDQ quantisation, per-channel weights, calibrated on `calib` images."""
+    import onnx
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    class Reader(CalibrationDataReader):
+        def __init__(self, batch: np.ndarray):
+            self.items = iter([{"images": batch[i : i + 1]} for i in range(len(batch))])
+
+        def get_next(self):
+            return next(self.items, None)
+
+    # keep the box decoding (DFL softmax/conv, anchors, sigmoid, concat) in float: it mixes
+    # pixel coordinates and probabilities in one tensor, which one int8 scale cannot hold
+    graph = onnx.load(str(fp32_path)).graph
+    exclude = [n.name for n in graph.node if "dfl" in n.name.lower() or n.op_type not in ("Conv",)]
+    quantize_static(
+        str(fp32_path),
+        str(out_path),
+        Reader(calib),
+        quant_format=QuantFormat.QDQ,
+        per_channel=True,
+        weight_type=QuantType.QInt8,
+        activation_type=QuantType.QUInt8,
+        op_types_to_quantize=["Conv"],
+        nodes_to_exclude=exclude,
+    )
+
+
+def int8_agreement(fp32_path: Path, int8_path: Path, batch: np.ndarray, hp) -> dict:
+    """How much int8 loses: fp32 detections at the operating threshold are the reference."""
+    from debrismap.train.metrics import DetectionStats, summarize
+    import torch
+
+    ref = _nms(_ort_run(fp32_path, batch), hp.score_threshold, hp.nms_iou)
+    got_raw = _ort_run(int8_path, batch)
+    got_all = _nms(got_raw, 0.001, hp.nms_iou)
+    stats = DetectionStats()
+    for r, g in zip(ref, got_all):
+        stats.add(torch.from_numpy(g), torch.from_numpy(r[:, :4]), torch.from_numpy(r[:, 5]))
+    s = summarize(*stats.arrays(), hp.score_threshold)
+    got = [g[g[:, 4] >= hp.score_threshold] for g in got_all]
+    m = match_detections(ref, got, iou_min=0.5)
+    return {
+        "images": int(batch.shape[0]),
+        "reference": "fp32 ONNX detections at the operating score threshold",
+        "fp32_boxes": m["ref_boxes"],
+        "int8_boxes": m["test_boxes"],
+        "matched_recall": m["matched"] / m["ref_boxes"] if m["ref_boxes"] else 1.0,
+        "matched_precision": m["matched"] / m["test_boxes"] if m["test_boxes"] else 1.0,
+        "map50_vs_fp32": s["mAP50"] if m["ref_boxes"] else 1.0,
+        "max_score_diff_matched": m["max_score_diff"],
+    }
+
+
+# -- the whole export ------------------------------------------------------------------------
+def export_onnx(
+    checkpoint: str | Path,
+    out: str | Path,
+    *,
+    half: bool = False,
+    int8: bool = False,
+    calib: str | Path | None = None,
+    opset: int = DEFAULT_OPSET,
+    imgsz: int | None = None,
+    max_calib: int = 64,
+) -> ExportReport:
+    """Export a debrismap checkpoint to ONNX; the file appears only if parity passes."""
+    import torch
+
+    if half and int8:
+        raise ConfigError("--half and --int8 are exclusive")
+    if int8 and not calib:
+        raise ConfigError("--int8 needs --calib DIR (chips representative of the imagery)")
+    if opset < 17:
+        raise ConfigError(f"opset must be >= 17, got {opset}")
+    out = Path(out)
+    if out.suffix.lower() != ".onnx":
+        raise ConfigError("output file must end in .onnx", path=out)
+    if not out.parent.exists():
+        raise OutputError("output folder does not exist", path=out.parent)
+    calib_paths: list[Path] = []
+    if int8:
+        calib = Path(calib)
+        if not calib.is_dir():
+            raise DatasetError("calibration folder not found", path=calib)
+        calib_paths = list_images_in(calib)[:max_calib]
+        if not calib_paths:
+            raise DatasetError("no images (png, jpg, tif) in the calibration folder", path=calib)
+
+    model, hp = load_torch_model(checkpoint)
+    imgsz = int(imgsz or hp.imgsz)
+    if imgsz % 32:
+        raise ConfigError(f"imgsz must be a multiple of 32, got {imgsz}")
+    meta = metadata_for(hp, imgsz)
+    precision = "fp16" if half else "int8" if int8 else "fp32"
+
+    with tempfile.TemporaryDirectory(prefix=".debrismap-export-", dir=out.parent) as tmp:
+        tmp = Path(tmp)
+        fp32 = tmp / "fp32.onnx"
+        _torch_to_onnx(model, imgsz, opset, fp32, half=False)
+        _finish_onnx(fp32, meta)
+        batch, source = parity_images(hp, imgsz)
+        parity = check_parity(model, fp32, batch, hp, FP32_TOLERANCE, source)
+        final = fp32
+        quant = None
+        if half:
+            final = tmp / "fp16.onnx"
+            _torch_to_onnx(model, imgsz, opset, final, half=True)
+            _finish_onnx(final, meta, {PREFIX + "precision": "fp16"})
+            try:
+                parity = check_parity(model, final, batch, hp, FP16_TOLERANCE, source)
+            except ModelError as exc:
+                if "cannot run" not in str(exc):
+                    raise
+                # CPU onnxruntime lacks some fp16 kernels: fp32 parity above still vouches for the graph
+                parity = {**parity, "fp16": "not run: onnxruntime CPU cannot execute this fp16 graph"}
+        if int8:
+            calib_batch = load_chip_batch(calib_paths, imgsz)
+            final = tmp / "int8.onnx"
+            quantize_int8(fp32, final, calib_batch)
+            quant = int8_agreement(fp32, final, calib_batch, hp)
+            quant["calibration"] = str(Path(calib).resolve())
+            _finish_onnx(final, meta, {PREFIX + "precision": "int8", PREFIX + "quantization": json.dumps(quant)})
+        os.replace(final, out)  # atomic: a failed export leaves no file behind
+    del torch
+    report = ExportReport(
+        path=str(out), precision=precision, opset=opset, input_size=imgsz, metadata=meta.to_props(),
+        parity=parity, quantization=quant,
+    )
+    sidecar = out.with_suffix(".export.json")
+    tmp_sidecar = sidecar.with_suffix(".json.tmp")
+    tmp_sidecar.write_text(json.dumps(asdict(report), indent=2, default=str))
+    os.replace(tmp_sidecar, sidecar)
+    return report

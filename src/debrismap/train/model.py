@@ -1,0 +1,48 @@
+"""Build an ultralytics YOLO detection network from its YAML config: no download, no weights."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("YOLO_OFFLINE", "1")  # before ultralytics is imported: no hub or version checks
+
+from ultralytics.cfg import get_cfg  # noqa: E402
+from ultralytics.nn.tasks import DetectionModel, yaml_model_load  # noqa: E402
+from ultralytics.utils import IterableSimpleNamespace  # noqa: E402
+
+
+def build_detection_model(
+    arch: str,
+    scale: str,
+    nc: int,
+    box: float = 7.5,
+    cls: float = 0.5,
+    dfl: float = 1.5,
+    width: float = 0.0,
+    depth: float = 0.0,
+) -> DetectionModel:
+    """A randomly initialised DetectionModel, e.g. arch 'yolov8', scale 'n' -> yolov8n.yaml.
+
+    width/depth (0 = the scale's own) shrink or grow the network, e.g. for fast tests.
+    """
+    # ultralytics reads the scale letter from the file name and loads the family's YAML
+    cfg = yaml_model_load(f"{arch}{scale}.yaml")
+    if width or depth:
+        d, w, max_channels = cfg["scales"][scale]
+        cfg["scales"][scale] = [depth or d, width or w, max_channels]
+    model = DetectionModel(cfg, ch=3, nc=nc, verbose=False)
+    # the loss reads its gains from model.args (ultralytics' default cfg + ours)
+    hyp = vars(get_cfg())
+    hyp.update(box=box, cls=cls, dfl=dfl)
+    model.args = IterableSimpleNamespace(**hyp)
+    return model
+
+
+def set_export_mode(model: DetectionModel) -> DetectionModel:
+    """Make the Detect head return only (N, 4 + nc, A) decoded boxes and class probabilities."""
+    for m in model.modules():
+        if hasattr(m, "export") and hasattr(m, "format") and hasattr(m, "stride"):
+            m.export = True
+            m.format = "onnx"
+            m.dynamic = False  # the input side is fixed; only the batch axis varies
+    return model
