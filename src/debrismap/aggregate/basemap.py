@@ -45,7 +45,7 @@ def read_greyscale(
         data = src.read(bands, out_shape=(len(bands), out_h, out_w),
                         resampling=Resampling.average).astype(np.float64)
         valid = src.dataset_mask(out_shape=(out_h, out_w), resampling=Resampling.nearest) > 0
-        src_transform = src.transform * Affine.scale(src.width / out_w, src.height / out_h)
+        src_transform = src.transform @ Affine.scale(src.width / out_w, src.height / out_h)
         src_crs = src.crs
     grey = data.mean(axis=0)
     if valid.any():

@@ -3,8 +3,8 @@
 Piles are binned onto a fine pixel grid and smoothed with a Gaussian filter: that is an
 exact Gaussian KDE up to the pixel quantisation, and it conserves mass, so the density
 integrates to the number of piles (minus the kernel tails that fall off the analysed area).
-With `edge_correction`, each pixel is divided by the share of its kernel that lies on
-analysed ground, which restores that lost mass near coverage edges.
+With `edge_correction`, each pile is weighted by one over the share of its kernel that lies
+on analysed ground, which restores that lost mass near coverage edges (mass-conserving).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import shapely
 from affine import Affine
 from pyproj import CRS
 
-# Edge-corrected pixels whose kernel sees less than this share of analysed ground are not
-# worth a number: the correction would amplify a handful of piles into a hotspot.
+# A pile whose kernel sees less than this share of analysed ground is weighted as if it
+# saw this much: otherwise a pile at a sliver's tip would become a hotspot.
 MIN_KERNEL_SUPPORT = 0.2
 
 
@@ -70,13 +70,18 @@ def point_histogram(
     xy: np.ndarray, transform: Affine, rows: int, cols: int, weights: np.ndarray | None = None
 ) -> np.ndarray:
     xy = np.asarray(xy, dtype=float).reshape(-1, 2)
-    col = np.floor((xy[:, 0] - transform.c) / transform.a).astype(np.int64)
-    row = np.floor((xy[:, 1] - transform.f) / transform.e).astype(np.int64)
+    row, col = _pixel_of(xy, transform, rows, cols)
     inside = (col >= 0) & (col < cols) & (row >= 0) & (row < rows)
     hist = np.zeros((rows, cols), dtype=np.float64)
     w = np.ones(len(xy)) if weights is None else np.asarray(weights, dtype=float)
     np.add.at(hist, (row[inside], col[inside]), w[inside])
     return hist
+
+
+def _pixel_of(xy: np.ndarray, transform: Affine, rows: int, cols: int) -> tuple[np.ndarray, np.ndarray]:
+    col = np.floor((xy[:, 0] - transform.c) / transform.a).astype(np.int64)
+    row = np.floor((xy[:, 1] - transform.f) / transform.e).astype(np.int64)
+    return row, col
 
 
 def density_raster(
@@ -98,15 +103,19 @@ def density_raster(
         raise ValueError("bandwidth and pixel size must be positive")
     transform, rows, cols = density_grid(coverage, pixel_size)
     mask = coverage_mask(coverage, transform, rows, cols)
-    hist = point_histogram(centres, transform, rows, cols, weights)
     sigma = bandwidth / pixel_size
+    xy = np.asarray(centres, dtype=float).reshape(-1, 2)
+    w = np.ones(len(xy)) if weights is None else np.asarray(weights, dtype=float)
+    if edge_correction and len(xy):
+        # Each pile is weighted by 1 / (share of its own kernel on analysed ground): the
+        # mass each pile puts on analysed ground is then exactly one pile.
+        support = gaussian_filter(mask.astype(np.float64), sigma, mode="constant", truncate=4.0)
+        row, col = _pixel_of(xy, transform, rows, cols)
+        share = support[np.clip(row, 0, rows - 1), np.clip(col, 0, cols - 1)]
+        w = w / np.maximum(share, MIN_KERNEL_SUPPORT)
+    hist = point_histogram(xy, transform, rows, cols, w)
     # mode="constant": mass that would land beyond the grid is lost, not folded back in.
     smooth = gaussian_filter(hist, sigma, mode="constant", cval=0.0, truncate=4.0)
-    if edge_correction:
-        support = gaussian_filter(mask.astype(np.float64), sigma, mode="constant", truncate=4.0)
-        ok = support >= MIN_KERNEL_SUPPORT
-        smooth = np.where(ok, smooth / np.where(ok, support, 1.0), 0.0)
-        mask = mask & ok
     per_km2 = smooth / pixel_size**2 * 1e6
     values = np.where(mask, per_km2, np.nan).astype(np.float32)
     return DensityRaster(values, transform, crs, pixel_size, bandwidth)

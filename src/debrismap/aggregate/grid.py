@@ -16,6 +16,9 @@ from pyproj import CRS
 
 # A cell is "partial" below this valid fraction; the slack absorbs polygon round-off.
 FULL_COVER = 1.0 - 1e-6
+# Below this valid fraction (0.01 m² of a 100 m cell) an overlap is reprojection round-off,
+# not imagery: such cells are dropped unless a pile sits in them.
+MIN_VALID_FRACTION = 1e-6
 
 
 @dataclass
@@ -115,7 +118,7 @@ def covered_cells(
         fraction[edge] = np.minimum(
             shapely.area(shapely.intersection(boxes[edge], coverage)) / cell**2, 1.0
         )
-    keep = fraction > 0
+    keep = fraction >= MIN_VALID_FRACTION
     return ix[keep], iy[keep], fraction[keep]
 
 
@@ -136,7 +139,7 @@ def count_grid(
         extra = np.unique(np.column_stack([pix[missing], piy[missing]]), axis=0)
         ix = np.concatenate([ix, extra[:, 0]])
         iy = np.concatenate([iy, extra[:, 1]])
-        fraction = np.concatenate([fraction, np.full(len(extra), 1e-9)])
+        fraction = np.concatenate([fraction, np.full(len(extra), MIN_VALID_FRACTION)])
     grid = CountGrid(crs, cell, ix, iy, np.zeros(len(ix), dtype=np.int64), fraction)
     grid.count = grid.count_points(centres)
     return grid

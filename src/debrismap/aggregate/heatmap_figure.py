@@ -16,20 +16,31 @@ VEIL_RGBA = (255, 255, 255, 150)
 
 
 def backdrop(analysis, basemap: str | Path | None):
-    """Greyscale imagery on the density extent, or None (with the reason) when unavailable."""
+    """Greyscale imagery on the density extent, or None (with the reason) when unavailable.
+
+    Without --basemap every input raster of the run is read, so a mosaic shows whole.
+    """
     from debrismap.aggregate.basemap import read_greyscale
 
-    path = Path(basemap) if basemap is not None else analysis.run.input_raster_path()
-    if path is None:
-        return None, "imagery not found"
-    if basemap is not None and not path.exists():
-        from debrismap.errors import RasterError
+    if basemap is not None:
+        paths = [Path(basemap)]
+        if not paths[0].exists():
+            from debrismap.errors import RasterError
 
-        raise RasterError("basemap raster not found", path=path)
+            raise RasterError("basemap raster not found", path=paths[0])
+    else:
+        paths = analysis.run.input_raster_paths()
+    if not paths:
+        return None, "imagery not found"
     left, bottom, right, top = analysis.density.bounds
     scale = BASEMAP_PIXELS / max(right - left, top - bottom)
     shape = (max(int((top - bottom) * scale), 1), max(int((right - left) * scale), 1))
-    grey = read_greyscale(path, analysis.metric_crs, (left, bottom, right, top), shape)
+    grey = None
+    for path in paths:
+        layer = read_greyscale(path, analysis.metric_crs, (left, bottom, right, top), shape)
+        if layer is None:
+            continue
+        grey = layer if grey is None else np.where(np.isfinite(grey), grey, layer)
     return grey, (None if grey is not None else "imagery has no CRS")
 
 

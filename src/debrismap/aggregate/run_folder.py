@@ -58,8 +58,16 @@ class RunFolder:
         return inputs[0] if inputs else {}
 
     def input_raster_path(self) -> Path | None:
-        """The first input raster, resolved against the run folder first (runs may be moved)."""
-        text = self.first_input.get("path")
+        """The first input raster that can be found (see `input_raster_paths`)."""
+        paths = self.input_raster_paths()
+        return paths[0] if paths else None
+
+    def input_raster_paths(self) -> list[Path]:
+        """Every input raster that exists, resolved against the run folder first (runs move)."""
+        found = [self._resolve(inp.get("path")) for inp in self.manifest.get("inputs") or []]
+        return [p for p in found if p is not None]
+
+    def _resolve(self, text: str | None) -> Path | None:
         if not text:
             return None
         candidate = Path(text)

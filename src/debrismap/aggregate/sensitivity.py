@@ -28,9 +28,10 @@ class Sensitivity:
 def threshold_curve(scores: np.ndarray, run_threshold: float, step: float = THRESHOLD_STEP) -> Sensitivity:
     """Count at each threshold from the run's upward; non-increasing by construction."""
     top = max(float(scores.max()) if len(scores) else run_threshold, run_threshold)
-    grid = np.arange(np.ceil(run_threshold / step) * step, 1.0 + step / 2, step)
-    grid = np.unique(np.round(np.concatenate([[run_threshold], grid[grid > run_threshold], [top]]), 6))
-    grid = grid[grid <= 1.0 + 1e-9]
+    steps = np.round(np.arange(np.ceil(run_threshold / step) * step, 1.0 + step / 2, step), 6)
+    steps = steps[(steps > run_threshold + 1e-9) & (steps <= 1.0)]
+    # The run threshold itself is kept exact: it is the first row and the curve's anchor.
+    grid = np.unique(np.concatenate([[run_threshold], steps, [top] if top > run_threshold else []]))
     counts = np.array([np.count_nonzero(scores >= t - 1e-12) for t in grid], dtype=np.int64)
     return Sensitivity(grid, counts, run_threshold)
 
