@@ -372,3 +372,40 @@ def test_read_errors_become_raster_errors(realdata):
     path = realdata / "rasterio_testdata" / "corrupt.tif"
     message = one_line_raster_error(path)
     assert "see previous exception" not in message.lower()
+
+
+def test_large_raster_streams_in_bounded_memory(tmp_path):
+    """A 12000 x 12000 x 3 uint16 raster (864 MB decoded) opens, gets its stretch and
+    reads tiles with a small Python-side footprint: nothing reads it whole."""
+    import tracemalloc
+
+    side, block = 12000, 512
+    path = tmp_path / "city.tif"
+    rng = np.random.default_rng(5)
+    with rasterio.open(
+        path, "w", driver="GTiff", width=side, height=side, count=3, dtype="uint16",
+        tiled=True, blockxsize=block, blockysize=block, compress="deflate", sparse_ok=True,
+        nodata=0, crs="EPSG:32637", transform=Affine(0.5, 0, 300000, 0, -0.5, 4000000),
+    ) as dst:
+        # data only in a full-width strip two blocks tall; elsewhere unwritten = nodata
+        for row in (11 * block, 12 * block):
+            for col in range(0, side, block):
+                value = int(rng.integers(1000, 3000))
+                w = min(block, side - col)
+                dst.write(np.full((3, block, w), value, np.uint16), window=Window(col, row, w, block))
+    tracemalloc.start()
+    try:
+        with open_raster(path) as src:
+            low, high = src.stretch.low, src.stretch.high
+            view = src.at_gsd(0.5)
+            grid = TileGrid(view.width, view.height, 256, 32)
+            fractions = [view.valid_fraction(grid.tile_at(r, 0).window) for r in (0, 26)]
+            img = view.read(grid.tile_at(26, 3).window)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 64e6, f"peak Python allocation {peak / 1e6:.0f} MB"
+    # nodata excluded: the stretch comes from the strip's values only
+    assert all(1000 <= v <= 3000 for v in (*low, *high)) and high[0] > low[0]
+    assert fractions[0] == 0.0 and fractions[1] > 0.5
+    assert img.valid.any()

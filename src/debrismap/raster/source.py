@@ -36,6 +36,9 @@ from debrismap.raster.stretch import Stretch, percentile_stretch
 # Largest side of the decimated read used for the stretch: ~1 M pixels per band is
 # plenty for stable 2nd/98th percentiles and keeps opening a city-sized raster cheap.
 STRETCH_SAMPLE_SIDE = 1024
+# Large rasters without overviews: a STRETCH_SAMPLE_GRID^2 grid of windows of this side.
+STRETCH_SAMPLE_GRID = 16
+STRETCH_SAMPLE_WINDOW = 64
 HEADER_BYTES = 64 * 1024
 
 _COMPLEX_DTYPES = {"complex", "complex64", "complex128", "complex_int16", "cint16", "cint32"}
@@ -214,13 +217,32 @@ class RasterSource:
         return self._compute_stretch()
 
     def _compute_stretch(self) -> Stretch:
-        """Per-band percentiles over valid pixels of one decimated read of the whole raster."""
+        """Per-band percentiles over valid pixels of one sample of the whole raster.
+
+        With overviews, or for a raster of modest size, the sample is one decimated read
+        (GDAL serves it from the best overview). A large raster without overviews would
+        make that read decode every block, so it is sampled instead from a regular grid
+        of small windows, which touches only a few hundred blocks.
+        """
         factor = max(1.0, max(self.width, self.height) / STRETCH_SAMPLE_SIDE)
-        out_shape = (max(1, round(self.height / factor)), max(1, round(self.width / factor)))
-        data, valid = self._read_raw(
-            Window(0, 0, self.width, self.height), out_shape, Resampling.nearest
-        )
-        return percentile_stretch(data, valid)
+        if factor <= 4 or self.overviews:
+            out_shape = (max(1, round(self.height / factor)), max(1, round(self.width / factor)))
+            data, valid = self._read_raw(
+                Window(0, 0, self.width, self.height), out_shape, Resampling.nearest
+            )
+            return percentile_stretch(data, valid)
+        side_x = min(STRETCH_SAMPLE_WINDOW, self.width)
+        side_y = min(STRETCH_SAMPLE_WINDOW, self.height)
+        xs = np.linspace(0, self.width - side_x, STRETCH_SAMPLE_GRID).round().astype(int)
+        ys = np.linspace(0, self.height - side_y, STRETCH_SAMPLE_GRID).round().astype(int)
+        parts, masks = [], []
+        for y in np.unique(ys):
+            for x in np.unique(xs):
+                window = Window(int(x), int(y), side_x, side_y)
+                d, v = self._read_raw(window, (side_y, side_x), Resampling.nearest)
+                parts.append(d)
+                masks.append(v)
+        return percentile_stretch(np.concatenate(parts, axis=2), np.concatenate(masks, axis=1))
 
     # -- reading (used by RasterView) ----------------------------------------------------
 
