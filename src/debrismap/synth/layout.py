@@ -74,10 +74,10 @@ class CityPlan:
 
 def sweep(poly: Polygon, dx: float, dy: float) -> Polygon:
     """Area swept by `poly` moved by (dx, dy): a prism's shadow or its leaning walls."""
-    moved = affinity.translate(poly, dx, dy)
     hull = poly.convex_hull
-    if poly.area > 0.985 * hull.area:
-        return shapely.convex_hull(shapely.union(hull, moved.convex_hull))
+    if poly.area > 0.985 * hull.area and hull.geom_type == "Polygon":
+        return obj.convex_sweep(hull, dx, dy)
+    moved = affinity.translate(poly, dx, dy)
     coords = np.asarray(poly.exterior.coords)
     quads = [
         Polygon([coords[i], coords[i + 1], coords[i + 1] + (dx, dy), coords[i] + (dx, dy)])
@@ -101,8 +101,7 @@ def obb_frame(poly: Polygon) -> tuple[float, float, float, float, float]:
 
 
 def oriented_rect(cx, cy, length, width, ang) -> Polygon:
-    r = box(-length / 2, -width / 2, length / 2, width / 2)
-    return affinity.translate(affinity.rotate(r, ang, use_radians=True, origin=(0, 0)), cx, cy)
+    return obj.orect(cx, cy, length, width, ang)
 
 
 def split_polygon(poly: Polygon, target_area: float, rng, depth: int = 0) -> list[Polygon]:
@@ -138,15 +137,22 @@ def polygons(geom) -> list[Polygon]:
     return [g for g in getattr(geom, "geoms", []) if isinstance(g, Polygon) and not g.is_empty]
 
 
-def random_point_in(poly: Polygon, rng, tries: int = 30) -> Point | None:
+def random_point_in(poly: Polygon, rng, margin: float = 0.0, tries: int = 24) -> Point | None:
+    """A uniform random point inside `poly`, at least `margin` from its edge (or None)."""
     if poly is None or poly.is_empty:
         return None
     x0, y0, x1, y1 = poly.bounds
-    for _ in range(tries):
-        p = Point(rng.uniform(x0, x1), rng.uniform(y0, y1))
-        if poly.contains(p):
-            return p
-    return None
+    if x1 - x0 <= 2 * margin or y1 - y0 <= 2 * margin:
+        return None
+    xs = rng.uniform(x0 + margin, x1 - margin, tries)
+    ys = rng.uniform(y0 + margin, y1 - margin, tries)
+    ok = shapely.contains_xy(poly, xs, ys)
+    if margin > 0 and ok.any():
+        idx = np.nonzero(ok)[0]
+        d = shapely.distance(poly.boundary, shapely.points(xs[idx], ys[idx]))
+        ok[idx[d < margin]] = False
+    hit = np.nonzero(ok)[0]
+    return Point(xs[hit[0]], ys[hit[0]]) if len(hit) else None
 
 
 # ---------------------------------------------------------------- the planner
@@ -164,6 +170,7 @@ class CityPlanner:
         self.lean = style.lean_vector
         self.plan: CityPlan | None = None
         self.block_polys: list[Polygon] = []
+        self.cars: list[tuple] = []  # queued, built in one go by objects.flush_cars
 
     # -- streets and blocks
     def districts(self) -> list[tuple[Polygon, str, float]]:
@@ -243,6 +250,7 @@ class CityPlanner:
         for i, (b, dkind) in enumerate(blocks):
             self.block_polys.append(b)
             self.fill_block(i, b, dkind)
+        obj.flush_cars(self)
         return plan
 
     def road_markings(self, district: Polygon, arterial: float) -> None:
@@ -429,21 +437,21 @@ class CityPlanner:
             if p is not None:
                 self.tree(p.x, p.y, rng.uniform(3, 10))
         if court.area > 300 and rng.random() < 0.4:
-            p = random_point_in(court.buffer(-6), rng)
+            p = random_point_in(court, rng, margin=6)
             if p is not None:
                 obj.playground(self, p.x, p.y, rng)
         if rng.random() < 0.5:
             obj.parking_rows(self, court.buffer(-2), rng, fill=rng.uniform(0.2, 0.8), max_rows=2)
         for _ in range(rng.poisson(1.5)):
-            p = random_point_in(court.buffer(-1), rng)
+            p = random_point_in(court, rng, margin=1)
             if p is not None:
                 obj.dumpster(self, p.x, p.y, rng)
         if rng.random() < 0.35:
-            p = random_point_in(court.buffer(-2), rng)
+            p = random_point_in(court, rng, margin=2)
             if p is not None:
                 obj.clutter(self, p.x, p.y, rng)
         if rng.random() < 0.15:
-            p = random_point_in(court.buffer(-3), rng)
+            p = random_point_in(court, rng, margin=3)
             if p is not None:
                 obj.material_stack(self, p.x, p.y, rng)
 
@@ -464,7 +472,7 @@ class CityPlanner:
             if p is not None:
                 self.tree(p.x, p.y, rng.uniform(3, 12))
         for _ in range(rng.integers(0, 3)):
-            p = random_point_in(inner.buffer(-6), rng)
+            p = random_point_in(inner, rng, margin=6)
             if p is not None:
                 obj.playground(self, p.x, p.y, rng)
         for _ in range(max(1, int(inner.area / 900))):
@@ -492,7 +500,7 @@ class CityPlanner:
                 blob = obj.blob(p.x, p.y, rng.uniform(4, 15), rng, ecc=1.6).intersection(inner)
                 plan.ground.add(blob, pc, pk)
         for _ in range(rng.poisson(inner.area / 600)):
-            p = random_point_in(inner.buffer(-2), rng)
+            p = random_point_in(inner, rng, margin=2)
             if p is not None:
                 pick_fn = rng.choice([obj.material_stack, obj.material_stack, obj.clutter, obj.dumpster])
                 pick_fn(self, p.x, p.y, rng)
@@ -582,24 +590,24 @@ class CityPlanner:
             return
         base = height
         for _ in range(rng.poisson(area / 120 * density * rng.uniform(0.2, 1.5))):
-            p = random_point_in(roof.buffer(-0.8), rng)
+            p = random_point_in(roof, rng, margin=0.8)
             if p is not None:
                 obj.ac_unit(self, p.x, p.y, base, rng)
         if rng.random() < spec["water_tanks"]:
             for _ in range(rng.poisson(area / 60 * spec["water_tanks"])):
-                p = random_point_in(roof.buffer(-1.0), rng)
+                p = random_point_in(roof, rng, margin=1.0)
                 if p is not None:
                     obj.water_tank(self, p.x, p.y, base, rng)
         if rng.random() < spec["solar"] and area > 60:
-            p = random_point_in(roof.buffer(-3), rng)
+            p = random_point_in(roof, rng, margin=3)
             if p is not None:
                 obj.solar_array(self, p.x, p.y, base, rng, obb_frame(roof)[4])
         if rng.random() < 0.4 and area > 150:
-            p = random_point_in(roof.buffer(-3), rng)
+            p = random_point_in(roof, rng, margin=3)
             if p is not None:
                 obj.roof_box(self, p.x, p.y, base, rng)
         if rng.random() < 0.08:
-            p = random_point_in(roof.buffer(-2), rng)
+            p = random_point_in(roof, rng, margin=2)
             if p is not None:
                 obj.tarp(self, p.x, p.y, rng, layer=self.plan.roof_objects)
 
@@ -632,27 +640,27 @@ class CityPlanner:
             if p is not None:
                 self.tree(p.x, p.y, rng.uniform(2.5, 9))
         if rng.random() < 0.45:
-            p = random_point_in(yard.buffer(-2), rng)
+            p = random_point_in(yard, rng, margin=2)
             if p is not None:
                 obj.car(self, p.x, p.y, rng.uniform(0, np.pi), rng)
         if rng.random() < 0.2:
-            p = random_point_in(yard.buffer(-2), rng)
+            p = random_point_in(yard, rng, margin=2)
             if p is not None:
                 obj.garden(self, p.x, p.y, rng)
         if rng.random() < 0.2:
-            p = random_point_in(yard.buffer(-1.5), rng)
+            p = random_point_in(yard, rng, margin=1.5)
             if p is not None:
                 obj.clutter(self, p.x, p.y, rng)
         if rng.random() < 0.1:
-            p = random_point_in(yard.buffer(-2), rng)
+            p = random_point_in(yard, rng, margin=2)
             if p is not None:
                 obj.shed(self, p.x, p.y, rng)
         if rng.random() < 0.06:
-            p = random_point_in(yard.buffer(-2), rng)
+            p = random_point_in(yard, rng, margin=2)
             if p is not None:
                 obj.tarp(self, p.x, p.y, rng)
         if rng.random() < 0.08:
-            p = random_point_in(yard.buffer(-3), rng)
+            p = random_point_in(yard, rng, margin=3)
             if p is not None:
                 obj.material_stack(self, p.x, p.y, rng)
         p = random_point_in(yard, rng)
@@ -697,10 +705,12 @@ class CityPlanner:
         lx, ly = self.lean * height * 0.85
         sx, sy = self.shadow_dir * height * 0.7
         shape = obj.blob(x, y, crown / 2, rng, ecc=1.15, wobble=0.22)
-        plan.tall_shadows.add(affinity.translate(shape, sx, sy).union(
-            LineString([(x, y), (x + sx * 1.2, y + sy * 1.2)]).buffer(0.2)))
+        plan.tall_shadows.add(obj.moved(shape, sx, sy))
+        trunk = np.hypot(sx, sy)
+        if trunk > 0.5:
+            plan.tall_shadows.add(obj.orect(x + sx * 0.6, y + sy * 0.6, trunk * 1.2, 0.35, np.arctan2(sy, sx)))
         mat = "foliage" if rng.random() < 0.7 else "foliage_light"
         col, kind = material_colour(rng, mat, 0.18)
-        crown_poly = affinity.translate(shape, lx, ly)
+        crown_poly = obj.moved(shape, lx, ly)
         plan.canopy.add(crown_poly, col, kind, 0.0, (x + lx, y + ly, crown / 2, 0.55))
         plan.solids.append(crown_poly.buffer(-crown * 0.15))

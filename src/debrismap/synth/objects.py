@@ -11,7 +11,7 @@ import colorsys
 
 import numpy as np
 from shapely import affinity
-from shapely.geometry import LineString, Point, Polygon, box
+from shapely.geometry import MultiPoint, Point, Polygon
 
 from debrismap.synth.style import FABRIC, FLAT, GRAVEL, METAL, SOIL, SOLAR, material_colour
 
@@ -82,20 +82,40 @@ def blob(x, y, r, rng, ecc=1.0, wobble=0.18, n=18, angle=None) -> Polygon:
     return poly if poly.is_valid else poly.buffer(0)
 
 
-def orect(cx, cy, length, width, ang) -> Polygon:
-    r = box(-length / 2, -width / 2, length / 2, width / 2)
-    return affinity.translate(affinity.rotate(r, ang, use_radians=True, origin=(0, 0)), cx, cy)
+def orect(cx, cy, length, width, ang, chamfer: float = 0.0) -> Polygon:
+    """Rectangle centred at (cx, cy), long side along `ang` (rad); optional cut corners."""
+    lx, wy = length / 2, width / 2
+    if chamfer > 0:
+        c = min(chamfer, lx, wy) * 0.999
+        px = np.array([-lx + c, lx - c, lx, lx, lx - c, -lx + c, -lx, -lx])
+        py = np.array([-wy, -wy, -wy + c, wy - c, wy, wy, wy - c, -wy + c])
+    else:
+        px = np.array([-lx, lx, lx, -lx])
+        py = np.array([-wy, -wy, wy, wy])
+    ca, sa = np.cos(ang), np.sin(ang)
+    return Polygon(np.column_stack([cx + px * ca - py * sa, cy + px * sa + py * ca]))
+
+
+def moved(poly: Polygon, dx: float, dy: float) -> Polygon:
+    """Fast translate for hole-free polygons (shapely.affinity is slow per call)."""
+    if poly.geom_type != "Polygon" or len(poly.interiors):
+        return affinity.translate(poly, dx, dy)
+    return Polygon(np.asarray(poly.exterior.coords) + (dx, dy))
+
+
+def convex_sweep(poly: Polygon, dx: float, dy: float) -> Polygon:
+    """Area swept by a convex polygon moved by (dx, dy)."""
+    c = np.asarray(poly.exterior.coords)
+    return MultiPoint(np.vstack([c, c + (dx, dy)])).convex_hull
 
 
 def _ground_thing(planner, fp: Polygon, height: float, colour, kind=FLAT, angle=0.0, dome=None):
     """Add a short object standing on the ground: shadow, then the body leaning slightly."""
     plan = planner.plan
     sdx, sdy = planner.shadow_dir * height
-    from debrismap.synth.layout import sweep  # local: layout imports this module
-
-    plan.flat_shadows.add(sweep(fp, sdx, sdy))
+    plan.flat_shadows.add(convex_sweep(fp.convex_hull, sdx, sdy))
     lx, ly = planner.lean * height * 0.5
-    body = affinity.translate(fp, lx, ly)
+    body = moved(fp, lx, ly)
     c = body.centroid
     plan.objects.add(body, colour, kind, angle, dome or (c.x, c.y, 1.0, 0.0))
     plan.solids.append(fp)
@@ -105,14 +125,12 @@ def _ground_thing(planner, fp: Polygon, height: float, colour, kind=FLAT, angle=
 def _roof_thing(planner, fp: Polygon, base: float, height: float, colour, kind=FLAT, angle=0.0, dome=None):
     """An object on a roof at `base` metres: its shadow falls on the roof."""
     plan = planner.plan
-    from debrismap.synth.layout import sweep
-
     lx, ly = planner.lean * base
-    on_roof = affinity.translate(fp, lx, ly)
+    on_roof = moved(fp, lx, ly)
     sdx, sdy = planner.shadow_dir * height
-    plan.roof_shadows.add(sweep(on_roof, sdx, sdy))
+    plan.roof_shadows.add(convex_sweep(on_roof.convex_hull, sdx, sdy))
     tx, ty = planner.lean * height
-    body = affinity.translate(on_roof, tx, ty)
+    body = moved(on_roof, tx, ty)
     c = body.centroid
     plan.roof_objects.add(body, colour, kind, angle, dome or (c.x, c.y, 1.0, 0.0))
     return body
@@ -129,22 +147,64 @@ CAR_COLOURS = [
 
 
 def car(planner, x, y, ang, rng) -> None:
-    cols = np.array([c for c, _ in CAR_COLOURS])
-    w = np.array([p for _, p in CAR_COLOURS], float)
-    rgb = cols[rng.choice(len(cols), p=w / w.sum())] * rng.uniform(0.85, 1.15)
+    """Queue a car; `flush_cars` builds all of them at once (cars are the most numerous thing)."""
+    cols = _CAR_RGB
+    rgb = cols[rng.choice(len(cols), p=_CAR_P)] * rng.uniform(0.85, 1.15)
     length = rng.uniform(3.8, 5.0) if rng.random() < 0.9 else rng.uniform(5.5, 9)
     width = rng.uniform(1.7, 2.0) if length < 6 else rng.uniform(2.1, 2.5)
-    fp = orect(x, y, length, width, ang).buffer(0.25, join_style="round").buffer(-0.25)
-    col = np.array([*rgb, rgb.mean() + 0.05], np.float32)
-    body = _ground_thing(planner, fp, 1.5, col, METAL, ang, (x, y, width, 0.25))
-    # windscreen and rear window: dark glass bands across the car
-    c = body.centroid
+    planner.cars.append((x, y, ang, length, width, *rgb))
+
+
+_CAR_RGB = np.array([c for c, _ in CAR_COLOURS])
+_CAR_P = np.array([p for _, p in CAR_COLOURS], float) / sum(p for _, p in CAR_COLOURS)
+
+
+def _rects(cx, cy, length, width, ang, chamfer=0.0):
+    """Vectorised orect: (n, k, 2) corner arrays."""
+    lx, wy = length[:, None] / 2, width[:, None] / 2
+    if chamfer > 0:
+        c = np.minimum(chamfer, np.minimum(lx, wy)) * 0.999
+        px = np.hstack([-lx + c, lx - c, lx, lx, lx - c, -lx + c, -lx, -lx])
+        py = np.hstack([-wy, -wy, -wy + c, wy - c, wy, wy, wy - c, -wy + c])
+    else:
+        px = np.hstack([-lx, lx, lx, -lx])
+        py = np.hstack([-wy, -wy, wy, wy])
+    ca, sa = np.cos(ang)[:, None], np.sin(ang)[:, None]
+    return np.stack([cx[:, None] + px * ca - py * sa, cy[:, None] + px * sa + py * ca], axis=-1)
+
+
+def flush_cars(planner) -> None:
+    """Build every queued car: shadow, body (leaning a little), windscreen and rear window."""
+    import shapely
+
+    if not planner.cars:
+        return
+    a = np.array(planner.cars, float)
+    planner.cars = []
+    x, y, ang, length, width = a[:, 0], a[:, 1], a[:, 2], a[:, 3], a[:, 4]
+    rgb = a[:, 5:8]
+    corners = _rects(x, y, length, width, ang, chamfer=0.45)
+    fps = shapely.polygons(corners)
+    sdx, sdy = planner.shadow_dir * 1.5
+    shadows = shapely.convex_hull(shapely.multipoints(np.concatenate([corners, corners + (sdx, sdy)], axis=1)))
+    lx, ly = planner.lean * 0.75
+    bodies = shapely.polygons(corners + (lx, ly))
+    plan = planner.plan
+    for g in shadows:
+        plan.flat_shadows.add(g)
     ux, uy = np.cos(ang), np.sin(ang)
     glass = np.array([0.04, 0.045, 0.05, 0.05], np.float32)
-    for off, ln in ((length * 0.16, length * 0.14), (-length * 0.28, length * 0.1)):
-        if length > 6 and off < 0:
-            continue
-        planner.plan.objects.add(orect(c.x + ux * off, c.y + uy * off, ln, width * 0.8, ang), glass, FLAT)
+    front = shapely.polygons(_rects(x + lx + ux * length * 0.16, y + ly + uy * length * 0.16,
+                                    length * 0.14, width * 0.8, ang))
+    rear = shapely.polygons(_rects(x + lx - ux * length * 0.28, y + ly - uy * length * 0.28,
+                                   length * 0.1, width * 0.8, ang))
+    for k in range(len(a)):
+        col = np.array([*rgb[k], rgb[k].mean() + 0.05], np.float32)
+        plan.objects.add(bodies[k], col, METAL, ang[k], (x[k] + lx, y[k] + ly, width[k], 0.25))
+        plan.objects.add(front[k], glass, FLAT)
+        if length[k] < 6:
+            plan.objects.add(rear[k], glass, FLAT)
+    plan.solids.extend(fps)
 
 
 def dumpster(planner, x, y, rng) -> None:

@@ -83,7 +83,7 @@ def place_piles(planner, rng: np.random.Generator, density: float) -> list[PileP
     if density <= 0 or not plan.sites:
         return []
     tree = shapely.STRtree(plan.solids) if plan.solids else None
-    placed: list[Polygon] = []
+    placed = np.zeros((0, 3))  # x, y, outer radius of piles already placed
     piles: list[PilePlan] = []
     # Neighbourhood-scale intensity: ransacking comes in waves through districts.
     field_seed = int(rng.integers(2**31))
@@ -118,9 +118,11 @@ def place_piles(planner, rng: np.random.Generator, density: float) -> list[PileP
                 continue
             if tree is not None and len(tree.query(fp.buffer(0.3), predicate="intersects")):
                 continue
-            if any(fp.buffer(1.0).intersects(q) for q in placed[-200:]):
+            minx, miny, maxx, maxy = fp.bounds
+            outer = max(maxx - minx, maxy - miny) / 2
+            if len(placed) and np.any(np.hypot(placed[:, 0] - x, placed[:, 1] - y) < placed[:, 2] + outer + 1.0):
                 continue
-            placed.append(fp)
+            placed = np.vstack([placed, [x, y, outer]])
             piles.append(p)
             break
     return piles
