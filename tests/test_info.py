@@ -75,8 +75,10 @@ def test_text_output_not_georeferenced(capsys, tmp_path):
         with rasterio.open(path, "w", driver="PNG", width=30, height=20, count=3, dtype="uint8") as dst:
             dst.write(np.zeros((3, 20, 30), np.uint8))
     assert main(["info", str(path)]) == 0
-    out = capsys.readouterr().out
-    assert "not georeferenced" in out and "gsd:" in out and "unknown" in out
+    captured = capsys.readouterr()
+    assert "not georeferenced" in captured.out and "gsd:" in captured.out and "unknown" in captured.out
+    # the warning goes to stderr, once, as one line
+    assert captured.err.count("warning:") == 1 and "photo.png" in captured.err
 
 
 def test_realdata_example(capsys, realdata):

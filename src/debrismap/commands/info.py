@@ -77,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
     else:
         sys.stdout.write(format_info(info))
+        for message in info["warnings"]:
+            print(f"debrismap info: warning: {message}", file=sys.stderr)
     return 0
 
 
@@ -110,8 +112,10 @@ def format_info(info: dict[str, Any]) -> str:
         rows.append(("crs", info["crs"] or "none (geotransform only)"))
         if info["georeference_source"] != "geotransform":
             rows.append(("georeference", info["georeference_source"]))
-        left, bottom, right, top = info["bounds"]
-        rows.append(("bounds", f"{left:.6g}, {bottom:.6g}, {right:.6g}, {top:.6g}"))
+        bounds = info["bounds"]
+        # degrees need decimals that metres don't
+        digits = 6 if all(abs(v) <= 360 for v in bounds) else 2
+        rows.append(("bounds", ", ".join(f"{v:.{digits}f}" for v in bounds) + "  (left, bottom, right, top)"))
     else:
         rows.append(("crs", "none: not georeferenced, pixel coordinates"))
     if info["gsd_m"] is not None:
@@ -154,5 +158,4 @@ def format_info(info: dict[str, Any]) -> str:
     rows.append(("header sha256", info["header_sha256"]))
     width = max(len(k) for k, _ in rows)
     lines = [f"{k + ':':<{width + 1}} {v}" for k, v in rows]
-    lines += [f"warning: {w}" for w in info.get("warnings", [])]
     return "\n".join(lines) + "\n"
