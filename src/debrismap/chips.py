@@ -5,18 +5,20 @@ Layout (docs/contracts.md): `DIR/images/{train,val}/*.png`, `DIR/labels/{train,v
 bounds) so every chip can be traced back to the place it shows.
 
 How chips are chosen, and why:
-- The chip grid is `raster.TileGrid` on the raster seen at the dataset GSD (`--gsd`), so
-  training chips look like the tiles `detect` will feed the model.
+- Train/val split by spatial blocks of `block_size_m`, aligned to multiples of the block
+  size in the raster CRS; a block is val when a hash of (seed, block) falls below
+  `val_fraction`. Chips are laid out block by block and never cross a block edge, so no
+  pixel is in both splits (a random per-chip split would leak overlapping neighbours into
+  val) and no chip is wasted. Same CRS, same blocks: rasters of one place from two dates
+  split the same way.
+- Inside a block, chips of `size` overlap by about `overlap`, on the raster seen at the
+  dataset GSD (`--gsd`), so chips look like the tiles `detect` will feed the model.
 - Chips with less than `min_valid` real data are skipped (nodata edges, masks).
 - Boxes cut by a chip edge are clipped; one keeping less than `min_visible` of its area is
   dropped from that chip. A chip holding only such dropped fragments is not kept as an
   "empty" chip either: it would teach the model that part of a pile is background.
 - Empty chips (no label) are kept up to `empty_fraction` of each raster's chips per split,
   chosen by `seed`.
-- Train/val split by spatial blocks of `block_size_m` in the raster CRS: each block is
-  val when a hash of (seed, block) falls below `val_fraction`. A chip touching blocks of
-  both splits is dropped, so no pixel is in both splits (never a random per-chip split,
-  which leaks neighbouring, overlapping pixels into val).
 Everything is written to a staging folder and moved into place at the end; dataset.yaml
 is written last, so a folder with a dataset.yaml is a complete dataset.
 """
@@ -244,13 +246,19 @@ def _check_gsds(sources: list[_Source], existing: dict | None) -> None:
 
 
 def _resolve_block_size(opts: ChipOptions, sources: list[_Source]) -> ChipOptions:
-    """Default block: 256 m, or twice the chip footprint when chips are larger than 128 m."""
+    """Default block: the smallest whole number of chip strides of at least 256 m.
+
+    size + k * stride pixels holds k + 1 chips at exactly the requested overlap, so the
+    block-aligned grid wastes nothing (e.g. 256 px chips, 32 overlap, 0.5 m: 704 px, 352 m).
+    """
     if opts.block_size_m is not None:
         return opts
     from dataclasses import replace
 
     gsd = sources[0].view.gsd_m or 1.0
-    return replace(opts, block_size_m=max(DEFAULT_BLOCK_M, 2.0 * opts.size * gsd))
+    stride = opts.size - opts.overlap
+    k = max(1, math.ceil((DEFAULT_BLOCK_M / gsd - opts.size) / stride))
+    return replace(opts, block_size_m=round((opts.size + k * stride) * gsd, 6))
 
 
 def _class_names(existing: dict | None, sources: list[_Source]) -> tuple[str, ...]:
@@ -267,31 +275,24 @@ def _class_names(existing: dict | None, sources: list[_Source]) -> tuple[str, ..
 
 
 def _plan(sources, names, opts: ChipOptions, existing, out_dir: Path):
-    from debrismap.raster import TileGrid
-
     stems = _unique_stems(sources, existing, out_dir)
-    skipped = {"nodata": 0, "straddling_split": 0, "empty_not_kept": 0, "partial_boxes_only": 0}
-    candidates = []  # per source: list of (tile, bounds, block keys, boxes, partial)
+    skipped = {"nodata": 0, "empty_not_kept": 0, "partial_boxes_only": 0}
+    candidates = []  # per source: list of (GridChip, world bounds, boxes, partial)
     for s, stem in zip(sources, stems):
         s.stem = stem
         s.boxes = s.boxes.with_names(names)
-        grid = TileGrid(s.view.width, s.view.height, opts.size, opts.overlap)
-        crs = as_pyproj_crs(s.raster.crs)
-        block_w, block_h = _block_size_in_crs_units(crs, s.view, opts.block_size_m)
-        _check_block_fits_chip(s, opts, block_w, block_h)
         rows = []
-        for tile in grid:
-            # A chip is always size x size: small rasters give one padded chip.
-            x_off, y_off = int(tile.window.col_off), int(tile.window.row_off)
-            window = _window(x_off, y_off, opts.size)
+        for chip in block_aligned_chips(s.view, as_pyproj_crs(s.raster.crs), opts, s.raster_path):
+            window = _window(chip.x_off, chip.y_off, opts.size)
             if s.view.valid_fraction(window) < max(opts.min_valid, 1e-9):
                 skipped["nodata"] += 1
                 continue
             bounds = transform_xyxy(
-                s.view.transform, np.array([[x_off, y_off, x_off + opts.size, y_off + opts.size]])
+                s.view.transform,
+                np.array([[chip.x_off, chip.y_off, chip.x_off + opts.size, chip.y_off + opts.size]]),
             )[0]
-            chip_boxes, partial = _boxes_in_chip(s.boxes, x_off, y_off, opts.size, opts.min_visible)
-            rows.append((tile, bounds, _blocks(bounds, block_w, block_h), chip_boxes, partial))
+            boxes, partial = _boxes_in_chip(s.boxes, chip.x_off, chip.y_off, opts.size, opts.min_visible)
+            rows.append((chip, bounds, boxes, partial))
         candidates.append(rows)
 
     threshold = _val_threshold(candidates, opts, existing)
@@ -299,26 +300,22 @@ def _plan(sources, names, opts: ChipOptions, existing, out_dir: Path):
     for s, rows in zip(sources, candidates):
         kept: list[ChipRecord] = []
         empty: dict[str, list[ChipRecord]] = {sp: [] for sp in SPLITS}
-        for tile, bounds, blocks, chip_boxes, partial in rows:
-            splits = {_block_split(b, opts.seed, threshold) for b in blocks}
-            if len(splits) > 1:
-                skipped["straddling_split"] += 1
-                continue
-            split = splits.pop()
+        for chip, bounds, boxes, partial in rows:
+            split = _block_split(chip.block, opts.seed, threshold)
             record = ChipRecord(
-                name=f"{s.stem}_r{tile.row:03d}_c{tile.col:03d}",
+                name=f"{s.stem}_r{chip.row:03d}_c{chip.col:03d}",
                 split=split,
                 source=s.stem,
-                row=tile.row,
-                col=tile.col,
-                x_off=int(tile.window.col_off),
-                y_off=int(tile.window.row_off),
+                row=chip.row,
+                col=chip.col,
+                x_off=chip.x_off,
+                y_off=chip.y_off,
                 size=opts.size,
                 world_bounds=tuple(float(v) for v in bounds),
                 crs=_crs_text(s.raster.crs),
-                boxes=chip_boxes,
+                boxes=boxes,
             )
-            if len(chip_boxes):
+            if len(boxes):
                 kept.append(record)
             elif partial:
                 skipped["partial_boxes_only"] += 1
@@ -332,6 +329,95 @@ def _plan(sources, names, opts: ChipOptions, existing, out_dir: Path):
         kept.sort(key=lambda r: (r.row, r.col))
         plan.append(kept)
     return plan, skipped, threshold
+
+
+# -- the block-aligned chip grid -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GridChip:
+    """A chip position: window offset in the view, grid row/col, and the split block it is in."""
+
+    x_off: int
+    y_off: int
+    row: int
+    col: int
+    block: tuple[int, int]
+
+
+def block_aligned_chips(view, crs, opts: ChipOptions, raster_path: Path) -> list[GridChip]:
+    """Chips laid out block by block, so that none crosses a block boundary.
+
+    Blocks are squares of `block_size_m` aligned to multiples of the block size in the
+    raster's CRS, so two rasters of the same place in the same CRS share blocks (and splits).
+    Inside a block, chips overlap by about `overlap` and the last one is flush with the
+    block edge. A block cut by the raster edge to less than a chip gets one chip reaching
+    beyond the raster (padded, and then usually skipped as nodata). Pixels straddling a
+    block edge belong to no chip. Rotated rasters use blocks on their pixel grid instead.
+    """
+    t = view.transform
+    if t.b == 0 and t.d == 0:
+        block_w, block_h = _block_size_in_crs_units(crs, view, opts.block_size_m)
+        x_segments = _segments(view.width, t.c, t.a, block_w)
+        y_segments = _segments(view.height, t.f, t.e, block_h)
+        chip_w, chip_h = abs(t.a) * opts.size, abs(t.e) * opts.size
+        fits = chip_w <= block_w * (1 + 1e-6) and chip_h <= block_h * (1 + 1e-6)
+    else:
+        block_px = opts.block_size_m / (view.gsd_m or 1.0)
+        x_segments = _segments(view.width, 0.0, 1.0, block_px)
+        y_segments = _segments(view.height, 0.0, 1.0, block_px)
+        chip_w, block_w, fits = opts.size, block_px, opts.size <= block_px * (1 + 1e-6)
+    if not fits:
+        metres = opts.block_size_m * chip_w / block_w
+        raise ConfigError(
+            f"--block-size {opts.block_size_m:g} m is smaller than one chip of {raster_path.name} "
+            f"(about {metres:.0f} m); use a block of at least twice that"
+        )
+    xs = [(k, x) for k, p0, p1 in x_segments for x in _starts(p0, p1, view.width, opts)]
+    ys = [(k, y) for k, p0, p1 in y_segments for y in _starts(p0, p1, view.height, opts)]
+    col_of = {x: i for i, x in enumerate(sorted({x for _, x in xs}))}
+    row_of = {y: i for i, y in enumerate(sorted({y for _, y in ys}))}
+    return [
+        GridChip(x, y, row_of[y], col_of[x], (bx, by))
+        for by, y in sorted(ys, key=lambda ky: ky[1])
+        for bx, x in sorted(xs, key=lambda kx: kx[1])
+    ]
+
+
+def _segments(n: int, origin: float, step: float, block: float) -> list[tuple[int, int, int]]:
+    """(block index, first pixel, end pixel) of each block along one axis of n pixels.
+
+    Pixel p spans world [origin + step * p, origin + step * (p + 1)); block k spans world
+    [k * block, (k + 1) * block). A pixel cut by a block edge is left out of both blocks.
+    """
+    ends = sorted([origin, origin + step * n])
+    k_first = math.floor(ends[0] / block)
+    k_last = math.ceil(ends[1] / block) - 1
+    out = []
+    for k in range(k_first, k_last + 1):
+        a, b = sorted([(k * block - origin) / step, ((k + 1) * block - origin) / step])
+        p0 = max(0, math.ceil(a - 1e-6))
+        p1 = min(n, math.floor(b + 1e-6))
+        if p1 > p0:
+            out.append((k, p0, p1))
+    return out
+
+
+def _starts(p0: int, p1: int, n: int, opts: ChipOptions) -> list[int]:
+    """Chip starts inside [p0, p1): evenly spread, first flush with p0, last with p1."""
+    length, size = p1 - p0, opts.size
+    if length >= size:
+        stride = size - opts.overlap
+        # 2 px of slack: a block a pixel longer than size + k * stride must not cost a chip.
+        count = max(0, math.ceil((length - size - 2) / stride)) + 1
+        return sorted({round(v) for v in np.linspace(p0, p1 - size, count)})
+    if p0 == 0 and p1 == n:
+        return [0]  # the raster is narrower than a chip: pad past its end, like TileGrid
+    if p0 == 0:
+        return [p1 - size]  # a block cut by the raster's start: reach out before the raster
+    if p1 == n:
+        return [p0]  # cut by the raster's end: reach out past it
+    return []
 
 
 def _window(x_off: int, y_off: int, size: int):
@@ -361,36 +447,16 @@ def _boxes_in_chip(boxes: Boxes, x_off: int, y_off: int, size: int, min_visible:
 
 
 def _block_size_in_crs_units(crs, view, block_size_m: float) -> tuple[float, float]:
+    """The block side in the raster CRS's x and y units (degrees at the raster's latitude)."""
+    t = view.transform
     if crs is None:
-        # No CRS: world units are pixels; read the block size as metres at the assumed GSD
-        # if there is one, else as pixels.
-        gsd = view.gsd_m or 1.0
-        return block_size_m / gsd, block_size_m / gsd
-    centre_y = view.transform.f + view.transform.e * view.height / 2
+        # No CRS: units are unknown; count the block in pixels at the view's GSD (if an
+        # assumed one is known, else 1 m per pixel).
+        pixels = block_size_m / (view.gsd_m or 1.0)
+        return pixels * math.hypot(t.a, t.d), pixels * math.hypot(t.b, t.e)
+    centre_y = t.f + t.e * view.height / 2
     hx, hy = half_sizes(crs, np.array([centre_y]), block_size_m)
     return float(hx[0] * 2), float(hy[0] * 2)
-
-
-def _check_block_fits_chip(s, opts: ChipOptions, block_w: float, block_h: float) -> None:
-    """A chip wider than a block straddles blocks of both splits almost always: refuse."""
-    t = s.view.transform
-    chip_w = abs(t.a) * opts.size + abs(t.b) * opts.size
-    chip_h = abs(t.d) * opts.size + abs(t.e) * opts.size
-    if chip_w > block_w * (1 + 1e-6) or chip_h > block_h * (1 + 1e-6):
-        metres = opts.block_size_m * chip_w / block_w
-        raise ConfigError(
-            f"--block-size {opts.block_size_m:g} m is smaller than one chip of {s.raster_path.name} "
-            f"(about {metres:.0f} m); use a block of at least twice that"
-        )
-
-
-def _blocks(bounds, block_w: float, block_h: float) -> list[tuple[int, int]]:
-    """Keys of every block the chip's footprint overlaps (touching edges do not count)."""
-    minx, miny, maxx, maxy = bounds
-    eps = 1e-9
-    bx0, bx1 = math.floor(minx / block_w + eps), math.ceil(maxx / block_w - eps) - 1
-    by0, by1 = math.floor(miny / block_h + eps), math.ceil(maxy / block_h - eps) - 1
-    return [(bx, by) for bx in range(bx0, max(bx0, bx1) + 1) for by in range(by0, max(by0, by1) + 1)]
 
 
 def _block_value(block: tuple[int, int], seed: int) -> float:
@@ -406,27 +472,19 @@ def _block_split(block, seed: int, threshold: float) -> str:
 def _val_threshold(candidates, opts: ChipOptions, existing: dict | None) -> float:
     """`val_fraction`, raised just enough that a fresh small dataset still gets a val block.
 
-    With few blocks the hash may put none in val; then the block (holding a labelled chip
-    that lies in one block only) with the smallest hash becomes val. The threshold is stored
-    in dataset.yaml so `--append` assigns blocks exactly as before.
+    With few blocks the hash may put none with labels in val; then the labelled block with
+    the smallest hash becomes val. The threshold is stored in dataset.yaml, so `--append`
+    assigns blocks exactly as before.
     """
     if existing is not None:
-        return float(existing.get("split", {}).get("val_threshold", opts.val_fraction))
+        return float((existing.get("split") or {}).get("val_threshold", opts.val_fraction))
     threshold = opts.val_fraction
     if threshold <= 0:
         return 0.0
-    singles = [
-        blocks[0]
-        for rows in candidates
-        for _, _, blocks, boxes, _ in rows
-        if len(blocks) == 1 and len(boxes)
-    ]
-    if not singles or any(_block_value(b, opts.seed) < threshold for b in singles):
-        return threshold
-    all_blocks = {b for rows in candidates for row in rows for b in row[2]}
-    if len(all_blocks) < 2:
-        return threshold  # one block: it must be train
-    lowest = min(_block_value(b, opts.seed) for b in singles)
+    labelled = {chip.block for rows in candidates for chip, _, boxes, _ in rows if len(boxes)}
+    if len(labelled) < 2 or any(_block_value(b, opts.seed) < threshold for b in labelled):
+        return threshold  # a single labelled block must stay train
+    lowest = min(_block_value(b, opts.seed) for b in labelled)
     return float(np.nextafter(lowest, 1.0))
 
 
