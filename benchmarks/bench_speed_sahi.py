@@ -1,0 +1,222 @@
+"""Speed of `debrismap detect` against SAHI's sliced prediction, at the recall each reaches.
+
+    uv run python benchmarks/bench_speed_sahi.py --model models/debrismap-default.onnx \
+        --checkpoint runs/default-n256/last.ckpt
+
+On one synthetic city (seed 9003, 2048 x 2048 px = 4.2 Mpx at the model's GSD, so neither
+side resamples), with the same tile size, overlap, batch size, score threshold and NMS IoU:
+
+- debrismap: `debrismap detect` (ONNX Runtime, CPU), timed as a whole process (start-up, reading,
+  writing included), and by the run's own `timings.total`.
+- SAHI + PyTorch: `get_sliced_prediction` with `AutoDetectionModel.from_pretrained(
+  model_type="ultralytics", model_path=<.pt>)`, device cpu. The .pt is built from our training
+  checkpoint: the EMA weights of the DetectionModel go into an ultralytics DetectionModel saved
+  in ultralytics' checkpoint layout ({"model": module, "train_args": ...}), so `YOLO(path)`
+  loads it offline. Skipped without --checkpoint.
+- SAHI + ONNX: the same call with model_path=<our .onnx>. SAHI 0.12 has no separate ONNX model
+  type; its ultralytics wrapper runs .onnx files through ultralytics' ONNX Runtime backend.
+  Our graph already has ultralytics' raw output layout (N, 4 + nc, A), so only ultralytics'
+  metadata keys (stride, task, imgsz, names, batch) are added, to a temporary copy.
+
+SAHI's time covers reading the raster into memory and the sliced prediction, not model
+loading. Recall, precision and AP50 of all three are computed with `debrismap evaluate` on the
+same truth, so the speed ratio is quoted together with the recall it was obtained at.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common  # noqa: E402
+
+
+def model_metadata(onnx_path: Path):
+    import onnx
+
+    from debrismap.model_meta import ModelMetadata
+
+    proto = onnx.load(str(onnx_path), load_external_data=False)
+    return ModelMetadata.from_props({p.key: p.value for p in proto.metadata_props}, source=str(onnx_path))
+
+
+def ultralytics_pt(checkpoint: Path, out: Path) -> Path:
+    """Our Lightning checkpoint -> an ultralytics .pt that YOLO(path) loads without network."""
+    import torch
+    import ultralytics
+
+    from debrismap.train.checkpoint import ema_state_dict, load_checkpoint
+    from debrismap.train.model import build_detection_model
+
+    ckpt = load_checkpoint(checkpoint)
+    hp = ckpt["debrismap"]["hparams"]
+    model = build_detection_model(hp.get("arch", "yolov8"), hp.get("scale", "n"), len(hp["classes"]))
+    missing, unexpected = model.load_state_dict(ema_state_dict(ckpt), strict=True), None
+    model.names = {i: n for i, n in enumerate(hp["classes"])}
+    model.eval()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({
+        "model": model, "ema": None, "train_args": {"imgsz": hp.get("imgsz", 256), "task": "detect"},
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S"), "version": ultralytics.__version__,
+        "source": f"debrismap checkpoint {checkpoint}",
+    }, out)
+    del missing, unexpected
+    return out
+
+
+def onnx_for_ultralytics(onnx_path: Path, out: Path, meta) -> Path:
+    import onnx
+
+    proto = onnx.load(str(onnx_path))
+    extra = {
+        "stride": "32", "task": "detect", "batch": "1", "imgsz": str([meta.input_size, meta.input_size]),
+        "names": str({i: n for i, n in enumerate(meta.classes)}), "args": str({"dynamic": True, "nms": False}),
+    }
+    keep = [p for p in proto.metadata_props if p.key not in extra]
+    del proto.metadata_props[:]
+    proto.metadata_props.extend(keep)
+    for k, v in extra.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = k, v
+    out.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(proto, str(out))
+    return out
+
+
+def sahi_run(model_path: Path, image, meta, tile: int, overlap: int, batch: int, score: float) -> tuple[list, float]:
+    """(list of (x0, y0, x1, y1, score) in pixels, seconds of sliced prediction)."""
+    from sahi import AutoDetectionModel
+    from sahi.predict import get_sliced_prediction
+
+    model = AutoDetectionModel.from_pretrained(
+        model_type="ultralytics", model_path=str(model_path), confidence_threshold=score,
+        device="cpu", image_size=tile, category_mapping={str(i): n for i, n in enumerate(meta.classes)},
+    )
+    start = time.perf_counter()
+    pixels = image()  # reading is part of the work, as it is for detect
+    result = get_sliced_prediction(
+        pixels, model, slice_height=tile, slice_width=tile,
+        overlap_height_ratio=overlap / tile, overlap_width_ratio=overlap / tile,
+        perform_standard_pred=False, postprocess_type="NMS", postprocess_match_metric="IOU",
+        postprocess_match_threshold=meta.nms_iou, postprocess_class_agnostic=True,
+        verbose=0, batch_size=batch, force_postprocess_type=True,
+    )
+    seconds = time.perf_counter() - start
+    boxes = [(p.bbox.minx, p.bbox.miny, p.bbox.maxx, p.bbox.maxy, p.score.value) for p in result.object_prediction_list]
+    return boxes, seconds
+
+
+def evaluate_pixel_boxes(boxes: list, raster: Path, truth: Path, folder: Path, iou: float) -> dict:
+    """Write pixel boxes as a world-coordinate detections file and evaluate it like a run."""
+    import numpy as np
+    import rasterio
+    import shapely
+
+    from debrismap.evaluate import evaluate_paths
+    from debrismap.labels import transform_xyxy
+    from debrismap.vector_io import write_vector
+
+    with rasterio.open(raster) as src:
+        transform, crs = src.transform, src.crs
+    arr = np.asarray(boxes, dtype=float).reshape(-1, 5)
+    world = transform_xyxy(transform, arr[:, :4])
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "detections.gpkg"
+    write_vector(path, shapely.box(*world.T), crs.to_wkt(), {"score": arr[:, 4]}, layer="detections")
+    return evaluate_paths(path, truth, iou=iou, resamples=200)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, default=_common.REPO / "models" / "debrismap-default.onnx")
+    parser.add_argument("--checkpoint", type=Path, default=None, help="debrismap training checkpoint of --model")
+    parser.add_argument("--size", type=int, default=2048, help="synthetic city side in pixels (default 2048)")
+    parser.add_argument("--seed", type=int, default=9003)
+    parser.add_argument("--tile", type=int, default=None, help="tile side (default: the model's input size)")
+    parser.add_argument("--overlap", type=int, default=None, help="overlap in pixels (default tile/10)")
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--score", type=float, default=None, help="score threshold (default: the model's)")
+    parser.add_argument("--iou", type=float, default=0.3, help="IoU for recall/precision (default 0.3)")
+    parser.add_argument("--skip-onnx-sahi", action="store_true")
+    args = parser.parse_args(argv)
+    model = _common.check_model(args.model)
+    meta = model_metadata(model)
+    tile = args.tile or meta.input_size
+    overlap = args.overlap if args.overlap is not None else round(tile / 10)
+    score = args.score if args.score is not None else meta.score_threshold
+
+    import rasterio
+
+    work = _common.CACHE / "speed"
+    city = work / f"city_s{args.seed}_{args.size}px_{meta.gsd_m:g}m.tif"
+    if not city.exists():
+        work.mkdir(parents=True, exist_ok=True)
+        _common.run([*_common.DEBRISMAP, "synth", "--size", str(args.size), "--gsd", f"{meta.gsd_m:g}",
+                     "--seed", str(args.seed), "--out", str(city), "--quiet"])
+    truth = city.with_suffix(".labels.geojson")
+    mpx = args.size**2 / 1e6
+
+    def read_rgb():
+        with rasterio.open(city) as src:
+            return src.read([1, 2, 3]).transpose(1, 2, 0).copy()
+
+    from debrismap.evaluate import evaluate_paths
+
+    rows = []
+    run_dir = work / "runs" / "debrismap"
+    wall = _common.detect(city, run_dir, model, [
+        "--tile", str(tile), "--overlap", str(overlap), "--batch", str(args.batch), "--score", str(score),
+        "--quiet", "--no-heatmap",
+    ])
+    inner = _common.read_run(run_dir).get("timings", {}).get("total")
+    ev = evaluate_paths(run_dir, truth, iou=args.iou, resamples=200)
+    rows.append({"method": "debrismap detect (ONNX Runtime)", "seconds": wall, "seconds_in_run": inner, **_scores(ev)})
+
+    if args.checkpoint:
+        pt = ultralytics_pt(args.checkpoint, work / "sahi" / (args.checkpoint.stem + ".pt"))
+        boxes, seconds = sahi_run(pt, read_rgb, meta, tile, overlap, args.batch, score)
+        ev = evaluate_pixel_boxes(boxes, city, truth, work / "runs" / "sahi_torch", args.iou)
+        rows.append({"method": "SAHI + ultralytics PyTorch (.pt)", "seconds": seconds, **_scores(ev)})
+    else:
+        print("no --checkpoint: SAHI + PyTorch skipped")
+    if not args.skip_onnx_sahi:
+        onnx_copy = onnx_for_ultralytics(model, work / "sahi" / (model.stem + ".ultralytics.onnx"), meta)
+        boxes, seconds = sahi_run(onnx_copy, read_rgb, meta, tile, overlap, args.batch, score)
+        ev = evaluate_pixel_boxes(boxes, city, truth, work / "runs" / "sahi_onnx", args.iou)
+        rows.append({"method": "SAHI + same ONNX (ultralytics backend)", "seconds": seconds, **_scores(ev)})
+
+    ours = rows[0]["seconds"]
+    for r in rows:
+        r["mpx_per_s"] = mpx / r["seconds"]
+        r["slower_than_debrismap"] = r["seconds"] / ours
+    print()
+    print(_common.table(rows, [
+        ("method", "method", ""), ("seconds", "seconds", "{:.1f}"), ("mpx_per_s", "Mpx/s", "{:.2f}"),
+        ("slower_than_debrismap", "time / debrismap", "{:.2f}x"), ("recall", "recall", "{:.3f}"),
+        ("precision", "precision", "{:.3f}"), ("ap50", "AP50", "{:.3f}"),
+    ]))
+    recalls = [r["recall"] for r in rows if r["recall"] is not None]
+    if recalls and max(recalls) - min(recalls) > 0.02:
+        print(f"\nwarning: recalls differ by {max(recalls) - min(recalls):.3f}: the speed ratio is not at equal recall")
+    print(f"\n{args.size}x{args.size} px ({mpx:.1f} Mpx), tile {tile}, overlap {overlap}, batch {args.batch}, "
+          f"score >= {score}, NMS IoU {meta.nms_iou}, recall at IoU {args.iou}")
+    _common.write_result("bench_speed_sahi", {
+        "model": str(model), "model_sha256": _common.file_sha256(model),
+        "checkpoint": str(args.checkpoint) if args.checkpoint else None, "raster": str(city),
+        "size_px": args.size, "mpx": mpx, "gsd_m": meta.gsd_m, "tile": tile, "overlap": overlap,
+        "batch": args.batch, "score": score, "nms_iou": meta.nms_iou, "iou": args.iou, "rows": rows,
+    }, extra_versions=("sahi", "ultralytics", "torch"))
+    return 0
+
+
+def _scores(ev: dict) -> dict:
+    op = ev["metrics"]["operating_point"]
+    return {"recall": op["recall"], "precision": op["precision"], "f1": op["f1"], "ap50": ev["metrics"]["ap50"],
+            "detections": op["detections"], "truths": op["truths"]}
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
