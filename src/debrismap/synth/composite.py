@@ -39,7 +39,7 @@ def raster_gsd(ds, given: float | None, path) -> float:
     if ds.crs.is_geographic:
         from rasterio.warp import transform as warp_transform
 
-        cx, cy = t * (ds.width / 2, ds.height / 2)
+        cx, cy = t @ (ds.width / 2, ds.height / 2)
         _, (lat,) = warp_transform(ds.crs, "EPSG:4326", [cx], [cy])
         return float((px * 111320 * np.cos(np.deg2rad(lat)) + py * 110540) / 2)
     factor = ds.crs.linear_units_factor[1] if ds.crs.linear_units_factor else 1.0

@@ -73,7 +73,7 @@ def write_labels_geojson(path: Path, boxes: np.ndarray, transform: Affine, crs: 
     feats = []
     for b, p in zip(boxes, props):
         corners = [(b[0], b[1]), (b[2], b[1]), (b[2], b[3]), (b[0], b[3]), (b[0], b[1])]
-        ring = [list(map(_r, transform * c)) for c in corners]
+        ring = [list(map(_r, transform @ c)) for c in corners]
         feats.append({"type": "Feature", "properties": {"class_name": CLASS_NAME, "class": 0, **p},
                       "geometry": {"type": "Polygon", "coordinates": [ring]}})
     doc = {"type": "FeatureCollection", "name": path.name.split(".")[0]}

@@ -237,7 +237,7 @@ def render_pile(pile: PilePlan, gsd: float, sun_shadow: np.ndarray, shadow_len_p
     img *= np.clip(1 + 0.25 * np.tanh(slope * 0.6), 0.6, 1.3)[..., None]
     shadow = np.zeros((H, W), bool)
     steps = 10
-    for t in np.linspace(0, 1, steps)[1:]:
+    for t in np.linspace(0, 1, steps)[1:] if pile.height > 0 else []:
         level = hmap >= t * pile.height * 0.999
         if not level.any():
             break
