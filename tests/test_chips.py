@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import warnings
 from pathlib import Path
 
@@ -18,7 +19,6 @@ from pyproj import Transformer
 from debrismap.chips import build_chips
 from debrismap.cli import main
 from debrismap.errors import ConfigError, DatasetError, LabelError
-from debrismap.labels import read_labels
 from debrismap.vector_io import write_vector
 
 CRS = "EPSG:32636"
@@ -183,7 +183,7 @@ def test_empty_chip_share_is_respected_and_seeded(tmp_path):
     raster = make_raster(tmp_path / "r.tif")
     # Labels only in the top-left quarter: most chips are empty.
     labels = make_labels(tmp_path / "l.gpkg", random_pixel_boxes(30, seed=5, extent=200))
-    kw = dict(size=64, overlap=0, block_size=1000, val_fraction=0)
+    kw = {"size": 64, "overlap": 0, "block_size": 1000, "val_fraction": 0}
 
     def empties(out, **extra):
         build_chips([(raster, labels)], out, **kw, **extra)
@@ -205,7 +205,7 @@ def test_boxes_cut_by_a_chip_edge_are_clipped_or_dropped(tmp_path):
     raster = make_raster(tmp_path / "r.tif", size=256)
     # 20 px wide box across the x = 128 chip edge: 8 px (0.4) left of it, 12 px (0.6) right.
     labels = make_labels(tmp_path / "l.gpkg", [(120, 50, 140, 70)])
-    kw = dict(size=128, overlap=0, block_size=1000, val_fraction=0, empty_fraction=1)
+    kw = {"size": 128, "overlap": 0, "block_size": 1000, "val_fraction": 0, "empty_fraction": 1}
     build_chips([(raster, labels)], tmp_path / "a", min_visible=0.4, **kw)
     rows = {r["chip"]: r for r in read_index(tmp_path / "a")}
     np.testing.assert_allclose(chip_labels(tmp_path / "a", rows["r_r000_c000"], 128), [[120, 50, 128, 70]], atol=1e-3)
@@ -225,7 +225,7 @@ def test_labels_in_4326_and_yolo_pixel_boxes_give_the_same_chips(scene, tmp_path
     ll = make_labels(tmp_path / "ll.geojson", truth, crs="EPSG:4326")
     yolo = tmp_path / "city.labels.txt"
     yolo.write_text("".join(f"0 {x0} {y0} {x1} {y1}\n" for x0, y0, x1, y1 in truth))
-    kw = dict(size=128, overlap=16, block_size=128)
+    kw = {"size": 128, "overlap": 16, "block_size": 128}
     ref = build_chips([(raster, labels)], tmp_path / "a", **kw)
     for name, lab in [("b", ll), ("c", yolo)]:
         got = build_chips([(raster, lab)], tmp_path / name, **kw)
@@ -249,7 +249,7 @@ def test_several_rasters_and_append(tmp_path):
     la = make_labels(tmp_path / "a.gpkg", random_pixel_boxes(30, seed=6))
     lb = make_labels(tmp_path / "b.gpkg", random_pixel_boxes(30, seed=7))
     out = tmp_path / "ds"
-    kw = dict(size=128, overlap=16, block_size=128)
+    kw = {"size": 128, "overlap": 16, "block_size": 128}
     first = build_chips([(a, la)], out, **kw)
     with pytest.raises(DatasetError, match="already exists"):
         build_chips([(b, lb)], out, **kw)
@@ -272,11 +272,17 @@ def test_several_rasters_and_append(tmp_path):
 
 
 def test_all_labels_outside_the_raster_is_a_label_error_and_writes_nothing(scene, tmp_path):
-    raster, _, truth = scene
+    raster, _, _ = scene
     far = write_vector(tmp_path / "far.gpkg", [shapely.box(0, 0, 10, 10)], CRS)
     with pytest.raises(LabelError, match="fall outside the raster.*CRS"):
         build_chips([(raster, far)], tmp_path / "ds")
     assert not (tmp_path / "ds").exists()
+
+
+FAR_POINT = (
+    '{"type":"FeatureCollection","features":[{"type":"Feature","properties":{},'
+    '"geometry":{"type":"Point","coordinates":[10.0, 10.0]}}]}'
+)
 
 
 @pytest.mark.parametrize(
@@ -285,8 +291,7 @@ def test_all_labels_outside_the_raster_is_a_label_error_and_writes_nothing(scene
         ("bad.geojson", '{"type": "FeatureCollection", "features": ['),
         ("none.geojson", '{"type": "FeatureCollection", "features": []}'),
         ("cols.txt", "0 1 2 3\n"),
-        ("far.geojson", '{"type":"FeatureCollection","features":[{"type":"Feature","properties":{},'
-         '"geometry":{"type":"Point","coordinates":[10.0, 10.0]}}]}'),
+        ("far.geojson", FAR_POINT),
         ("labels.tif", "not a raster"),
     ],
 )  # fmt: skip
@@ -338,4 +343,4 @@ def test_block_aligned_grid_covers_each_block_without_crossing_it():
     assert 1 <= edge_cols.sum() <= 1000 * 0.5 / 150 + 1 and 1 <= edge_rows.sum() <= 700 * 0.5 / 150 + 1
     # Neighbouring chips inside a block overlap by at least the requested overlap, minus 2 px slack.
     xs = sorted({c.x_off for c in chips if c.block[0] == chips[len(chips) // 2].block[0]})
-    assert all(128 - (b - a) >= 30 for a, b in zip(xs, xs[1:]))
+    assert all(128 - (b - a) >= 30 for a, b in itertools.pairwise(xs))

@@ -185,7 +185,12 @@ def build_chips(
         plan, skipped, threshold = _plan(sources, names, opts, existing, out_dir)
         if not any(plan):
             reasons = ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in skipped.items() if v)
-            raise DatasetError(f"no chip to write ({reasons or 'no tiles'})", path=out_dir)
+            hint = (
+                "; boxes larger than a chip? use a larger --size or a coarser --gsd"
+                if skipped["partial_boxes_only"]
+                else ""
+            )
+            raise DatasetError(f"no chip to write ({reasons or 'no tiles'}){hint}", path=out_dir)
         summary = _write(plan, sources, names, opts, threshold, skipped, existing, out_dir, progress)
     finally:
         for s in sources:
