@@ -20,8 +20,16 @@ def uint16_tif(tmp_path):
     rng = np.random.default_rng(3)
     data = rng.integers(0, 4096, (4, 300, 700)).astype(np.uint16)
     with rasterio.open(
-        path, "w", driver="GTiff", width=700, height=300, count=4, dtype="uint16",
-        crs="EPSG:32637", transform=Affine(0.5, 0, 300000, 0, -0.5, 4000000), nodata=0,
+        path,
+        "w",
+        driver="GTiff",
+        width=700,
+        height=300,
+        count=4,
+        dtype="uint16",
+        crs="EPSG:32637",
+        transform=Affine(0.5, 0, 300000, 0, -0.5, 4000000),
+        nodata=0,
     ) as dst:
         dst.write(data)
         dst.update_tags(ns="IMAGERY", ACQUISITIONDATETIME="2023-02-12T08:00:00")
@@ -43,7 +51,10 @@ def test_json_reports_the_raster(capsys, uint16_tif):
     assert info["stretch"]["method"] == "percentile" and len(info["stretch"]["low"]) == 3
     expected = TileGrid(700, 300, 256, 32)
     assert info["tiling"] == {
-        "tile_size": 256, "overlap": 32, "rows": expected.n_rows, "cols": expected.n_cols,
+        "tile_size": 256,
+        "overlap": 32,
+        "rows": expected.n_rows,
+        "cols": expected.n_cols,
         "tiles": len(expected),
     }
 
@@ -63,8 +74,16 @@ def test_bands_option(capsys, uint16_tif):
 def test_text_output(capsys, uint16_tif):
     assert main(["info", str(uint16_tif)]) == 0
     out = capsys.readouterr().out
-    for expected in ("700 x 300 px", "EPSG:32637", "0.500 m", "bands 1,2,3", "nodata value 0",
-                     "2023-02-12", "percentile 2-98%", f"{len(TileGrid(700, 300, 256, 32))} of 256 px"):
+    for expected in (
+        "700 x 300 px",
+        "EPSG:32637",
+        "0.500 m",
+        "bands 1,2,3",
+        "nodata value 0",
+        "2023-02-12",
+        "percentile 2-98%",
+        f"{len(TileGrid(700, 300, 256, 32))} of 256 px",
+    ):
         assert expected in out, expected
 
 
@@ -72,11 +91,15 @@ def test_text_output_not_georeferenced(capsys, tmp_path):
     path = tmp_path / "photo.png"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        with rasterio.open(path, "w", driver="PNG", width=30, height=20, count=3, dtype="uint8") as dst:
+        with rasterio.open(
+            path, "w", driver="PNG", width=30, height=20, count=3, dtype="uint8"
+        ) as dst:
             dst.write(np.zeros((3, 20, 30), np.uint8))
     assert main(["info", str(path)]) == 0
     captured = capsys.readouterr()
-    assert "not georeferenced" in captured.out and "gsd:" in captured.out and "unknown" in captured.out
+    assert (
+        "not georeferenced" in captured.out and "gsd:" in captured.out and "unknown" in captured.out
+    )
     # the warning goes to stderr, once, as one line
     assert captured.err.count("warning:") == 1 and "photo.png" in captured.err
 

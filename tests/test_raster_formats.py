@@ -24,7 +24,14 @@ def write(path: Path, data: np.ndarray, driver: str = "GTiff", **kw) -> Path:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with rasterio.open(
-            path, "w", driver=driver, width=width, height=height, count=count, dtype=data.dtype, **kw
+            path,
+            "w",
+            driver=driver,
+            width=width,
+            height=height,
+            count=count,
+            dtype=data.dtype,
+            **kw,
         ) as dst:
             dst.write(data)
     return path
@@ -79,8 +86,13 @@ def test_world_file_is_pixel_centre_but_transform_is_corner(tmp_path):
 def test_jpeg2000_lossless(tmp_path):
     data = noise(3, 64, 48, seed=3)
     jp2 = write(
-        tmp_path / "scene.jp2", data, driver="JP2OpenJPEG", crs="EPSG:32637",
-        transform=Affine(0.5, 0, 300000, 0, -0.5, 4000000), QUALITY=100, REVERSIBLE="YES",
+        tmp_path / "scene.jp2",
+        data,
+        driver="JP2OpenJPEG",
+        crs="EPSG:32637",
+        transform=Affine(0.5, 0, 300000, 0, -0.5, 4000000),
+        QUALITY=100,
+        REVERSIBLE="YES",
     )
     with open_raster(jp2) as src:
         assert src.driver == "JP2OpenJPEG" and src.gsd_m == 0.5
@@ -91,8 +103,13 @@ def test_jpeg2000_lossless(tmp_path):
 def test_cog_with_overviews_stretch_from_overview(tmp_path):
     data = noise(3, 1200, 1100, seed=4, dtype=np.uint16)
     cog = write(
-        tmp_path / "scene_cog.tif", data, driver="COG", crs="EPSG:32637",
-        transform=Affine(0.5, 0, 300000, 0, -0.5, 4000000), BLOCKSIZE=256, OVERVIEWS="AUTO",
+        tmp_path / "scene_cog.tif",
+        data,
+        driver="COG",
+        crs="EPSG:32637",
+        transform=Affine(0.5, 0, 300000, 0, -0.5, 4000000),
+        BLOCKSIZE=256,
+        OVERVIEWS="AUTO",
     )
     with open_raster(cog) as src:
         assert src.overviews  # the COG driver built them

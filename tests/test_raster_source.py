@@ -53,7 +53,9 @@ def write_tif(
     return path
 
 
-def gradient(count: int, height: int, width: int, dtype=np.uint16, scale: float = 1.0) -> np.ndarray:
+def gradient(
+    count: int, height: int, width: int, dtype=np.uint16, scale: float = 1.0
+) -> np.ndarray:
     """Bands with distinct, known value ranges: band i = (x + y) * scale + 1000 * i."""
     yy, xx = np.mgrid[0:height, 0:width]
     return np.stack([((xx + yy) * scale + 1000 * i) for i in range(count)]).astype(dtype)
@@ -127,7 +129,9 @@ def test_ambiguous_band_layouts_refused():
         choose_bands([ColorInterp.gray, ColorInterp.undefined], None, "two.tif")
     # grey + alpha is fine: the alpha is a mask, not a colour
     assert choose_bands([ColorInterp.gray, ColorInterp.alpha], None) == (1, 1, 1)
-    assert choose_bands([ColorInterp.red, ColorInterp.green, ColorInterp.blue, ColorInterp.alpha], None) == (1, 2, 3)
+    assert choose_bands(
+        [ColorInterp.red, ColorInterp.green, ColorInterp.blue, ColorInterp.alpha], None
+    ) == (1, 2, 3)
 
 
 def test_parse_bands():
@@ -228,7 +232,9 @@ def test_nodata_excluded_from_percentiles_and_masked(tmp_path):
         pixels, valid = read_all(src)
         assert not valid[:, :50].any() and valid[:, 50:].all()
         assert (pixels[:, :50] == 0).all()  # masked pixels filled consistently
-        assert src.at_gsd(None).valid_fraction(Window(0, 0, 100, 100)) == pytest.approx(0.5, abs=0.05)
+        assert src.at_gsd(None).valid_fraction(Window(0, 0, 100, 100)) == pytest.approx(
+            0.5, abs=0.05
+        )
         assert src.at_gsd(None).valid_fraction(Window(0, 0, 40, 100)) == 0.0
 
 
@@ -383,16 +389,30 @@ def test_large_raster_streams_in_bounded_memory(tmp_path):
     path = tmp_path / "city.tif"
     rng = np.random.default_rng(5)
     with rasterio.open(
-        path, "w", driver="GTiff", width=side, height=side, count=3, dtype="uint16",
-        tiled=True, blockxsize=block, blockysize=block, compress="deflate", sparse_ok=True,
-        nodata=0, crs="EPSG:32637", transform=Affine(0.5, 0, 300000, 0, -0.5, 4000000),
+        path,
+        "w",
+        driver="GTiff",
+        width=side,
+        height=side,
+        count=3,
+        dtype="uint16",
+        tiled=True,
+        blockxsize=block,
+        blockysize=block,
+        compress="deflate",
+        sparse_ok=True,
+        nodata=0,
+        crs="EPSG:32637",
+        transform=Affine(0.5, 0, 300000, 0, -0.5, 4000000),
     ) as dst:
         # data only in a full-width strip two blocks tall; elsewhere unwritten = nodata
         for row in (11 * block, 12 * block):
             for col in range(0, side, block):
                 value = int(rng.integers(1000, 3000))
                 w = min(block, side - col)
-                dst.write(np.full((3, block, w), value, np.uint16), window=Window(col, row, w, block))
+                dst.write(
+                    np.full((3, block, w), value, np.uint16), window=Window(col, row, w, block)
+                )
     tracemalloc.start()
     try:
         with open_raster(path) as src:

@@ -159,7 +159,14 @@ def test_core_owner_boundaries_and_outside():
 
 
 @pytest.mark.parametrize(
-    "args", [(100, 100, 256, 256), (100, 100, 256, 300), (100, 100, 256, -1), (0, 10, 256, 0), (10, 10, 0, 0)]
+    "args",
+    [
+        (100, 100, 256, 256),
+        (100, 100, 256, 300),
+        (100, 100, 256, -1),
+        (0, 10, 256, 0),
+        (10, 10, 0, 0),
+    ],
 )
 def test_invalid_grids_refused(args):
     with pytest.raises(ValueError):

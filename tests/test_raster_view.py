@@ -14,11 +14,21 @@ from rasterio.windows import Window
 from debrismap.raster import GsdUnknownWarning, TileGrid, open_raster, pixel_to_world
 
 
-def write_tif(path: Path, data: np.ndarray, transform: Affine, crs: str = "EPSG:32615", **kw) -> Path:
+def write_tif(
+    path: Path, data: np.ndarray, transform: Affine, crs: str = "EPSG:32615", **kw
+) -> Path:
     count, height, width = data.shape
     with rasterio.open(
-        path, "w", driver="GTiff", width=width, height=height, count=count, dtype=data.dtype,
-        crs=crs, transform=transform, **kw,
+        path,
+        "w",
+        driver="GTiff",
+        width=width,
+        height=height,
+        count=count,
+        dtype=data.dtype,
+        crs=crs,
+        transform=transform,
+        **kw,
     ) as dst:
         dst.write(data)
     return path
@@ -107,7 +117,10 @@ def test_resampled_tiles_agree_with_whole_view(tmp_path):
             w = tile.window
             h = min(w.height, view.height - w.row_off)
             wd = min(w.width, view.width - w.col_off)
-            diff = np.abs(img.pixels[:h, :wd].astype(int) - reference[w.row_off : w.row_off + h, w.col_off : w.col_off + wd])
+            diff = np.abs(
+                img.pixels[:h, :wd].astype(int)
+                - reference[w.row_off : w.row_off + h, w.col_off : w.col_off + wd]
+            )
             # same fractional source window, same kernel: at most rounding differences
             assert diff.max() <= 1, (tile, diff.max())
             assert img.transform == view.transform @ Affine.translation(w.col_off, w.row_off)
@@ -121,7 +134,9 @@ def test_windows_beyond_raster_are_padded_invalid(tmp_path):
         grid = TileGrid(view.width, view.height, 256, 32)
         img = view.read(grid.tile_at(0, 0).window)
         assert img.pixels.shape == (256, 256, 3)
-        assert img.valid[:50, :70].all() and not img.valid[50:].any() and not img.valid[:, 70:].any()
+        assert (
+            img.valid[:50, :70].all() and not img.valid[50:].any() and not img.valid[:, 70:].any()
+        )
         assert (img.pixels[50:] == 0).all()
         np.testing.assert_array_equal(img.pixels[:50, :70], data.transpose(1, 2, 0))
         assert view.valid_fraction(grid.tile_at(0, 0).window) == pytest.approx(50 * 70 / 256**2)
@@ -139,7 +154,9 @@ def test_unknown_gsd_warns_and_keeps_native(tmp_path):
     path = tmp_path / "bare.png"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        with rasterio.open(path, "w", driver="PNG", width=20, height=20, count=3, dtype="uint8") as dst:
+        with rasterio.open(
+            path, "w", driver="PNG", width=20, height=20, count=3, dtype="uint8"
+        ) as dst:
             dst.write(data)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -69,7 +69,12 @@ def check_tile(src, view, tile, ds) -> None:
     X0, Y0 = pixel_to_world(view.transform, w.col_off, w.row_off)
     assert (float(X), float(Y)) == pytest.approx((float(X0), float(Y0)))
     # 8-bit pass-through: the pixels are exactly the file's bands, independently read
-    if src.stretch.is_identity and src.dtype == "uint8" and src._palette is None and view.is_identity:
+    if (
+        src.stretch.is_identity
+        and src.dtype == "uint8"
+        and src._palette is None
+        and view.is_identity
+    ):
         window = Window(w.col_off, w.row_off, w_in, h_in)
         reference = ds.read(list(src.band_indexes), window=window).transpose(1, 2, 0)
         inside = img.valid[:h_in, :w_in]
@@ -86,8 +91,18 @@ def sweep(root: Path) -> tuple[dict[str, str], dict[str, str], list[str]]:
                 with open_raster(path) as src, rasterio.open(path) as ds:
                     info = src.describe()
                     json.dumps(info)
-                    assert format_info({**info, "tiling": {"tile_size": 256, "overlap": 32,
-                                        "rows": 1, "cols": 1, "tiles": 1}})
+                    assert format_info(
+                        {
+                            **info,
+                            "tiling": {
+                                "tile_size": 256,
+                                "overlap": 32,
+                                "rows": 1,
+                                "cols": 1,
+                                "tiles": 1,
+                            },
+                        }
+                    )
                     view = src.at_gsd(None)
                     grid = TileGrid(view.width, view.height, 256, 32)
                     check_tile(src, view, grid.tile_at(0, 0), ds)
@@ -102,7 +117,7 @@ def sweep(root: Path) -> tuple[dict[str, str], dict[str, str], list[str]]:
             if "\n" in message or str(path) not in message:
                 problems.append(f"{name}: RasterError not one line naming the file: {message!r}")
             refused[name] = message
-        except Exception as exc:  # anything else is a bug in the raster core
+        except Exception as exc:  # noqa: BLE001  anything else is a bug in the raster core
             problems.append(f"{name}: {type(exc).__name__}: {exc}")
     return opened, refused, problems
 

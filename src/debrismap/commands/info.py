@@ -115,7 +115,12 @@ def format_info(info: dict[str, Any]) -> str:
         bounds = info["bounds"]
         # degrees need decimals that metres don't
         digits = 6 if all(abs(v) <= 360 for v in bounds) else 2
-        rows.append(("bounds", ", ".join(f"{v:.{digits}f}" for v in bounds) + "  (left, bottom, right, top)"))
+        rows.append(
+            (
+                "bounds",
+                ", ".join(f"{v:.{digits}f}" for v in bounds) + "  (left, bottom, right, top)",
+            )
+        )
     else:
         rows.append(("crs", "none: not georeferenced, pixel coordinates"))
     if info["gsd_m"] is not None:

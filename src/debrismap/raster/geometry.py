@@ -58,15 +58,19 @@ def pixel_size_m(crs, transform: Affine, width: int, height: int) -> tuple[float
         return ground
     try:
         _, factor = crs.linear_units_factor
-    except Exception:  # CRS without a usable linear unit (engineering CRS, odd WKT)
+    except Exception:  # noqa: BLE001  CRS without a usable linear unit (engineering CRS, odd WKT)
         return ground
     nominal = (step_x * float(factor), step_y * float(factor))
-    if ground is not None and any(abs(n / g - 1.0) > 0.01 for n, g in zip(nominal, ground) if g > 0):
+    if ground is not None and any(
+        abs(n / g - 1.0) > 0.01 for n, g in zip(nominal, ground) if g > 0
+    ):
         return ground
     return nominal
 
 
-def _geodesic_pixel_size(crs, transform: Affine, width: int, height: int) -> tuple[float, float] | None:
+def _geodesic_pixel_size(
+    crs, transform: Affine, width: int, height: int
+) -> tuple[float, float] | None:
     """Geodesic length of one pixel step along x and y at the raster centre, or None."""
     try:
         import pyproj
@@ -96,5 +100,5 @@ def _geodesic_pixel_size(crs, transform: Affine, width: int, height: int) -> tup
         if not (math.isfinite(dx) and math.isfinite(dy)) or dx <= 0 or dy <= 0:
             return None
         return dx, dy
-    except Exception:  # pyproj cannot handle the CRS: GSD stays unknown rather than wrong
+    except Exception:  # noqa: BLE001  pyproj cannot handle the CRS: GSD unknown rather than wrong
         return None

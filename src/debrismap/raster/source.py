@@ -19,7 +19,7 @@ import threading
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import rasterio
@@ -32,6 +32,9 @@ from debrismap.errors import RasterError
 from debrismap.raster.bands import choose_bands
 from debrismap.raster.geometry import pixel_size_m
 from debrismap.raster.stretch import Stretch, percentile_stretch
+
+if TYPE_CHECKING:
+    from debrismap.raster.view import RasterView
 
 # Largest side of the decimated read used for the stretch: ~1 M pixels per band is
 # plenty for stable 2nd/98th percentiles and keeps opening a city-sized raster cheap.
@@ -73,12 +76,18 @@ def _one_line(exc: BaseException) -> str:
 
 
 def header_sha256(path: str | Path) -> str:
-    """sha256 of the file's first 64 KiB plus its size: cheap provenance for big rasters."""
-    path = Path(path)
+    """sha256 of the file's first 64 KiB plus its size: cheap provenance for big rasters.
+
+    For a path that is not a local file (/vsicurl/, s3://), the path string is hashed.
+    """
     digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        digest.update(fh.read(HEADER_BYTES))
-    digest.update(str(path.stat().st_size).encode())
+    local = Path(path)
+    if local.is_file():
+        with open(local, "rb") as fh:
+            digest.update(fh.read(HEADER_BYTES))
+        digest.update(str(local.stat().st_size).encode())
+    else:  # not a local file: the path itself is the best stable identity we have
+        digest.update(str(path).encode())
     return digest.hexdigest()
 
 
@@ -115,6 +124,9 @@ class RasterSource:
         self._ds = _open_dataset(self.path)
         try:
             self._init(bands, stretch)
+        except _gdal_errors() as exc:  # GDAL failing on metadata of a damaged file
+            self._ds.close()
+            raise RasterError(f"cannot read the raster: {_one_line(exc)}", self.path) from None
         except BaseException:
             self._ds.close()
             raise
@@ -131,7 +143,7 @@ class RasterSource:
         complex_types = dtypes & _COMPLEX_DTYPES or {d for d in dtypes if "complex" in d}
         if complex_types:
             raise RasterError(
-                f"complex pixel type {sorted(complex_types)[0]} (e.g. SAR) is not optical imagery",
+                f"complex pixel type {min(complex_types)} (e.g. SAR) is not optical imagery",
                 self.path,
             )
         self.width: int = ds.width
@@ -143,7 +155,9 @@ class RasterSource:
         if len({ds.dtypes[b - 1] for b in self.band_indexes}) > 1:
             raise RasterError("the chosen R, G, B bands have different pixel types", self.path)
         self._palette = self._palette_lut()
-        self.crs, self.transform, self.georeferenced, self.georeference_source = self._georeference()
+        self.crs, self.transform, self.georeferenced, self.georeference_source = (
+            self._georeference()
+        )
         self._pixel_size_m = (
             pixel_size_m(self.crs, self.transform, self.width, self.height) if self.crs else None
         )
@@ -288,7 +302,9 @@ class RasterSource:
         try:
             with self._lock:
                 masks = self._ds.read_masks(
-                    unique, window=window, out_shape=(len(unique), *out_shape),
+                    unique,
+                    window=window,
+                    out_shape=(len(unique), *out_shape),
                     resampling=Resampling.nearest,
                 )
         except _gdal_errors() as exc:
@@ -361,7 +377,7 @@ class RasterSource:
     def driver(self) -> str:
         return self._ds.driver
 
-    def at_gsd(self, target_gsd_m: float | None, assumed_gsd_m: float | None = None):
+    def at_gsd(self, target_gsd_m: float | None, assumed_gsd_m: float | None = None) -> RasterView:
         """A view of the raster resampled to `target_gsd_m` (identity within 10% per axis).
 
         assumed_gsd_m: the source GSD to use when the raster's own is unknown (no CRS).
@@ -485,7 +501,7 @@ def find_acquisition_date(ds: rasterio.io.DatasetReader) -> str | None:
     for ns in (None, "IMAGERY"):
         try:
             tags = ds.tags(ns=ns) if ns else ds.tags()
-        except Exception:
+        except _gdal_errors():
             continue
         for key, value in tags.items():
             candidates.setdefault(key.upper(), value)

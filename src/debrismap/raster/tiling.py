@@ -52,9 +52,11 @@ def _axis(size: int, tile: int, overlap: int) -> _Axis:
     n = -(-(size - tile) // stride) + 1  # ceil((size - tile) / stride) + 1
     starts = np.arange(n, dtype=np.int64) * stride
     starts[-1] = size - tile  # shift the last tile back inside the raster
-    lead, trail = overlap // 2, overlap - overlap // 2
-    # The boundary between tile i and i+1 is tile i's window end minus its trailing trim;
-    # for regular neighbours that equals tile i+1's start plus its leading trim.
+    # Leading trim overlap // 2, trailing trim overlap - overlap // 2 (odd overlaps split
+    # by integers). The boundary between tile i and i+1 is tile i's window end minus its
+    # trailing trim; for regular neighbours that equals tile i+1's start plus its leading
+    # trim, and for the shifted last tile it is simply where its core starts.
+    trail = overlap - overlap // 2
     boundaries = starts[:-1] + tile - trail
     core_starts = np.concatenate([[0], boundaries])
     core_ends = np.concatenate([boundaries, [size]])

@@ -86,7 +86,10 @@ class RasterView:
             )
             return cls(source, source.width, source.height, None)
         gx, gy = size
-        if abs(gx / target_gsd_m - 1) <= GSD_TOLERANCE and abs(gy / target_gsd_m - 1) <= GSD_TOLERANCE:
+        if (
+            abs(gx / target_gsd_m - 1) <= GSD_TOLERANCE
+            and abs(gy / target_gsd_m - 1) <= GSD_TOLERANCE
+        ):
             return cls(source, source.width, source.height, (gx + gy) / 2.0)
         width = max(1, round(source.width * gx / target_gsd_m))
         height = max(1, round(source.height * gy / target_gsd_m))
@@ -140,7 +143,7 @@ class RasterView:
 
     def valid_fraction(self, window: Window) -> float:
         """Fraction of the window holding valid data, from a decimated mask read (cheap)."""
-        col, row, w, h, c0, r0, c1, r1 = self._clip(window)
+        _, _, w, h, c0, r0, c1, r1 = self._clip(window)
         if c1 <= c0 or r1 <= r0:
             return 0.0
         inside = (c1 - c0) * (r1 - r0) / (w * h)
