@@ -95,6 +95,8 @@ def sahi_run(model_path: Path, image, meta, tile: int, overlap: int, batch: int,
         model_type="ultralytics", model_path=str(model_path), confidence_threshold=score,
         device="cpu", image_size=tile, category_mapping={str(i): n for i, n in enumerate(meta.classes)},
     )
+    # ultralytics' per-slice NMS defaults to IoU 0.7; use the model's, as detect does.
+    model.model.overrides["iou"] = meta.nms_iou
     start = time.perf_counter()
     pixels = image()  # reading is part of the work, as it is for detect
     result = get_sliced_prediction(
@@ -188,14 +190,20 @@ def main(argv: list[str] | None = None) -> int:
         ev = evaluate_pixel_boxes(boxes, city, truth, work / "runs" / "sahi_onnx", args.iou)
         rows.append({"method": "SAHI + same ONNX (ultralytics backend)", "seconds": seconds, **_scores(ev)})
 
-    ours = rows[0]["seconds"]
+    # Two ratios: against detect's whole process (start-up and output writing included, which
+    # favours SAHI, whose model loading is not timed) and against the run's own timings.total.
+    ours, ours_inner = rows[0]["seconds"], rows[0]["seconds_in_run"]
     for r in rows:
         r["mpx_per_s"] = mpx / r["seconds"]
         r["slower_than_debrismap"] = r["seconds"] / ours
+        r["slower_than_debrismap_in_run"] = (
+            (r.get("seconds_in_run") or r["seconds"]) / ours_inner if ours_inner else None
+        )
     print()
     print(_common.table(rows, [
         ("method", "method", ""), ("seconds", "seconds", "{:.1f}"), ("mpx_per_s", "Mpx/s", "{:.2f}"),
-        ("slower_than_debrismap", "time / debrismap", "{:.2f}x"), ("recall", "recall", "{:.3f}"),
+        ("slower_than_debrismap", "time / detect process", "{:.2f}x"),
+        ("slower_than_debrismap_in_run", "time / detect in-run", "{:.2f}x"), ("recall", "recall", "{:.3f}"),
         ("precision", "precision", "{:.3f}"), ("ap50", "AP50", "{:.3f}"),
     ]))
     recalls = [r["recall"] for r in rows if r["recall"] is not None]
