@@ -22,6 +22,7 @@ from debrismap.raster import (
     choose_bands,
     open_raster,
     parse_bands,
+    pixel_to_world,
 )
 
 UTM_TRANSFORM = Affine(0.5, 0, 500000, 0, -0.5, 4100000)
@@ -429,3 +430,30 @@ def test_large_raster_streams_in_bounded_memory(tmp_path):
     assert all(1000 <= v <= 3000 for v in (*low, *high)) and high[0] > low[0]
     assert fractions[0] == 0.0 and fractions[1] > 0.5
     assert img.valid.any()
+
+
+def test_gcp_only_raster_gets_fitted_affine(tmp_path):
+    from rasterio.control import GroundControlPoint
+
+    true = Affine(0.5, 0.1, 500000, 0.1, -0.5, 4100000)  # slightly rotated
+    rows, cols = np.array([0, 0, 30, 30, 15]), np.array([0, 40, 0, 40, 20])
+    xs, ys = pixel_to_world(true, cols, rows)
+    gcps = [
+        GroundControlPoint(row=int(r), col=int(c), x=float(x), y=float(y))
+        for r, c, x, y in zip(rows, cols, xs, ys)
+    ]
+    path = tmp_path / "gcps.tif"
+    with (
+        warnings.catch_warnings(),
+        rasterio.open(
+            path, "w", driver="GTiff", width=40, height=30, count=3, dtype="uint8",
+            gcps=gcps, crs="EPSG:32615",
+        ) as dst,
+    ):  # fmt: skip
+        warnings.simplefilter("ignore")
+        dst.write(np.zeros((3, 30, 40), np.uint8))
+    with open_raster(path) as src:
+        assert src.georeferenced and "GCP" in src.georeference_source
+        assert src.crs == rasterio.crs.CRS.from_epsg(32615)
+        assert src.transform.almost_equals(true, precision=1e-6)
+        assert src.gsd_m == pytest.approx(np.hypot(0.5, 0.1), rel=1e-6)

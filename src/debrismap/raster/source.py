@@ -196,8 +196,12 @@ class RasterSource:
         if len(gcps) >= 3:
             # An affine fitted to the GCPs: exact for an affine-georeferenced scene,
             # approximate for a warped one (we never warp here).
-            fitted = rasterio.transform.from_gcps(gcps)
-            return gcp_crs, fitted, True, f"affine fit to {len(gcps)} GCPs"
+            try:
+                fitted = rasterio.transform.from_gcps(gcps)
+            except (*_gdal_errors(), ValueError, ZeroDivisionError):
+                fitted = Affine.identity()  # collinear or degenerate GCPs
+            if fitted != Affine.identity() and not fitted.is_degenerate:
+                return gcp_crs, fitted, True, f"affine fit to {len(gcps)} GCPs"
         why = "has a CRS but no geotransform" if ds.crs else "has no georeferencing"
         _warn_not_georeferenced(self.path, f"{why}: working in pixel coordinates")
         return None, Affine.identity(), False, "none"
