@@ -375,6 +375,13 @@ def test_unreadable_file(tmp_path):
         path.chmod(0o644)
 
 
+def test_permission_check_message(tmp_path, monkeypatch):
+    # runs even as root (where chmod 0 does not stop reads): the check itself is exercised
+    path = write_tif(tmp_path / "locked.tif", np.zeros((3, 8, 8), np.uint8))
+    monkeypatch.setattr(os, "access", lambda *args, **kwargs: False)
+    assert "permission denied" in one_line_raster_error(path)
+
+
 def test_read_errors_become_raster_errors(realdata):
     path = realdata / "rasterio_testdata" / "corrupt.tif"
     message = one_line_raster_error(path)
