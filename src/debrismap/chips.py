@@ -180,6 +180,12 @@ def build_chips(
         for raster_path, labels_path in pairs:
             sources.append(_open_pair(Path(raster_path), Path(labels_path), opts, open_raster))
         _check_gsds(sources, existing)
+        if opts.gsd_m is None and not any(s.view.gsd_m for s in sources):
+            warnings.warn(
+                "GSD unknown (rasters without CRS): dataset.yaml gets no gsd_m, which train "
+                "needs; pass --gsd with the imagery's metres per pixel",
+                stacklevel=2,
+            )
         opts = _resolve_block_size(opts, sources)
         names = _class_names(existing, sources)
         plan, skipped, threshold = _plan(sources, names, opts, existing, out_dir)
