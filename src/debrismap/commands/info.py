@@ -134,7 +134,10 @@ def format_info(info: dict[str, Any]) -> str:
     rows.append(("nodata / mask", info["mask"]))
     ovr = info["overviews"]
     rows.append(("overviews", ", ".join(str(o) for o in ovr) if ovr else "none"))
-    rows.append(("acquired", info["acquisition_date"] or "unknown"))
+    acquired = info["acquisition_date"] or "unknown"
+    if info.get("acquisition_date_source") == "file name":
+        acquired += " (from the file name)"
+    rows.append(("acquired", acquired))
     stretch = info["stretch"]
     if stretch["low"]:
         ranges = "; ".join(

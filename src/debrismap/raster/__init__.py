@@ -15,6 +15,7 @@ from debrismap.raster.geometry import pixel_to_world, world_to_pixel
 from debrismap.raster.source import (
     NotGeoreferencedWarning,
     RasterSource,
+    acquisition_date_from_name,
     find_acquisition_date,
     header_sha256,
     open_raster,
@@ -32,6 +33,7 @@ __all__ = [
     "Tile",
     "TileGrid",
     "TileImage",
+    "acquisition_date_from_name",
     "choose_bands",
     "find_acquisition_date",
     "header_sha256",

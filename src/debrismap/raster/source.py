@@ -10,6 +10,8 @@ Pixels are only ever read through windows (`RasterSource.at_gsd(...).read(window
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 import hashlib
 import json
 import math
@@ -371,7 +373,21 @@ class RasterSource:
 
     @property
     def acquisition_date(self) -> str | None:
-        return find_acquisition_date(self._ds)
+        """ISO 8601 date (and time when known) of acquisition, or None when not recorded."""
+        return self._acquisition[0]
+
+    @property
+    def acquisition_date_source(self) -> str | None:
+        """Where acquisition_date came from: "metadata", "file name", or None."""
+        return self._acquisition[1]
+
+    @functools.cached_property
+    def _acquisition(self) -> tuple[str | None, str | None]:
+        found = find_acquisition_date(self._ds)
+        if found:
+            return found, "metadata"
+        found = acquisition_date_from_name(self.path)
+        return (found, "file name") if found else (None, None)
 
     @property
     def header_sha256(self) -> str:
@@ -416,6 +432,7 @@ class RasterSource:
             "block_shape": list(ds.block_shapes[0]),
             "compression": ds.compression.name if ds.compression else None,
             "acquisition_date": self.acquisition_date,
+            "acquisition_date_source": self.acquisition_date_source,
             "stretch": self.stretch.to_dict(),
             "header_sha256": self.header_sha256,
         }
@@ -535,3 +552,30 @@ def _iso_date(text: str) -> str | None:
     if hh is None:
         return f"{y}-{mo}-{d}"
     return f"{y}-{mo}-{d}T{hh}:{mm}:{ss or '00'}"
+
+
+# Compact dates in file names, as vendors write them: 20230212, 20230212T112019Z, 2023-02-12.
+_NAME_DATE_RE = re.compile(
+    r"(?<![0-9])((?:19|20)[0-9]{2})-?(0[1-9]|1[0-2])-?(0[1-9]|[12][0-9]|3[01])"
+    r"(?:T([01][0-9]|2[0-3])([0-5][0-9])([0-5][0-9])Z?)?(?![0-9])"
+)
+
+
+def acquisition_date_from_name(path: str | Path) -> str | None:
+    """The one date written in a file name (Planet, NAIP, Maxar style), else None.
+
+    Names with two different dates (pre/post pairs, processing dates) are ambiguous and
+    give None rather than a guess.
+    """
+    found = set()
+    for m in _NAME_DATE_RE.finditer(Path(path).name):
+        y, mo, d, hh, mm, ss = m.groups()
+        try:
+            dt.date(int(y), int(mo), int(d))
+        except ValueError:
+            continue
+        found.add(f"{y}-{mo}-{d}" + (f"T{hh}:{mm}:{ss}" if hh else ""))
+    days = {f[:10] for f in found}
+    if len(days) != 1:
+        return None
+    return max(found, key=len)  # prefer the one with a time of day
