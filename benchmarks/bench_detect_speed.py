@@ -1,0 +1,203 @@
+"""Speed and memory of `debrismap detect` against the bare model (not run by CI).
+
+Targets (docs/readme/detect.md): on a 2-core CPU the whole detect run over a >= 100 Mpx city
+costs at most 1.10x the bare model time — the same number of batches pushed through the same
+ONNX Runtime session with no I/O — and detect's peak RSS stays under 1.5 GB at any raster size.
+
+The city is a VRT mosaic repeating one synthetic 2048 x 2048 city (generated once into the
+cache folder), so 100 or 500 Mpx cost no disk. The model is --model, else the bundled model,
+else a YOLOv8n with random weights exported here with ultralytics (benchmark only: needs the
+[train] extra). Detect runs in a subprocess; its peak RSS is the kernel's ru_maxrss for it.
+
+    uv run python benchmarks/bench_detect_speed.py --mpx 100 --cache ~/.cache/debrismap-bench
+    uv run python benchmarks/bench_detect_speed.py --mpx 500 --skip-bare   # memory only
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+BASE_SIZE = 2048
+
+
+def base_city(cache: Path) -> Path:
+    path = cache / "city2048.tif"
+    if not path.exists():
+        from debrismap.synth import generate_city
+
+        generate_city(path, size=BASE_SIZE, gsd=0.5, seed=1, progress=True)
+    return path
+
+
+def mosaic_vrt(base: Path, mpx: float, cache: Path) -> tuple[Path, int]:
+    """A VRT repeating `base` n x n times, n chosen so the mosaic holds at least `mpx` megapixels."""
+    import rasterio
+
+    with rasterio.open(base) as src:
+        w, h, crs, t = src.width, src.height, src.crs, src.transform
+        block = src.block_shapes[0]
+    n = max(1, math.ceil(math.sqrt(mpx * 1e6 / (w * h))))
+    path = cache / f"mosaic_{n}x{n}.vrt"
+    srs = crs.to_wkt().replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
+    bands = []
+    for b, colour in zip((1, 2, 3), ("Red", "Green", "Blue")):
+        sources = "".join(
+            f'<SimpleSource><SourceFilename relativeToVRT="0">{base}</SourceFilename><SourceBand>{b}</SourceBand>'
+            f'<SourceProperties RasterXSize="{w}" RasterYSize="{h}" DataType="Byte" BlockXSize="{block[1]}" BlockYSize="{block[0]}"/>'
+            f'<SrcRect xOff="0" yOff="0" xSize="{w}" ySize="{h}"/><DstRect xOff="{i * w}" yOff="{j * h}" xSize="{w}" ySize="{h}"/>'
+            "</SimpleSource>"
+            for j in range(n) for i in range(n)
+        )
+        bands.append(f'<VRTRasterBand dataType="Byte" band="{b}"><ColorInterp>{colour}</ColorInterp>{sources}</VRTRasterBand>')
+    gt = f"{t.c}, {t.a}, {t.b}, {t.f}, {t.d}, {t.e}"
+    path.write_text(f'<VRTDataset rasterXSize="{n * w}" rasterYSize="{n * h}"><SRS>{srs}</SRS>'
+                    f"<GeoTransform>{gt}</GeoTransform>{''.join(bands)}</VRTDataset>\n")
+    return path, n
+
+
+def benchmark_model(cache: Path, given: Path | None) -> Path:
+    if given:
+        return given
+    from debrismap.detect.model_file import find_default_model
+
+    bundled = find_default_model()
+    if bundled:
+        return bundled
+    path = cache / "yolov8n-random-640.onnx"
+    if not path.exists():
+        export_random_yolov8n(path)
+    return path
+
+
+def export_random_yolov8n(path: Path) -> None:
+    """A YOLOv8n of realistic cost (random weights) with debrismap metadata. Benchmark only."""
+    import onnx
+    import torch
+    from ultralytics.nn.tasks import DetectionModel
+
+    from debrismap.model_meta import ModelMetadata
+
+    model = DetectionModel("yolov8n.yaml", nc=1, verbose=False).eval()
+    for module in model.modules():
+        if module.__class__.__name__ == "Detect":
+            module.export, module.format = True, "onnx"
+    tmp = path.with_suffix(".tmp.onnx")
+    torch.onnx.export(model, torch.zeros(1, 3, 640, 640), str(tmp), input_names=["images"], output_names=["output0"],
+                      dynamic_axes={"images": {0: "N"}, "output0": {0: "N"}}, opset_version=17, dynamo=False)
+    proto = onnx.load(str(tmp))
+    meta = ModelMetadata(classes=("debris",), input_size=640, gsd_m=0.5, training_data="random weights: benchmark only")
+    onnx.helper.set_model_props(proto, meta.to_props())
+    onnx.save(proto, str(path))
+    tmp.unlink()
+
+
+def run_detect_subprocess(raster: Path, out: Path, model: Path, batch: int, threads: int | None) -> dict:
+    cmd = [sys.executable, "-m", "debrismap", "detect", str(raster), "--out", str(out), "--model", str(model),
+           "--batch", str(batch), "--force", "--no-heatmap"]
+    if threads:
+        cmd += ["--threads", str(threads)]
+    import psutil
+
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd)
+    ps = psutil.Process(proc.pid)
+    peak_polled = 0
+    while proc.poll() is None:  # poll too, in case ru_maxrss is not supported
+        try:
+            peak_polled = max(peak_polled, ps.memory_info().rss + sum(c.memory_info().rss for c in ps.children(True)))
+        except psutil.Error:
+            pass
+        time.sleep(0.25)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"detect failed with exit code {proc.returncode}")
+    ru_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024  # Linux reports KiB
+    run = json.loads((out / "run.json").read_text())
+    return {"wall_s": wall, "peak_rss_bytes": max(ru_peak, peak_polled), "peak_rss_polled_bytes": peak_polled,
+            "run": run}
+
+
+def bare_model_seconds(model: Path, n_batches: int, batch: int, threads: int | None) -> float:
+    """The same number of full batches through the same kind of session, no I/O at all."""
+    from debrismap.detect.session import ModelSession
+
+    session = ModelSession(model, "cpu", threads)
+    size = session.input_size
+    x = np.random.default_rng(0).random((batch, 3, size, size), dtype=np.float32)
+    session.run(x)  # warm-up, as detect's first batch is not free either
+    t0 = time.perf_counter()
+    for _ in range(n_batches):
+        session.run(x)
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--mpx", type=float, default=100.0, help="mosaic size in megapixels (default 100)")
+    parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "debrismap-bench")
+    parser.add_argument("--model", type=Path, default=None)
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--skip-bare", action="store_true", help="memory only: do not time the bare model")
+    parser.add_argument("--json", type=Path, default=None, help="where to write the results (default: cache)")
+    args = parser.parse_args()
+    args.cache.mkdir(parents=True, exist_ok=True)
+
+    base = base_city(args.cache)
+    raster, n = mosaic_vrt(base, args.mpx, args.cache)
+    model = benchmark_model(args.cache, args.model)
+    out = args.cache / f"run_{n}x{n}"
+    print(f"raster {raster} ({n * BASE_SIZE} x {n * BASE_SIZE} = {(n * BASE_SIZE) ** 2 / 1e6:.0f} Mpx), model {model}",
+          flush=True)
+
+    detect = run_detect_subprocess(raster, out, model, args.batch, args.threads)
+    run = detect["run"]
+    tiles = run["tiling"]["tiles_analysed"]
+    n_batches = math.ceil(tiles / args.batch)
+    bare = None if args.skip_bare else bare_model_seconds(model, n_batches, args.batch, args.threads)
+    timings = run["timings"]
+    result = {
+        "host": {"machine": platform.machine(), "cpus_logical": os.cpu_count(),
+                 "load_avg_at_end": os.getloadavg()},
+        "raster": str(raster), "megapixels": (n * BASE_SIZE) ** 2 / 1e6, "model": str(model),
+        "tiles": tiles, "batch": args.batch, "batches": n_batches,
+        "detect_total_s": timings["total"], "detect_process_wall_s": round(detect["wall_s"], 3),
+        "detect_timings": timings,
+        "bare_model_s": None if bare is None else round(bare, 3),
+        "ratio_total_over_bare": None if bare is None else round(timings["total"] / bare, 3),
+        "peak_rss_mb": round(detect["peak_rss_bytes"] / 2**20, 1),
+        "peak_rss_polled_mb": round(detect["peak_rss_polled_bytes"] / 2**20, 1),
+    }
+    rows = [
+        ("raster", f"{result['megapixels']:.0f} Mpx, {tiles} tiles of {run['tiling']['tile_size']}, batch {args.batch}"),
+        ("detect total (run.json)", f"{timings['total']:.1f} s"),
+        ("  model inside detect", f"{timings['inference']:.1f} s"),
+        ("  main thread waiting for tiles", f"{timings['wait_for_tiles']:.1f} s"),
+        ("  read / preprocess (thread-busy)", f"{timings['read']:.1f} / {timings['preprocess']:.1f} s"),
+        ("  decode+merge / write", f"{timings['decode_merge']:.1f} / {timings['write']:.1f} s"),
+        ("bare model, same batches", "skipped" if bare is None else f"{bare:.1f} s"),
+        ("ratio detect / bare (target <= 1.10)", "-" if bare is None else f"{result['ratio_total_over_bare']:.3f}"),
+        ("peak RSS of detect (target <= 1536 MB)", f"{result['peak_rss_mb']:.0f} MB"),
+    ]
+    width = max(len(r[0]) for r in rows)
+    print()
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}")
+    path = args.json or args.cache / f"bench_detect_{n}x{n}.json"
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"\nresults: {path}")
+
+
+if __name__ == "__main__":
+    main()
