@@ -164,3 +164,15 @@ def test_unknown_gsd_warns_and_keeps_native(tmp_path):
             view = src.at_gsd(0.5)
             assert view.is_identity and view.gsd_m is None
     assert any(issubclass(w.category, GsdUnknownWarning) for w in caught)
+
+
+def test_resampled_view_matches_gdal_whole_raster_resample(tmp_path):
+    data = np.random.default_rng(7).integers(0, 256, (3, 210, 190), dtype=np.uint8)
+    path = write_tif(tmp_path / "n.tif", data, Affine(0.3, 0, 500000, 0, -0.3, 4100000))
+    with open_raster(path) as src, rasterio.open(path) as ds:
+        view = src.at_gsd(0.5)
+        assert (view.width, view.height) == (round(190 * 0.3 / 0.5), round(210 * 0.3 / 0.5))
+        ours = whole(view).pixels
+        gdal = ds.read(out_shape=(3, view.height, view.width), resampling=view.resampling)
+    assert view.resampling.name == "average"
+    assert np.abs(ours.astype(int) - gdal.transpose(1, 2, 0).astype(int)).max() <= 1
