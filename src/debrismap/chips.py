@@ -131,6 +131,15 @@ class ChipDatasetSummary:
     def n_chips(self) -> int:
         return sum(c["images"] for c in self.counts.values())
 
+    def __repr__(self) -> str:  # the default one would print every chip's boxes
+        c = self.counts
+        return (
+            f"ChipDatasetSummary({self.out_dir}: train {c['train']['images']} chips / "
+            f"{c['train']['boxes']} boxes, val {c['val']['images']} chips / {c['val']['boxes']} "
+            f"boxes, names={list(self.names)}, gsd_m={self.gsd_m}, chip_size={self.chip_size}, "
+            f"{len(self.sources)} sources, this call {len(self.chips)} chips, skipped {self.skipped})"
+        )
+
 
 # -- the build ----------------------------------------------------------------------------
 
@@ -198,6 +207,7 @@ def build_chips(
             )
             raise DatasetError(f"no chip to write ({reasons or 'no tiles'}){hint}", path=out_dir)
         summary = _write(plan, sources, names, opts, threshold, skipped, existing, out_dir, progress)
+        _warn_if_split_unbalanced(summary, opts)
     finally:
         for s in sources:
             s.raster.close()
@@ -254,6 +264,22 @@ def _check_gsds(sources: list[_Source], existing: dict | None) -> None:
                 f"{name} is {g:.3g} m/pixel but {ref_name} is {ref:.3g} m/pixel; "
                 "pass --gsd to resample every raster to one GSD"
             )
+
+
+def _warn_if_split_unbalanced(summary: ChipDatasetSummary, opts: ChipOptions) -> None:
+    """Few blocks make a lumpy split; say so rather than let val silently be 0% or 90%."""
+    n_val = summary.counts["val"]["images"]
+    total = n_val + summary.counts["train"]["images"]
+    if total < 10 or opts.val_fraction <= 0:
+        return
+    share = n_val / total
+    if share < opts.val_fraction / 3 or share > min(0.9, 2 * opts.val_fraction + 0.1):
+        warnings.warn(
+            f"{summary.out_dir}: val holds {share:.0%} of the chips (asked for "
+            f"{opts.val_fraction:.0%} of {opts.block_size_m:g} m blocks): too few blocks for a "
+            "balanced split; use a smaller --block-size or more imagery",
+            stacklevel=3,
+        )
 
 
 def _resolve_block_size(opts: ChipOptions, sources: list[_Source]) -> ChipOptions:

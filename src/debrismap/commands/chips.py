@@ -151,10 +151,4 @@ def run(args: argparse.Namespace) -> int:
     skipped = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in summary.skipped.items() if v)
     if skipped:
         print(f"skipped: {skipped}")
-    if c["val"]["images"] == 0 and added:
-        print(
-            "debrismap chips: warning: the val split is empty; use a smaller --block-size "
-            "or more imagery",
-            file=sys.stderr,
-        )
     return 0
