@@ -109,7 +109,7 @@ def format_info(info: dict[str, Any]) -> str:
     rgb = f"bands {r},{g},{b}" + (" (grey replicated)" if r == g == b else "")
     rows.append(("used as RGB", rgb))
     if info["georeferenced"]:
-        rows.append(("crs", info["crs"] or "none (geotransform only)"))
+        rows.append(("crs", info["crs_name"] or "none (geotransform only)"))
         if info["georeference_source"] != "geotransform":
             rows.append(("georeference", info["georeference_source"]))
         bounds = info["bounds"]

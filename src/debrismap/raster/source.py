@@ -420,6 +420,7 @@ class RasterSource:
             "colorinterp": [ci.name for ci in self.colorinterp],
             "bands": list(self.band_indexes),
             "crs": self.crs.to_string() if self.crs else None,
+            "crs_name": crs_label(self.crs),
             "transform": list(self.transform)[:6],
             "georeferenced": self.georeferenced,
             "georeference_source": self.georeference_source,
@@ -455,6 +456,24 @@ class RasterSource:
             f"<RasterSource {self.path!r} {self.width}x{self.height} {self.count}x{self.dtype} "
             f"bands={self.band_indexes} gsd_m={self.gsd_m}>"
         )
+
+
+def crs_label(crs) -> str | None:
+    """Short human name of a CRS: "EPSG:32637 (WGS 84 / UTM zone 37N)" or the WKT's name."""
+    if crs is None:
+        return None
+    try:
+        import pyproj
+
+        pcrs = pyproj.CRS.from_wkt(crs.to_wkt())
+        code = pcrs.to_epsg(min_confidence=90)
+        if code:
+            return f"EPSG:{code} ({pcrs.name})"
+        method = pcrs.coordinate_operation.method_name if pcrs.coordinate_operation else None
+        kind = "geographic" if pcrs.is_geographic else (method or "projected")
+        return f"{pcrs.name} (custom WKT, {kind})"
+    except Exception:  # noqa: BLE001  a CRS pyproj cannot parse still has a string form
+        return crs.to_string()[:80]
 
 
 def _json_number(value: float | None) -> float | str | None:
