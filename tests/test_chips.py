@@ -344,3 +344,47 @@ def test_block_aligned_grid_covers_each_block_without_crossing_it():
     # Neighbouring chips inside a block overlap by at least the requested overlap, minus 2 px slack.
     xs = sorted({c.x_off for c in chips if c.block[0] == chips[len(chips) // 2].block[0]})
     assert all(128 - (b - a) >= 30 for a, b in itertools.pairwise(xs))
+
+
+def test_an_interrupted_build_leaves_nothing_and_an_interrupted_append_keeps_the_dataset(
+    scene, tmp_path, monkeypatch
+):
+    import debrismap.chips as chips_module
+
+    raster, labels, _ = scene
+    calls = {"n": 0}
+    real_write_yolo = chips_module.write_yolo
+
+    def failing_write_yolo(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise KeyboardInterrupt
+        return real_write_yolo(*args, **kwargs)
+
+    kw = {"size": 128, "overlap": 16, "block_size": 128}
+    monkeypatch.setattr(chips_module, "write_yolo", failing_write_yolo)
+    with pytest.raises(KeyboardInterrupt):
+        build_chips([(raster, labels)], tmp_path / "ds", **kw)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["city.gpkg", "city.tif"]
+
+    monkeypatch.setattr(chips_module, "write_yolo", real_write_yolo)
+    build_chips([(raster, labels)], tmp_path / "ds", **kw)
+    before = (tmp_path / "ds" / "dataset.yaml").read_text()
+    n_files = len(list((tmp_path / "ds").rglob("*")))
+    other = make_raster(tmp_path / "other.tif", seed=9)
+    calls["n"] = 0
+    monkeypatch.setattr(chips_module, "write_yolo", failing_write_yolo)
+    with pytest.raises(KeyboardInterrupt):
+        build_chips([(other, labels)], tmp_path / "ds", append=True, **kw)
+    assert (tmp_path / "ds" / "dataset.yaml").read_text() == before
+    assert len(list((tmp_path / "ds").rglob("*"))) == n_files
+
+
+def test_cli_warnings_are_one_line(scene, tmp_path, capsys):
+    raster, _, truth = scene
+    labels = make_labels(tmp_path / "some_out.gpkg", [*truth, (2000, 2000, 2010, 2010)])
+    code = main(["chips", str(raster), str(labels), "--out", str(tmp_path / "ds"), "--size", "128", "--block-size", "128"])
+    err = capsys.readouterr().err
+    assert code == 0
+    assert "debrismap chips: warning: " in err and "dropped 1 of 61 boxes outside the raster" in err
+    assert all(line.startswith("debrismap chips: warning: ") for line in err.splitlines())

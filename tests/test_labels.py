@@ -232,7 +232,7 @@ def test_normalised_yolo_needs_the_image_size(tmp_path):
 
 
 def test_huge_json_is_refused_before_parsing(tmp_path, monkeypatch):
-    import debrismap.labels.vector as vector
+    from debrismap.labels import vector
 
     monkeypatch.setattr(vector, "MAX_JSON_BYTES", 100)
     feats = [polygon_feature([[30, 36], [30.1, 36], [30.1, 36.1], [30, 36]])] * 5
@@ -243,8 +243,7 @@ def test_huge_json_is_refused_before_parsing(tmp_path, monkeypatch):
 def test_yolo_is_streamed_line_by_line(tmp_path):
     path = tmp_path / "many.txt"
     with open(path, "w") as f:
-        for i in range(20000):
-            f.write(f"0 {i} 0 {i + 1} 2\n")
+        f.writelines(f"0 {i} 0 {i + 1} 2\n" for i in range(20000))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         boxes = read_labels(path)
@@ -252,3 +251,11 @@ def test_yolo_is_streamed_line_by_line(tmp_path):
     (tmp_path / "long.txt").write_text("0 " * 40000)
     with pytest.raises(LabelError, match="too long"):
         read_labels(tmp_path / "long.txt")
+
+
+def test_coco_image_of_another_size_is_refused(tmp_path):
+    a = Boxes(np.array([[1, 2, 11, 22]]), [0], pixel=True)
+    path = write_coco(tmp_path / "c.json", [("a.png", 64, 48, a)], ["debris"])
+    np.testing.assert_allclose(read_labels(path, image_size=(64, 48)).xyxy, a.xyxy)
+    with pytest.raises(LabelError, match="64 x 48 px but the raster is 100 x 100"):
+        read_labels(path, image_size=(100, 100))

@@ -30,8 +30,13 @@ def read_coco(
     names=None,
     allow_empty: bool = False,
     doc=None,
+    image_size: tuple[int, int] | None = None,
 ) -> Boxes:
-    """Pixel boxes of one image of a COCO file (see module doc for how the image is chosen)."""
+    """Pixel boxes of one image of a COCO file (see module doc for how the image is chosen).
+
+    image_size: (width, height) of the raster the boxes belong to; an image that declares
+    another size is refused (its pixel boxes would land in the wrong place).
+    """
     from debrismap.labels.vector import load_json  # one JSON loader, one set of messages
 
     path = Path(path)
@@ -45,6 +50,7 @@ def read_coco(
 
     cat_names = _category_names(categories, path)
     image_id = _pick_image(images, image, path)
+    _check_image_size(images, image_id, image_size, path)
 
     xyxy, cat_ids, n_bad, n_total = [], [], 0, 0
     for ann in annotations:
@@ -136,6 +142,21 @@ def _pick_image(images: list[dict], wanted, path: Path):
         "(its file name or stem must match the raster's)",
         path=path,
     )
+
+
+def _check_image_size(images: list[dict], image_id, image_size, path: Path) -> None:
+    if image_size is None or image_id is None:
+        return
+    img = next((i for i in images if i.get("id") == image_id), None)
+    if img is None:
+        return
+    declared = (img.get("width"), img.get("height"))
+    if all(_is_int(v) for v in declared) and tuple(declared) != tuple(image_size):
+        raise LabelError(
+            f"image {img.get('file_name', image_id)!r} is {declared[0]} x {declared[1]} px but "
+            f"the raster is {image_size[0]} x {image_size[1]} px",
+            path=path,
+        )
 
 
 def _annotation_box(ann: dict) -> list[float] | None:

@@ -53,7 +53,10 @@ def read_labels(
     if suffix == ".json":
         doc = load_json(path)
         if is_coco(doc):
-            return read_coco(path, image=coco_image, names=names, allow_empty=allow_empty, doc=doc)
+            return read_coco(
+                path, image=coco_image, names=names, allow_empty=allow_empty, doc=doc,
+                image_size=image_size,
+            )  # fmt: skip
         return read_vector_labels(path, json_doc=doc, **vector_args)
     if suffix == ".txt":
         return read_yolo(
