@@ -45,7 +45,7 @@ def test_report_is_self_contained(report):
     # no external fetches: no http(s) URLs in src/href, no link tags, no external scripts
     assert not re.search(r"""(src|href)\s*=\s*["'](https?:)?//""", text)
     assert "<link" not in text and "<script src" not in text
-    assert text.count("data:image/png;base64,") >= 3  # map, detections layer, sensitivity
+    assert text.count("data:image/png;base64,") >= 4  # map, detections, legend, sensitivity
     assert "ab" * 32 in text  # model sha256 in the provenance
     assert "0.25" in text and "central" in text
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from debrismap.aggregate.colours import change_rgba
-from debrismap.aggregate.figure import MapFigure, render
+from debrismap.aggregate.figure import MapFigure, colorbar_ticks, render
 from debrismap.aggregate.heatmap_figure import BASEMAP_PIXELS, _default_credit, overlay_with_veil
 
 
@@ -43,7 +43,7 @@ def change_figure(change, density, vlim: float, title=None, credit=None):
         cmap=ListedColormap(ramp),
         norm=Normalize(-vlim, vlim),
         colorbar_label="New minus gone piles per km²",
-        colorbar_ticks=[-vlim, -vlim / 2, 0, vlim / 2, vlim],
+        colorbar_ticks=colorbar_ticks(vlim, -vlim),
         title=title or f"Change in debris piles, {d_before} to {d_after}",
         caption=caption,
         basemap=grey,

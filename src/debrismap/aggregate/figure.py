@@ -39,6 +39,7 @@ class MapFigure:
     dot_colours: list | None = None
     outlines: list = field(default_factory=list)  # shapely geometries drawn as thin lines
     colorbar_ticks: list | None = None
+    colorbar_extend: str = "neither"  # "max": values above the top exist (open-ended bar)
 
 
 def render(fig_spec: MapFigure):
@@ -88,8 +89,11 @@ def render(fig_spec: MapFigure):
             ax.plot(xs, ys, color="#333333", linewidth=0.4, zorder=3)
     if fig_spec.dots is not None and len(fig_spec.dots):
         colours = fig_spec.dot_colours or "#00b4d8"
-        ax.scatter(fig_spec.dots[:, 0], fig_spec.dots[:, 1], s=1.4, c=colours, linewidths=0.25,
-                   edgecolors="black", zorder=4)
+        # Thousands of piles at city scale: smaller, edgeless dots, or they hide the map.
+        crowded = len(fig_spec.dots) > 2000
+        ax.scatter(fig_spec.dots[:, 0], fig_spec.dots[:, 1], s=0.25 if crowded else 1.4, c=colours,
+                   linewidths=0 if crowded else 0.25, edgecolors="black", alpha=0.7 if crowded else 1,
+                   zorder=4, rasterized=crowded)
     ax.set_xlim(left, right)
     ax.set_ylim(bottom, top)
     ax.set_xticks([])
@@ -101,9 +105,12 @@ def render(fig_spec: MapFigure):
     y += map_h + 0.26
     cax = fig.add_axes(frac_box(margin + 0.15, y, FIG_WIDTH_IN - 2 * margin - 0.3, 0.08))
     from matplotlib.cm import ScalarMappable
+    from matplotlib.ticker import FuncFormatter
 
     cbar = fig.colorbar(ScalarMappable(norm=fig_spec.norm, cmap=fig_spec.cmap), cax=cax,
-                        orientation="horizontal", ticks=fig_spec.colorbar_ticks)
+                        orientation="horizontal", ticks=fig_spec.colorbar_ticks,
+                        extend=fig_spec.colorbar_extend, extendfrac=0.03,
+                        format=FuncFormatter(_tick_label))
     cbar.outline.set_linewidth(0.4)
     cbar.ax.tick_params(labelsize=FONT_PT, width=0.4, length=2, pad=1.5)
     cax.set_title(fig_spec.colorbar_label, fontsize=FONT_PT, pad=2.5)
@@ -144,7 +151,15 @@ def _rings(geom):
     return []
 
 
-def colorbar_ticks(vmax: float, n: int = 5) -> list[float]:
-    """Round ticks from 0 to the colour scale's top."""
-    step = vmax / (n - 1)
-    return [round(i * step, 10) for i in range(n)]
+def _tick_label(value: float, _pos=None) -> str:
+    # Thousands separators and no trailing ".0": "2,500", "0.5", "−1,000".
+    text = f"{value:,.10g}" if abs(value) >= 1000 else f"{value:.10g}"
+    return text.replace("-", "\u2212")
+
+
+def colorbar_ticks(vmax: float, vmin: float = 0.0) -> list[float]:
+    """Round ticks (1, 2, 2.5, 5 × 10^k steps) from `vmin` to the colour scale's top."""
+    from matplotlib.ticker import MaxNLocator
+
+    ticks = MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10]).tick_values(vmin, vmax)
+    return [float(t) for t in ticks if vmin - 1e-9 <= t <= vmax + 1e-9]

@@ -85,6 +85,7 @@ def heatmap_figure(analysis, basemap=None, title=None, credit=None, date=None, d
         norm=Normalize(0, vmax),
         colorbar_label="Debris piles per km²",
         colorbar_ticks=colorbar_ticks(vmax),
+        colorbar_extend="max" if np.nanmax(density.values, initial=0) > vmax else "neither",
         title=title or default_title,
         caption=caption,
         basemap=grey,

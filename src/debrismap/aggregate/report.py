@@ -72,6 +72,32 @@ def _map_layers(analysis, basemap) -> tuple[str, str, int, int]:
     return base, dots, width, height
 
 
+def _legend_uri(analysis) -> str:
+    """The density colour bar as a small PNG (the same fade-in as the map layer)."""
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import ListedColormap, Normalize
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
+
+    from debrismap.aggregate.figure import _tick_label, colorbar_ticks
+    from debrismap.aggregate.writers import density_vmax
+
+    vmax = density_vmax(analysis.density)
+    ramp = density_rgba(np.linspace(0, vmax, 256)[None, :], vmax)[0] / 255.0
+    fig = Figure(figsize=(4.0, 0.62), dpi=150)
+    cax = fig.add_axes([0.04, 0.45, 0.9, 0.2])
+    extend = "max" if np.nanmax(analysis.density.values, initial=0) > vmax else "neither"
+    bar = fig.colorbar(ScalarMappable(Normalize(0, vmax), ListedColormap(ramp)), cax=cax,
+                       orientation="horizontal", ticks=colorbar_ticks(vmax), extend=extend,
+                       format=FuncFormatter(_tick_label))
+    bar.ax.tick_params(labelsize=7, length=2, width=0.4)
+    bar.outline.set_linewidth(0.4)
+    cax.set_title("Debris piles per km²", fontsize=7, pad=2)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=150, facecolor="white")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
 def _sensitivity_uri(analysis) -> str:
     from debrismap.aggregate.sensitivity import sensitivity_figure
 
@@ -152,6 +178,7 @@ td.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
 <p><label><input type="checkbox" id="toggle-detections" checked> show detections</label></p>
 <div class="map"><img src="{base_uri}" alt="Density of debris piles over the imagery">
 <img class="overlay" id="detections-layer" src="{dots_uri}" alt="Detected piles"></div>
+<img src="{legend_uri}" alt="Colour scale: debris piles per km²" style="width: 400px; max-width: 100%">
 <p class="note">Colour: debris piles per km² (Gaussian kernel, {bandwidth:g} m); pale areas were not analysed.
 {count} piles counted at score ≥ {threshold:.2f}; {outside} detections outside the analysed coverage were left out.</p>
 <div class="figures"><img src="{sens_uri}" alt="Count against score threshold" style="max-width: 540px; width: 100%"></div>
@@ -250,7 +277,7 @@ def report_html(analysis, basemap=None, title: str | None = None) -> str:
         title=html.escape(title), subtitle=html.escape(subtitle), base_uri=base_uri, dots_uri=dots_uri,
         width=width, bandwidth=analysis.density.bandwidth, count=f"{analysis.count:,}",
         threshold=run.operating_threshold, outside=analysis.excluded_outside,
-        sens_uri=_sensitivity_uri(analysis), cell=analysis.grid.cell,
+        sens_uri=_sensitivity_uri(analysis), legend_uri=_legend_uri(analysis), cell=analysis.grid.cell,
         provenance=_provenance(run.manifest), version=html.escape(__version__), data=data_json,
     )
 

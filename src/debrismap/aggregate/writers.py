@@ -23,8 +23,16 @@ def write_counts(grid: CountGrid, out: Path, stem: str = "counts") -> tuple[Path
 
 
 def density_vmax(density: DensityRaster) -> float:
+    """Top of the colour scale: the 99.5th percentile of non-zero density, rounded up.
+
+    Not the maximum: one very dense block would otherwise wash out the rest of a city.
+    Figures mark the colour bar's top as open-ended when the maximum is above it.
+    """
     finite = density.values[np.isfinite(density.values)]
-    return nice_ceiling(float(finite.max()) if finite.size else 0.0)
+    positive = finite[finite > 1e-6 * max(float(finite.max()), 1e-12)] if finite.size else finite
+    if positive.size == 0:
+        return 1.0
+    return nice_ceiling(float(np.percentile(positive, 99.5)))
 
 
 def write_density(density: DensityRaster, out: Path, stem: str) -> tuple[Path, Path]:
