@@ -175,3 +175,18 @@ def test_large_scene_is_fast_and_exact():
     m = run(dets, rng.uniform(0.3, 1, n), truths, shapely.box(0, 0, 20_000, 20_000), resamples=100)
     assert m["operating_point"]["recall"] > 0.99
     assert m["counting"]["cells"] == 200 * 200
+
+
+def test_bootstrap_by_distinct_pairs_matches_resampling_cells():
+    # The multinomial-over-distinct-(pred, true) shortcut must give the interval that
+    # resampling whole cells gives (up to Monte-Carlo noise).
+    rng = np.random.default_rng(5)
+    true = rng.poisson(3, 300)
+    pred = np.maximum(true + rng.integers(-2, 3, 300), 0)
+    fast = bootstrap_ci(pred, true, resamples=4000, seed=1)
+    idx = np.random.default_rng(2).integers(0, 300, (4000, 300))
+    naive_mae = np.abs(pred - true)[idx].mean(axis=1)
+    naive_bias = (pred - true)[idx].mean(axis=1)
+    for (lo, hi), sample in ((fast["mae"], naive_mae), (fast["bias"], naive_bias)):
+        assert lo == pytest.approx(np.percentile(sample, 2.5), abs=0.03)
+        assert hi == pytest.approx(np.percentile(sample, 97.5), abs=0.03)

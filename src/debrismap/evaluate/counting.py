@@ -52,15 +52,20 @@ class CellGrid:
 
 def area_fraction(grid: CellGrid, area) -> np.ndarray:
     """Fraction of each cell inside the evaluated area (a shapely geometry)."""
+    if area.equals(area.envelope):  # a rectangle (raster or truth extent): exact, no geometry ops
+        minx, miny, maxx, maxy = area.bounds
+        cols = grid.x0 + np.arange(grid.n_cols) * grid.cell
+        rows = grid.y0 + np.arange(grid.n_rows) * grid.cell
+        fx = np.clip(np.minimum(cols + grid.cell, maxx) - np.maximum(cols, minx), 0, None) / grid.cell
+        fy = np.clip(np.minimum(rows + grid.cell, maxy) - np.maximum(rows, miny), 0, None) / grid.cell
+        return np.outer(fy, fx).ravel()
     cells = grid.polygons()
     shapely.prepare(area)
     fraction = np.zeros(len(cells))
-    touching = shapely.intersects(area, cells)
-    covered = shapely.contains_properly(area, cells[touching])
-    inter = np.where(
-        covered, 1.0, shapely.area(shapely.intersection(cells[touching], area)) / grid.cell**2
-    )
-    fraction[touching] = inter
+    inside = shapely.contains_properly(area, cells)
+    fraction[inside] = 1.0
+    edge = ~inside & shapely.intersects(area, cells)
+    fraction[edge] = shapely.area(shapely.intersection(cells[edge], area)) / grid.cell**2
     return fraction
 
 
@@ -71,23 +76,25 @@ def bootstrap_ci(
     seed: int = 0,
     level: float = 0.95,
 ) -> dict[str, tuple[float, float] | None]:
-    """Percentile intervals of MAE, bias and relative error over cell resamples.
+    """Percentile intervals of MAE, bias and relative error over resamples of cells.
 
-    Vectorised: each block of resamples is one (block, n) array of cell indices, and a
-    statistic for every resample in the block is one gather and one row sum. Blocks bound memory.
+    Every statistic is a sum over cells of a function of the cell's (predicted, true) pair,
+    and counts take few distinct pairs. Drawing n cells with replacement is therefore the same
+    as drawing multinomial counts of the K distinct pairs (probabilities = their frequencies):
+    exact, and O(resamples x K) instead of O(resamples x n), so 2000 resamples of a 250 000
+    cell city take milliseconds.
     """
     n = len(true)
     if n == 0 or resamples <= 0:
         return {"mae": None, "bias": None, "relative_error": None}
     rng = np.random.default_rng(seed)
-    diff = (predicted - true).astype(np.float64)
-    columns = (np.abs(diff), diff, true.astype(np.float64))
-    block = max(1, min(resamples, 2_000_000 // n))
-    sums = []
-    for start in range(0, resamples, block):
-        idx = rng.integers(0, n, size=(min(block, resamples - start), n))
-        sums.append(np.column_stack([col[idx].sum(axis=1) for col in columns]))
-    sums = np.vstack(sums)
+    pairs, freq = np.unique(
+        np.column_stack([np.asarray(predicted, np.int64), np.asarray(true, np.int64)]), axis=0, return_counts=True
+    )
+    diff = (pairs[:, 0] - pairs[:, 1]).astype(np.float64)
+    values = np.column_stack([np.abs(diff), diff, pairs[:, 1].astype(np.float64)])
+    weights = rng.multinomial(n, freq / n, size=resamples).astype(np.float64)
+    sums = weights @ values
     with np.errstate(divide="ignore", invalid="ignore"):
         stats = {
             "mae": sums[:, 0] / n,

@@ -21,6 +21,19 @@ def detection_order(scores: np.ndarray) -> np.ndarray:
     return np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")
 
 
+def sort_pairs(
+    scores: np.ndarray, det_idx: np.ndarray, truth_idx: np.ndarray, iou: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Candidate pairs in visiting order: detection by descending score, then best IoU first.
+
+    Sorting once serves every IoU threshold: a threshold only removes pairs, never reorders.
+    """
+    rank = np.empty(len(scores), dtype=np.int64)
+    rank[detection_order(scores)] = np.arange(len(scores))
+    order = np.lexsort((-iou, rank[det_idx]))
+    return det_idx[order], truth_idx[order], iou[order]
+
+
 def greedy_match(
     scores: np.ndarray,
     n_truths: int,
@@ -28,19 +41,23 @@ def greedy_match(
     truth_idx: np.ndarray,
     iou: np.ndarray,
     threshold: float,
+    presorted: bool = False,
 ) -> np.ndarray:
     """For each detection, the index of the truth it matched, or -1 (a false positive)."""
     matched = np.full(len(scores), -1, dtype=np.int64)
+    if not presorted:
+        det_idx, truth_idx, iou = sort_pairs(scores, det_idx, truth_idx, iou)
     ok = iou >= threshold - 1e-12  # tolerate float noise exactly at the threshold
-    d, t, v = det_idx[ok], truth_idx[ok], iou[ok]
+    d, t = det_idx[ok], truth_idx[ok]
     if len(d) == 0:
         return matched
-    rank = np.empty(len(scores), dtype=np.int64)
-    rank[detection_order(scores)] = np.arange(len(scores))
-    order = np.lexsort((-v, rank[d]))  # by detection rank, then best IoU first
+    # A pair whose detection and truth each have no other candidate cannot be contested:
+    # match those at once and walk only the rest (crowded spots) in Python.
+    alone = (np.bincount(d, minlength=len(scores))[d] == 1) & (np.bincount(t, minlength=n_truths)[t] == 1)
+    matched[d[alone]] = t[alone]
     truth_taken = bytearray(n_truths)
     det_done = bytearray(len(scores))
-    for di, ti in zip(d[order].tolist(), t[order].tolist()):
+    for di, ti in zip(d[~alone].tolist(), t[~alone].tolist()):
         if det_done[di] or truth_taken[ti]:
             continue
         det_done[di] = 1

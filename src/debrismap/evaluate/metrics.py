@@ -27,6 +27,7 @@ from debrismap.evaluate.matching import (
     greedy_match,
     precision_recall,
     prf,
+    sort_pairs,
 )
 
 # Box side sqrt(w * h) in metres. Piles of household belongings are mostly 2-6 m across at
@@ -56,11 +57,11 @@ def evaluate_boxes(
     opt = options or EvaluationOptions()
     det_scores = np.asarray(det_scores, dtype=np.float64)
     n_truths = len(truth_boxes)
-    d_idx, t_idx, ious = overlapping_pairs(det_boxes, truth_boxes)
+    d_idx, t_idx, ious = sort_pairs(det_scores, *overlapping_pairs(det_boxes, truth_boxes))
 
     # Operating point. Greedy matching visits detections by score, so matching all of them and
     # then keeping those >= score is identical to matching only those >= score.
-    match_op = greedy_match(det_scores, n_truths, d_idx, t_idx, ious, opt.iou)
+    match_op = greedy_match(det_scores, n_truths, d_idx, t_idx, ious, opt.iou, presorted=True)
     kept = det_scores >= opt.score
     tp_det = kept & (match_op >= 0)
     operating = {"score": opt.score, "iou": opt.iou, "detections": int(kept.sum()), "truths": n_truths}
@@ -69,7 +70,7 @@ def evaluate_boxes(
     ap_per_iou = {}
     pr_curves = {}
     for thr in COCO_IOUS:
-        is_tp = greedy_match(det_scores, n_truths, d_idx, t_idx, ious, float(thr)) >= 0
+        is_tp = greedy_match(det_scores, n_truths, d_idx, t_idx, ious, float(thr), presorted=True) >= 0
         ap_per_iou[f"{thr:.2f}"] = average_precision(det_scores, is_tp, n_truths)
         if thr in (0.5,):
             pr_curves["0.50"] = _curve(det_scores, is_tp, n_truths, opt.curve_points)
