@@ -2,14 +2,14 @@
 
     uv run python benchmarks/bench_accuracy.py --model models/debrismap-default.onnx
 
-1. A held-out synthetic city: `debrismap synth --seed 9001` (the default training recipe uses
-   synthetic seeds below 1000; the script checks training/make_default_dataset.sh and refuses
-   a seed or background that appears there).
-2. Real backgrounds with synthetic piles composited in (`debrismap synth --background`): the two
-   Joplin *pre*-tornado tiles and the four Türkiye *pre*-earthquake Planet JPEGs (georeferenced
-   through VRTs). Pre-event scenes are used because post-event ones hold real, unlabelled debris
-   that would count as false positives. Real clutter may still look like piles: precision here
-   is a lower bound.
+1. A held-out synthetic city: `debrismap synth --seed 9001` (training/build_default_dataset.py
+   makes its cities with seeds 0 .. N-1, < 1000).
+2. Real backgrounds with synthetic piles composited in (`debrismap synth --background`): the
+   scenes the training recipe lists as HELD_OUT (Joplin pre tile 1361-10160, the Ekinci and
+   Türkoğlu *pre*-earthquake Planet JPEGs, georeferenced through VRTs). Pre-event scenes are
+   used because post-event ones hold real, unlabelled debris that would count as false
+   positives. Real clutter may still look like piles: precision here is a lower bound.
+   The script reads the recipe's TRAIN_BACKGROUNDS and refuses any overlap.
 
 Each scene: `debrismap detect` (model defaults) then `debrismap evaluate` (IoU 0.3 for P/R/F1,
 100 m counting cells, 2000 bootstrap resamples, seed 0). The table prints per scene, plus the
@@ -19,7 +19,6 @@ pooled composite scenes (TP/FP/FN summed).
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from pathlib import Path
 
@@ -27,28 +26,39 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common  # noqa: E402
 import scenes  # noqa: E402
 
-TRAINING_RECIPE = _common.REPO / "training" / "make_default_dataset.sh"
-
-
 def composite_backgrounds() -> list[tuple[str, Path]]:
-    out = [(f"joplin_{p.stem}", p) for p in sorted(scenes.JOPLIN.glob("pre_tile_*.tif"))]
-    for site in ("mimar_sinan", "ekinci", "adiyaman", "turkoglu"):
-        out.append((f"turkey_{site}_pre", scenes.georeferenced_turkey(site, "pre")))
+    """The scenes the training recipe holds out for evaluation (its HELD_OUT list).
+
+    Türkiye JPEGs are used through our georeferencing VRTs, so that the evaluation runs in
+    metres like a real acquisition would; the others as they are.
+    """
+    recipe = scenes.training_recipe()
+    held_out = recipe["held_out"] or [
+        # No recipe in this checkout: the scenes the default recipe holds out.
+        "planet_turkey_eq2023/ekinci_mahallesi_antakya_hatay_turkey_20221222_ssc17_rgb_flat_50cm_1280px_logo_wm_pre.jpg",
+        "planet_turkey_eq2023/earthquake_turkoglu_turkey_s111_20180708T104958Z_rgb_1920px_logo_wm_pre.jpg",
+        "xview2deploy_joplin/pre_tile_1361-10160.tif",
+    ]
+    out = []
+    for rel in held_out:
+        path = _common.REALDATA / rel
+        site = next((s for s, prefix in scenes.TURKEY_PREFIX.items() if path.name.startswith(prefix)), None)
+        if path.parent.name == scenes.TURKEY.name and site is not None:
+            when = "pre" if path.stem.endswith("_pre") else "post"
+            out.append((f"turkey_{site}_{when}", scenes.georeferenced_turkey(site, when)))
+        else:
+            out.append((path.stem, path))
     return out
 
 
 def training_overlap(seed: int, backgrounds: list[tuple[str, Path]]) -> list[str]:
     """Seeds or background files of this benchmark that the training recipe also uses."""
-    if not TRAINING_RECIPE.exists():
-        return []
-    text = TRAINING_RECIPE.read_text()
     problems = []
-    if re.search(rf"--seed[ =]{seed}\b", text):
-        problems.append(f"seed {seed}")
-    for name, path in backgrounds:
-        original = scenes.turkey_jpeg(name.split("_", 1)[1].rsplit("_", 1)[0], "pre") if name.startswith("turkey_") else path
-        if original.name in text or original.stem in text:
-            problems.append(original.name)
+    if seed < 1000:  # the recipe's cities use seeds 0 .. cities-1 (< 1000)
+        problems.append(f"city seed {seed} (training cities use seeds < 1000)")
+    for _, path in backgrounds:
+        if scenes.used_in_training(path):
+            problems.append(scenes.original_of(path).name)
     return problems
 
 
@@ -105,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     backgrounds = [] if args.no_composite else composite_backgrounds()
     overlap = training_overlap(args.seed, backgrounds)
     if overlap and not args.allow_training_overlap:
-        raise SystemExit(f"{TRAINING_RECIPE}: the training recipe also uses {', '.join(overlap)}: "
+        raise SystemExit(f"{scenes.TRAINING_RECIPE}: the training recipe also uses {', '.join(overlap)}: "
                          "choose other scenes/seeds (or --allow-training-overlap, and say so)")
 
     work = _common.CACHE / "accuracy"
@@ -147,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     _common.write_result("bench_accuracy", {
         "model": str(model), "model_sha256": _common.file_sha256(model), "seed": args.seed, "size_px": args.size,
         "gsd_m": args.gsd, "composite_seed": args.composite_seed, "iou": args.iou, "cell_m": args.cell,
-        "training_recipe_checked": TRAINING_RECIPE.exists(), "training_overlap": overlap,
+        "training_recipe": scenes.training_recipe(), "training_overlap": overlap,
         "backgrounds": [[n, str(p)] for n, p in backgrounds], "scenes": rows,
     })
     return 0

@@ -101,6 +101,10 @@ def main(argv: list[str] | None = None) -> int:
             "pre_detections": n_pre, "pre_km2": km2_pre, "pre_per_km2": n_pre / km2_pre if km2_pre else None,
             "post_detections": n_post, "post_km2": km2_post, "post_per_km2": n_post / km2_post if km2_post else None,
             "detect_seconds_pre": pre_s, "detect_seconds_post": post_s,
+            # A scene the default model saw in training (as a background for composited piles)
+            # may have its own clutter learned as negatives: its density is flattered.
+            "pre_used_in_training": [scenes.original_of(p).name for p in site.pre if scenes.used_in_training(p)],
+            "post_used_in_training": [scenes.original_of(p).name for p in site.post if scenes.used_in_training(p)],
         }
         row["ratio_overall"] = (row["post_per_km2"] / row["pre_per_km2"]) if row["pre_per_km2"] else None
         # Same ground on both dates: the comparison that does not mix neighbourhoods.
@@ -121,6 +125,10 @@ def main(argv: list[str] | None = None) -> int:
         ("ratio_overlap", "post/pre (overlap)", "{:.2f}"),
     ]))
     print("\npost/pre is the ratio of detections per km2; n/a where the pre scene has no detection.")
+    for r in rows:
+        if r["pre_used_in_training"] or r["post_used_in_training"]:
+            print(f"note: {r['site']}: used as a training background: "
+                  f"{', '.join(r['pre_used_in_training'] + r['post_used_in_training'])}")
     _common.write_result("bench_realworld", {
         "model": str(model), "model_sha256": _common.file_sha256(model),
         "score": args.score, "sites": rows,

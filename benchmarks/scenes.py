@@ -38,6 +38,43 @@ class Site:
     note: str = ""
 
 
+TRAINING_RECIPE = _common.REPO / "training" / "build_default_dataset.py"
+
+
+def training_recipe() -> dict:
+    """TRAIN_BACKGROUNDS and HELD_OUT of the default model's dataset recipe (paths in realdata).
+
+    Read from training/build_default_dataset.py without running it (its lists are literals).
+    """
+    import ast
+
+    if not TRAINING_RECIPE.exists():
+        return {"train": [], "held_out": [], "recipe": None}
+    tree = ast.parse(TRAINING_RECIPE.read_text())
+    found = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            if node.targets[0].id in ("TRAIN_BACKGROUNDS", "HELD_OUT"):
+                found[node.targets[0].id] = ast.literal_eval(node.value)
+    train = [item[0] if isinstance(item, (tuple, list)) else item for item in found.get("TRAIN_BACKGROUNDS", [])]
+    return {"train": train, "held_out": list(found.get("HELD_OUT", [])), "recipe": str(TRAINING_RECIPE)}
+
+
+def used_in_training(path: Path) -> bool:
+    """Whether the original file behind `path` (a realdata file or our VRT over one) is a training background."""
+    names = {Path(p).name for p in training_recipe()["train"]}
+    return Path(path).name in names or original_of(path).name in names
+
+
+def original_of(path: Path) -> Path:
+    """The realdata file a georeferencing VRT of ours points at (else the path itself)."""
+    path = Path(path)
+    if path.suffix == ".vrt" and path.parent.name == "georef":
+        site, when = path.stem.rsplit("_", 1)
+        return turkey_jpeg(site, when)
+    return path
+
+
 def turkey_jpeg(site: str, when: str) -> Path:
     matches = sorted(p for p in TURKEY.glob(f"{TURKEY_PREFIX[site]}*_{when}.jpg"))
     if len(matches) != 1:
