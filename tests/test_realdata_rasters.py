@@ -68,6 +68,16 @@ def check_tile(src, view, tile, ds) -> None:
     X, Y = pixel_to_world(img.transform, 0, 0)
     X0, Y0 = pixel_to_world(view.transform, w.col_off, w.row_off)
     assert (float(X), float(Y)) == pytest.approx((float(X0), float(Y0)))
+    # the valid mask agrees with GDAL's dataset mask (nodata / alpha / .msk / internal mask)
+    # wherever the chosen bands are all the colour bands of the file
+    colour_bands = [i + 1 for i, ci in enumerate(ds.colorinterp) if ci.name != "alpha"]
+    if (
+        view.is_identity
+        and sorted(set(src.band_indexes)) == colour_bands
+        and np.dtype(ds.dtypes[0]).kind != "f"
+    ):
+        window = Window(w.col_off, w.row_off, w_in, h_in)
+        np.testing.assert_array_equal(img.valid[:h_in, :w_in], ds.dataset_mask(window=window) > 0)
     # 8-bit pass-through: the pixels are exactly the file's bands, independently read
     if (
         src.stretch.is_identity
