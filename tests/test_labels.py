@@ -231,13 +231,30 @@ def test_normalised_yolo_needs_the_image_size(tmp_path):
         read_labels(tmp_path / "n.txt")
 
 
-def test_huge_json_is_refused_before_parsing(tmp_path, monkeypatch):
+def test_large_geojson_goes_to_gdal_and_huge_json_is_refused(tmp_path, monkeypatch):
     from debrismap.labels import vector
 
-    monkeypatch.setattr(vector, "MAX_JSON_BYTES", 100)
     feats = [polygon_feature([[30, 36], [30.1, 36], [30.1, 36.1], [30, 36]])] * 5
+    path = write_geojson(tmp_path / "big.geojson", feats)
+    monkeypatch.setattr(vector, "PARSE_JSON_BYTES", 100)  # too big to json.load here
+    assert len(read_labels(path)) == 5
+    as_json = tmp_path / "big.json"
+    as_json.write_text(path.read_text())
+    assert len(read_labels(as_json)) == 5
+    (tmp_path / "broken.geojson").write_text(path.read_text()[:-30])
+    with pytest.raises(LabelError, match="broken.geojson"):
+        read_labels(tmp_path / "broken.geojson")
+    (tmp_path / "notjson.geojson").write_text("x" * 500)
+    with pytest.raises(LabelError, match="not GeoJSON"):
+        read_labels(tmp_path / "notjson.geojson")
+    monkeypatch.setattr(vector, "MAX_GEOJSON_BYTES", 100)
     with pytest.raises(LabelError, match="too large.*GeoPackage"):
-        read_labels(write_geojson(tmp_path / "big.geojson", feats))
+        read_labels(path)
+    # COCO must be parsed whole: its own limit.
+    monkeypatch.setattr(vector, "MAX_JSON_BYTES", 100)
+    coco = write_coco(tmp_path / "c.json", [("a.png", 8, 8, Boxes(np.array([[1, 1, 3, 3]]), [0], pixel=True))], ["debris"])
+    with pytest.raises(LabelError, match="too large"):
+        read_labels(coco)
 
 
 def test_yolo_is_streamed_line_by_line(tmp_path):

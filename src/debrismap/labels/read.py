@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
 from affine import Affine
 
 from debrismap.errors import LabelError
+from debrismap.labels import vector
 from debrismap.labels.boxes import Boxes, transform_xyxy
 from debrismap.labels.coco import is_coco, read_coco
 from debrismap.labels.geometry import as_pyproj_crs
 from debrismap.labels.notices import warn_labels
-from debrismap.labels.vector import load_json, read_vector_labels
+from debrismap.labels.vector import json_head, load_json, read_vector_labels
 from debrismap.labels.yolo import read_yolo
 
 VECTOR_SUFFIXES = (".geojson", ".gpkg", ".shp")
@@ -51,6 +53,8 @@ def read_labels(
     if suffix in VECTOR_SUFFIXES:
         return read_vector_labels(path, **vector_args)
     if suffix == ".json":
+        if path.stat().st_size > vector.PARSE_JSON_BYTES and not _looks_like_coco(path):
+            return read_vector_labels(path, **vector_args)  # big GeoJSON: GDAL streams it
         doc = load_json(path)
         if is_coco(doc):
             return read_coco(
@@ -63,6 +67,11 @@ def read_labels(
             path, image_size=image_size, fmt=yolo_format, names=names, allow_empty=allow_empty
         )
     raise LabelError(f"unsupported label format {suffix or '(no suffix)'!r} (use {ACCEPTED})", path=path)
+
+
+def _looks_like_coco(path: Path) -> bool:
+    """COCO files name their top-level lists early; GeoJSON starts with its 'type'."""
+    return re.search(r'"(images|annotations|categories)"\s*:', json_head(path)) is not None
 
 
 def to_raster_pixels(

@@ -17,9 +17,12 @@ from debrismap.labels.notices import warn_labels
 from debrismap.vector_io import read_vector, write_vector
 
 DEFAULT_CLASS_FIELD = "class_name"
-# json.load holds the whole document (several times its size) in memory: refuse beyond this
-# and point the user at GeoPackage, which is read feature by feature.
+# json.load costs about ten times the file's size in memory. Small GeoJSON is parsed here first
+# for precise messages (line and column); larger GeoJSON goes straight to GDAL's streaming
+# reader; COCO must be parsed whole, so it has a hard limit.
+PARSE_JSON_BYTES = 32 * 1024 * 1024
 MAX_JSON_BYTES = 256 * 1024 * 1024
+MAX_GEOJSON_BYTES = 2 * 1024 * 1024 * 1024
 GEOJSON_TYPES = {
     "FeatureCollection", "Feature", "Point", "MultiPoint", "LineString", "MultiLineString",
     "Polygon", "MultiPolygon", "GeometryCollection",
@@ -32,11 +35,7 @@ def load_json(path: Path):
     if size == 0:
         raise LabelError("is empty", path=path)
     if size > MAX_JSON_BYTES:
-        raise LabelError(
-            f"is {size / 2**20:.0f} MiB, too large to read as JSON (limit "
-            f"{MAX_JSON_BYTES / 2**20:.0f} MiB); convert it to GeoPackage (.gpkg)",
-            path=path,
-        )
+        raise _too_large(path, size, MAX_JSON_BYTES)
     try:
         with open(path, encoding="utf-8") as f:
             return json.load(f)
@@ -48,6 +47,29 @@ def load_json(path: Path):
         ) from None
     except RecursionError:
         raise LabelError("is not usable JSON (nested too deeply)", path=path) from None
+
+
+def _too_large(path: Path, size: int, limit: int) -> LabelError:
+    return LabelError(
+        f"is {size / 2**20:.0f} MiB, too large to read as JSON (limit {limit / 2**20:.0f} MiB); "
+        "convert it to GeoPackage (.gpkg)",
+        path=path,
+    )
+
+
+def json_head(path: Path, n_bytes: int = 65536) -> str:
+    """The start of a file as text (undecodable bytes replaced), to sniff what it holds."""
+    with open(path, "rb") as f:
+        return f.read(n_bytes).decode("utf-8", errors="replace").lstrip("\ufeff \t\r\n")
+
+
+def check_large_geojson(path: Path) -> None:
+    """Cheap checks for GeoJSON too large to parse here; GDAL reads the rest."""
+    size = path.stat().st_size
+    if size > MAX_GEOJSON_BYTES:
+        raise _too_large(path, size, MAX_GEOJSON_BYTES)
+    if not json_head(path, 4096).startswith("{"):
+        raise LabelError("is not GeoJSON (does not start with a JSON object)", path=path)
 
 
 def check_geojson(doc, path: Path) -> None:
@@ -88,8 +110,12 @@ def read_vector_labels(
     """
     path = Path(path)
     is_json = path.suffix.lower() in (".geojson", ".json")
-    if is_json:
-        check_geojson(json_doc if json_doc is not None else load_json(path), path)
+    if is_json and json_doc is not None:
+        check_geojson(json_doc, path)
+    elif is_json and path.stat().st_size > PARSE_JSON_BYTES:
+        check_large_geojson(path)
+    elif is_json:
+        check_geojson(load_json(path), path)
     data = read_vector(path, layer=layer, error=LabelError)
     if len(data) == 0:
         if allow_empty:
