@@ -190,3 +190,17 @@ def test_bootstrap_by_distinct_pairs_matches_resampling_cells():
     for (lo, hi), sample in ((fast["mae"], naive_mae), (fast["bias"], naive_bias)):
         assert lo == pytest.approx(np.percentile(sample, 2.5), abs=0.03)
         assert hi == pytest.approx(np.percentile(sample, 97.5), abs=0.03)
+
+
+def test_no_detections_and_no_truths_are_defined_not_crashes():
+    truths = grid_boxes(4)
+    area = shapely.box(0, 0, 100, 100)
+    m = run(np.empty((0, 4)), [], truths, area, resamples=50)
+    op = m["operating_point"]
+    assert (op["precision"], op["recall"], op["f1"], m["ap50"]) == (None, 0.0, 0.0, 0.0)
+    assert m["counting"]["total"]["error"] == -4
+    # A pre-event scene without piles: recall and AP are undefined, every detection is an FP.
+    m = run(truths[:2], [0.9, 0.8], np.empty((0, 4)), area, resamples=50)
+    op = m["operating_point"]
+    assert (op["precision"], op["recall"], m["ap50"], m["ap50_95"]) == (0.0, None, None, None)
+    assert m["counting"]["total"]["relative_error"] is None and m["counting"]["bias"]["value"] > 0

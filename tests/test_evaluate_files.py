@@ -170,3 +170,16 @@ def test_unreadable_vector_truth_and_missing_crs_are_named(tmp_path, capsys):
     assert main(["evaluate", str(run), str(txt)]) == 2
     err = capsys.readouterr().err.strip()
     assert "t.txt" in err and "--raster" in err and len(err.splitlines()) == 1
+
+
+def test_empty_truth_is_a_scene_without_piles(tmp_path):
+    world = to_world(pixel_boxes(3))
+    x0, y0 = ORIGIN
+    run = make_run(tmp_path / "run", world, coverage=shapely.box(x0, y0 - 80, x0 + 100, y0))
+    truth = tmp_path / "none.geojson"
+    truth.write_text('{"type": "FeatureCollection", "features": []}')
+    r = evaluate_paths(run, truth, resamples=20, cell_m=50)
+    op, c = r["metrics"]["operating_point"], r["metrics"]["counting"]
+    assert (op["truths"], op["fp"], op["precision"], op["recall"]) == (0, 3, 0.0, None)
+    assert c["total"] == {"predicted": 3, "true": 0, "error": 3, "relative_error": None}
+    assert c["cells"] == 4

@@ -151,6 +151,11 @@ def load_truth(path: str | Path, raster: RasterInfo | None = None, truth_crs: st
 
     path = Path(path)
     pixel_declared = truth_crs == PIXEL
+    if _is_empty_feature_collection(path):
+        # A scene without piles (e.g. pre-event) is a valid truth; the labels reader refuses
+        # empty GeoJSON for training's sake, so it is handled here.
+        crs = None if pixel_declared else CRS.from_user_input(truth_crs or "EPSG:4326")
+        return Layer(np.empty(0, dtype=object), crs, path=path)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", LabelWarning)
         boxes = read_labels(
@@ -168,6 +173,16 @@ def load_truth(path: str | Path, raster: RasterInfo | None = None, truth_crs: st
             return Layer(pixel_to_world(geoms, raster.transform), raster.crs, path=path, notes=notes)
         return Layer(geoms, None, path=path, notes=notes)
     return Layer(geoms, None if pixel_declared else boxes.crs, path=path, notes=notes)
+
+
+def _is_empty_feature_collection(path: Path) -> bool:
+    if path.suffix.lower() not in (".geojson", ".json") or path.stat().st_size > 4096:
+        return False
+    try:
+        doc = json.loads(path.read_text())
+    except (ValueError, OSError, UnicodeDecodeError):
+        return False  # let the labels reader name the problem
+    return isinstance(doc, dict) and doc.get("type") == "FeatureCollection" and doc.get("features") == []
 
 
 def pixel_to_world(geoms: np.ndarray, transform) -> np.ndarray:
