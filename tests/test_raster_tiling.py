@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from debrismap.raster import Tile, TileGrid
@@ -17,10 +17,6 @@ def coverage_count(grid: TileGrid) -> np.ndarray:
         x0, y0, x1, y1 = tile.core_bounds
         count[y0:y1, x0:x1] += 1
     return count
-
-
-def n_tiles_along(size: int, tile: int, overlap: int) -> int:
-    return 1 if size <= tile else -(-(size - tile) // (tile - overlap)) + 1
 
 
 def check_grid(grid: TileGrid) -> None:
@@ -67,18 +63,21 @@ def test_cores_partition_raster(width, height, tile, overlap):
     check_grid(TileGrid(width, height, tile, overlap))
 
 
+@st.composite
+def grids(draw, max_tiles_per_axis: int = 20) -> TileGrid:
+    """Any tile size and overlap; raster sizes up to ~20 tiles per axis (cheap to check)."""
+    tile = draw(st.integers(1, 300))
+    overlap = draw(st.integers(0, tile - 1))
+    largest = tile + (max_tiles_per_axis - 1) * (tile - overlap)
+    width = draw(st.integers(1, min(700, largest)))
+    height = draw(st.integers(1, min(700, largest)))
+    return TileGrid(width, height, tile, overlap)
+
+
 @settings(max_examples=120, deadline=None)
-@given(
-    width=st.integers(1, 700),
-    height=st.integers(1, 700),
-    tile=st.integers(1, 300),
-    overlap_fraction=st.floats(0, 0.99),
-)
-def test_cores_partition_raster_property(width, height, tile, overlap_fraction):
-    overlap = min(int(tile * overlap_fraction), tile - 1)
-    # keep each example cheap: tiny strides on big rasters make tens of thousands of tiles
-    assume(n_tiles_along(width, tile, overlap) * n_tiles_along(height, tile, overlap) <= 400)
-    check_grid(TileGrid(width, height, tile, overlap))
+@given(grid=grids())
+def test_cores_partition_raster_property(grid):
+    check_grid(grid)
 
 
 def test_regular_tiles_trim_half_overlap():
@@ -128,19 +127,11 @@ def test_tile_count_formula():
 
 
 @settings(max_examples=60, deadline=None)
-@given(
-    width=st.integers(1, 600),
-    height=st.integers(1, 600),
-    tile=st.integers(8, 200),
-    overlap_fraction=st.floats(0, 0.9),
-)
-def test_core_owner_matches_cores(width, height, tile, overlap_fraction):
-    overlap = min(int(tile * overlap_fraction), tile - 1)
-    assume(n_tiles_along(width, tile, overlap) * n_tiles_along(height, tile, overlap) <= 400)
-    grid = TileGrid(width, height, tile, overlap)
-    rng = np.random.default_rng(width * 1000 + height)
-    x = rng.uniform(0, width, 300)
-    y = rng.uniform(0, height, 300)
+@given(grid=grids())
+def test_core_owner_matches_cores(grid):
+    rng = np.random.default_rng(grid.width * 1000 + grid.height)
+    x = rng.uniform(0, grid.width, 300)
+    y = rng.uniform(0, grid.height, 300)
     rows, cols = grid.core_owner(x, y)
     for xi, yi, r, c in zip(x, y, rows, cols):
         x0, y0, x1, y1 = grid.tile_at(int(r), int(c)).core_bounds
