@@ -352,10 +352,12 @@ def _run_locked(paths: list[Path], out: Path, settings: DetectSettings, started:
             bar.update(len(tiles))
             hooks.after_batch()
 
+        timings.setup = time.perf_counter() - t_start
         try:
             run_pipeline(
                 [batches_all[b] for b in todo_ids], todo_ids, prepare, session.run, handle,
                 (3, tile, tile), batch, readers=settings.readers, timings=timings,
+                pad_short_batches=session.fixed_batch is not None,
             )
         finally:
             bar.close()
@@ -363,7 +365,7 @@ def _run_locked(paths: list[Path], out: Path, settings: DetectSettings, started:
 
         t0 = time.perf_counter()
         n_det = _finalize(out, state, jobs, len(batches_all), run_crs, meta, nms_iou, aoi is not None or exclude is not None)
-        timings.write += time.perf_counter() - t0
+        timings.finalize = time.perf_counter() - t0
         manifest.update(
             status="complete",
             finished=_now(),
