@@ -60,12 +60,12 @@ def test_labels_formats_agree(city):
 def test_boxes_cover_rendered_piles():
     """Render the same city with and without piles (no camera effects): every changed
     pixel of a pile body lies in its box, and every box holds changed pixels."""
-    plan = plan_city(256, 256, 0.5, seed=5, pile_density=4.0)
-    assert plan.piles, "this seed should place piles"
+    plan = plan_city(256, 256, 0.5, seed=2, pile_density=4.0)
+    assert len(plan.piles) >= 5, "this seed should place piles"
     for p in plan.piles:  # isolate bodies: no shadows for this comparison
         p.height = 0.0
-    with_p, pid = render_block(plan, 0, 0, 256, 256, 5, 8, 3, piles=True, sensor=False)
-    without, _ = render_block(plan, 0, 0, 256, 256, 5, 8, 3, piles=False, sensor=False)
+    with_p, pid = render_block(plan, 0, 0, 256, 256, 2, 8, 3, piles=True, sensor=False)
+    without, _ = render_block(plan, 0, 0, 256, 256, 2, 8, 3, piles=False, sensor=False)
     changed = (with_p.astype(int) - without.astype(int)).any(axis=0)
     from debrismap.synth.labels import BoxAccumulator
 
@@ -76,7 +76,7 @@ def test_boxes_cover_rendered_piles():
     inside = np.zeros_like(changed)
     for x0, y0, x1, y1 in boxes:
         assert changed[y0:y1, x0:x1].any()
-        # partly covered edge pixels (< 50 % pile) may sit one pixel outside the box
+        # mixed rim pixels (< 20 % pile) may sit one pixel outside the box
         inside[max(0, y0 - 1) : y1 + 1, max(0, x0 - 1) : x1 + 1] = True
     assert changed[~inside].sum() == 0
     # and the body pixels (the label source) are strictly inside

@@ -200,7 +200,8 @@ def generate_city(
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    ids, boxes = acc.boxes()
+    n = len(acc.count)
+    ids, boxes = acc.boxes(body=np.array([cache.body.get(i, 0) for i in range(n)]))
     props = []
     for i, b in zip(ids, boxes):
         p = plan.piles[i]

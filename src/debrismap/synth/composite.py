@@ -17,6 +17,7 @@ import numpy as np
 
 from debrismap.errors import ConfigError, RasterError
 from debrismap.synth.city import SynthResult
+from debrismap.synth.piles import BODY_ALPHA
 
 MIN_GSD, MAX_GSD = 0.2, 1.2
 DEFAULT_GSD = 0.5
@@ -262,7 +263,8 @@ def composite_piles(
             tmp.unlink(missing_ok=True)
             raise
         transform, crs = src.transform, src.crs
-    ids, boxes = acc.boxes()
+    n = len(acc.count)
+    ids, boxes = acc.boxes(body=np.array([cache.body.get(i, 0) for i in range(n)]))
     props = [{"pile_id": int(piles[i].id), "kind": piles[i].kind, "site": "composite",
               "width_m": round(float(b[2] - b[0]) * gsd_m, 2), "height_m": round(float(b[3] - b[1]) * gsd_m, 2),
               "diameter_m": round(float(2 * piles[i].radius), 2), "visible_px": int(acc.count[i])}
@@ -322,5 +324,5 @@ def _blend(out, s, sl_img, sl_spr, tone, gain, shadow_b, noise_dn, seed, pid_map
     rgb = rgb * (1 - a[..., None]) + (pile_dn + n) * a[..., None]
     ok = mask[sl_img]
     region[:3] = np.where(ok[None], rgb.transpose(2, 0, 1), region[:3])
-    body = (s.alpha[sl_spr] >= 0.5) & ok
+    body = (s.alpha[sl_spr] >= BODY_ALPHA) & ok
     pid_map[sl_img][body] = pid

@@ -55,9 +55,16 @@ class BoxAccumulator:
         np.maximum.at(self.y1, ids, ys + 1)
         np.add.at(self.count, ids, 1)
 
-    def boxes(self, min_pixels: int = 3) -> tuple[np.ndarray, np.ndarray]:
-        """(ids, boxes (k, 4) int x0 y0 x1 y1) of piles with at least min_pixels visible."""
+    def boxes(self, min_pixels: int = 6, body: np.ndarray | None = None,
+              min_fraction: float = 0.3) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, boxes (k, 4) int x0 y0 x1 y1) of piles with enough of their body visible.
+
+        body: full body pixel count per pile; piles mostly hidden (under a roof or a tree
+        crown) get no box, like a human labeller would skip them.
+        """
         ok = self.count >= min_pixels
+        if body is not None:
+            ok &= self.count >= min_fraction * np.maximum(body, 1)
         ids = np.nonzero(ok)[0]
         return ids, np.column_stack([self.x0[ok], self.y0[ok], self.x1[ok], self.y1[ok]])
 

@@ -189,7 +189,7 @@ class CityPlanner:
         for cell in cells:
             if cell.is_empty:
                 continue
-            arterial = rng.uniform(7, 14)
+            arterial = rng.uniform(5, 12)
             shrunk = cell.buffer(-arterial / 2, join_style="mitre")
             kind = "grid" if rng.random() < 0.6 else "organic"
             out.append((shrunk, kind, arterial))
@@ -198,8 +198,8 @@ class CityPlanner:
     def grid_blocks(self, district: Polygon) -> list[Polygon]:
         rng = self.rng
         ang = rng.choice([0.0, rng.uniform(-45, 45)])
-        bl, bw = rng.uniform(55, 150), rng.uniform(35, 100)
-        street = rng.uniform(7, 18)
+        bl, bw = rng.uniform(50, 140), rng.uniform(30, 90)
+        street = rng.uniform(6, 13)
         cx, cy = district.centroid.x, district.centroid.y
         r = np.hypot(*(np.array(district.bounds[2:]) - np.array(district.bounds[:2]))) / 2 + 10
         ox, oy = rng.uniform(0, bl), rng.uniform(0, bw)
@@ -220,7 +220,7 @@ class CityPlanner:
         n = max(2, int((x1 - x0) * (y1 - y0) / spacing**2))
         pts = np.column_stack([rng.uniform(x0, x1, n), rng.uniform(y0, y1, n)])
         vor = shapely.voronoi_polygons(MultiPoint(pts), extend_to=district.envelope)
-        street = rng.uniform(4, 9)
+        street = rng.uniform(3.5, 8)
         out = []
         for cell in vor.geoms:
             c = cell.intersection(district)
@@ -602,6 +602,21 @@ class CityPlanner:
             p = random_point_in(roof, rng, margin=3)
             if p is not None:
                 obj.solar_array(self, p.x, p.y, base, rng, obb_frame(roof)[4])
+        if rng.random() < spec["water_tanks"] * 0.8 and area > 40:
+            # rows of solar water heaters, all facing the same way (towards the equator)
+            ang = obb_frame(roof)[4] + rng.choice([0.0, np.pi / 2])
+            ux, uy = np.cos(ang), np.sin(ang)
+            p0 = random_point_in(roof, rng, margin=1.5)
+            if p0 is not None:
+                for i in range(rng.integers(1, 8)):
+                    for j in range(rng.integers(1, 3)):
+                        x, y = p0.x + ux * i * 2.3 - uy * j * 2.6, p0.y + uy * i * 2.3 + ux * j * 2.6
+                        if roof.contains(Point(x, y)) and rng.random() < 0.85:
+                            obj.solar_heater(self, x, y, base, rng, ang)
+        for _ in range(rng.poisson(area / 300 * rng.uniform(0, 2))):
+            p = random_point_in(roof, rng, margin=0.8)
+            if p is not None:
+                obj.dish(self, p.x, p.y, base, rng)
         if rng.random() < 0.4 and area > 150:
             p = random_point_in(roof, rng, margin=3)
             if p is not None:

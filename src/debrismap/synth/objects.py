@@ -18,15 +18,15 @@ from debrismap.synth.style import FABRIC, FLAT, GRAVEL, METAL, SOIL, SOLAR, mate
 # ---------------------------------------------------------------- shared palette
 
 FAMILIES = {
-    "fabric": 5,
+    "fabric": 4,
     "wood": 4,
     "cardboard": 3,
-    "white": 3,
-    "plastic": 2,
+    "white": 5,
+    "plastic": 1.5,
     "metal": 2,
     "dark": 2,
-    "rubble": 2,
-    "tarp": 1,
+    "rubble": 3,
+    "tarp": 0.7,
 }
 
 
@@ -37,7 +37,8 @@ def item_colour(rng: np.random.Generator, family: str | None = None) -> tuple[np
         p = np.array([FAMILIES[n] for n in names], float)
         family = names[rng.choice(len(names), p=p / p.sum())]
     if family == "fabric":
-        r, g, b = colorsys.hsv_to_rgb(rng.random(), rng.uniform(0.15, 0.75), rng.uniform(0.12, 0.55))
+        r, g, b = colorsys.hsv_to_rgb(rng.random(), rng.uniform(0.1, 0.6) * rng.random() ** 0.5,
+                                      rng.uniform(0.1, 0.55))
         rgb = np.array([r, g, b])
     elif family == "wood":
         rgb = np.array([0.30, 0.20, 0.12]) * rng.uniform(0.45, 1.4)
@@ -47,7 +48,7 @@ def item_colour(rng: np.random.Generator, family: str | None = None) -> tuple[np
         rgb = np.array([0.56, 0.56, 0.53]) * rng.uniform(0.65, 1.15) + rng.normal(0, 0.03, 3)
     elif family == "plastic":
         hue = rng.choice([0.0, 0.08, 0.15, 0.33, 0.55, 0.62, 0.8]) + rng.normal(0, 0.02)
-        r, g, b = colorsys.hsv_to_rgb(hue % 1, rng.uniform(0.5, 0.9), rng.uniform(0.3, 0.7))
+        r, g, b = colorsys.hsv_to_rgb(hue % 1, rng.uniform(0.4, 0.85), rng.uniform(0.25, 0.6))
         rgb = np.array([r, g, b])
     elif family == "metal":
         rgb = np.array([0.30, 0.31, 0.33]) * rng.uniform(0.6, 1.5)
@@ -366,3 +367,21 @@ def roof_box(planner, x, y, base, rng) -> None:
     ang = rng.uniform(0, np.pi)
     col, kind = material_colour(rng, rng.choice(["roof_concrete", "wall_plaster", "roof_white"]))
     _roof_thing(planner, orect(x, y, rng.uniform(2.5, 5), rng.uniform(2.5, 4), ang), base, rng.uniform(2, 3), col, kind, ang)
+
+
+def solar_heater(planner, x, y, base, rng, ang) -> None:
+    """Thermosiphon water heater: a tilted dark panel with a white tank along its top edge.
+    Rows of these cover flat roofs across the Middle East and the Mediterranean."""
+    ux, uy = np.cos(ang), np.sin(ang)
+    panel, _ = material_colour(rng, "solar", 0.2)
+    if rng.random() < 0.3:
+        panel = np.array([0.25, 0.25, 0.27, 0.25], np.float32) * rng.uniform(0.7, 1.3)
+    tank = np.array([0.62, 0.62, 0.6, 0.6], np.float32) * rng.uniform(0.75, 1.1)
+    _roof_thing(planner, orect(x, y, 2.0, 1.0, ang), base, 0.8, panel, FLAT, ang)
+    _roof_thing(planner, orect(x - uy * 0.75, y + ux * 0.75, 2.0, 0.55, ang), base, 1.2, tank, FLAT, ang,
+                (x - uy * 0.75, y + ux * 0.75, 0.5, 0.35))
+
+
+def dish(planner, x, y, base, rng) -> None:
+    col = np.array([0.6, 0.6, 0.6, 0.6], np.float32) * rng.uniform(0.7, 1.1)
+    _roof_thing(planner, Point(x, y).buffer(rng.uniform(0.3, 0.6), 8), base, 0.6, col, FLAT, 0.0)

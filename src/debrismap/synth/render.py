@@ -18,7 +18,7 @@ from rasterio.transform import Affine
 from debrismap.synth import noise
 from debrismap.synth.layers import Layer, ShadowLayer
 from debrismap.synth.layout import CityPlan
-from debrismap.synth.piles import PileSprite, render_pile
+from debrismap.synth.piles import BODY_ALPHA, PileSprite, render_pile
 from debrismap.synth.style import TEXTURES
 
 # Sky light in shadows is bluer than direct sun.
@@ -31,6 +31,7 @@ class SpriteCache:
     def __init__(self, max_items: int = 512):
         self.items: OrderedDict[int, PileSprite] = OrderedDict()
         self.max_items = max_items
+        self.body: dict[int, int] = {}  # pile id -> pixels of its whole body (coverage >= 50 %)
 
     def get(self, pile, plan: CityPlan) -> PileSprite:
         sprite = self.items.get(pile.id)
@@ -38,6 +39,7 @@ class SpriteCache:
             st = plan.style
             sprite = render_pile(pile, plan.gsd, st.shadow_vector, st.shadow_length_per_m, st.pile_palette_shift)
             self.items[pile.id] = sprite
+            self.body[pile.id] = int((sprite.alpha >= BODY_ALPHA).sum())
             if len(self.items) > self.max_items:
                 self.items.popitem(last=False)
         else:
@@ -122,6 +124,13 @@ def render_window(plan: CityPlan, x0: int, y0: int, w: int, h: int, seed: int,
     img = np.zeros((h, w, 4), np.float32)
     _paint(img, plan.ground, tex, x0, y0, h, w, sun)
     img *= (1 + 0.07 * tex.broad)[..., None]  # slow brightness drift across the scene
+    # Litter, stones, manholes: sparse bright or dark specks on all open ground, so that
+    # "speckled" alone never means "debris".
+    speck = noise.hash2(*np.meshgrid(np.arange(x0, x0 + w), np.arange(y0, y0 + h)), seed + 17)
+    spots = speck > 0.993
+    if spots.any():
+        gain = noise.hash2(*np.meshgrid(np.arange(x0, x0 + w), np.arange(y0, y0 + h)), seed + 18)[spots]
+        img[spots] *= np.where(gain > 0.45, 1.4 + 1.2 * gain, 0.35 + gain)[:, None].astype(np.float32)
     shade = np.float32(st.shadow_brightness) * SHADOW_TINT
     low = _mask(plan.flat_shadows, x0, y0, h, w).astype(np.float32)
     pile_id = np.full((h, w), -1, np.int32)
@@ -144,7 +153,7 @@ def render_window(plan: CityPlan, x0: int, y0: int, w: int, h: int, seed: int,
             continue
         a = s.alpha[sl_spr][..., None]
         img[sl_img] = img[sl_img] * (1 - a) + s.rgbn[sl_spr] * a
-        body = s.alpha[sl_spr] >= 0.5
+        body = s.alpha[sl_spr] >= BODY_ALPHA
         pile_id[sl_img][body] = pid
     tall = _mask(plan.tall_shadows, x0, y0, h, w)
     img[tall] *= shade

@@ -20,14 +20,14 @@ FLAT, ASPHALT, PAVING, GRASS, SOIL, TILES, METAL, GRAVEL, FOLIAGE, SOLAR, ROWS, 
 TEXTURES = np.array(
     [
         (0.02, 0.03, 0.04, 0.00, 1.0, 1.5, 12.0),  # FLAT
-        (0.05, 0.04, 0.10, 0.00, 1.0, 1.0, 10.0),  # ASPHALT
+        (0.08, 0.05, 0.10, 0.00, 1.0, 1.0, 10.0),  # ASPHALT
         (0.04, 0.06, 0.08, 0.03, 2.5, 1.0, 8.0),  # PAVING
-        (0.05, 0.16, 0.14, 0.00, 1.0, 1.2, 9.0),  # GRASS
-        (0.06, 0.10, 0.16, 0.00, 1.0, 1.5, 7.0),  # SOIL
+        (0.14, 0.20, 0.16, 0.00, 1.0, 1.2, 9.0),  # GRASS
+        (0.10, 0.12, 0.16, 0.00, 1.0, 1.5, 7.0),  # SOIL
         (0.04, 0.04, 0.05, 0.07, 0.9, 2.0, 10.0),  # TILES
         (0.02, 0.02, 0.05, 0.10, 1.1, 3.0, 12.0),  # METAL
         (0.10, 0.12, 0.08, 0.00, 1.0, 0.8, 5.0),  # GRAVEL
-        (0.06, 0.30, 0.10, 0.00, 1.0, 0.9, 4.0),  # FOLIAGE
+        (0.15, 0.35, 0.10, 0.00, 1.0, 0.9, 4.0),  # FOLIAGE
         (0.03, 0.02, 0.02, 0.25, 1.4, 2.0, 10.0),  # SOLAR
         (0.05, 0.10, 0.10, 0.30, 1.6, 1.0, 6.0),  # ROWS
         (0.08, 0.10, 0.05, 0.00, 1.0, 0.6, 3.0),  # FABRIC
@@ -194,19 +194,19 @@ def make_style(rng: np.random.Generator, bands: int, bit_depth: int) -> CityStyl
         region=region,
         region_spec=REGIONS[region],
         sun_azimuth_deg=float(rng.uniform(0, 360)),
-        sun_elevation_deg=float(rng.uniform(28, 72)),
+        sun_elevation_deg=float(rng.uniform(25, 68)),
         lean_azimuth_deg=float(rng.uniform(0, 360)),
         off_nadir_deg=float(rng.uniform(0, 26) * rng.random() ** 0.3),
-        shadow_brightness=float(rng.uniform(0.22, 0.45)),
+        shadow_brightness=float(rng.uniform(0.18, 0.4)),
         tint=wb,
-        haze=float(rng.uniform(0.0, 0.12)),
+        haze=float(rng.uniform(0.0, 0.1) * rng.random()),
         haze_colour=haze_col,
-        exposure=float(rng.uniform(1.5, 2.3)),
-        gamma=float(rng.uniform(1.4, 2.2)),
-        blur_sigma_px=float(rng.uniform(0.45, 1.05)),
+        exposure=float(rng.uniform(1.15, 1.85)),
+        gamma=float(rng.uniform(1.3, 2.0)),
+        blur_sigma_px=float(rng.uniform(0.35, 0.85)),
         sharpen=float(rng.uniform(0.0, 0.9) if rng.random() < 0.6 else 0.0),
-        chroma_blur_px=float(rng.uniform(0.6, 1.8)),
-        noise_sigma=float(rng.uniform(0.003, 0.012)),
+        chroma_blur_px=float(rng.uniform(0.5, 1.5)),
+        noise_sigma=float(rng.uniform(0.005, 0.018)),
         jpeg_quality=jpeg,
         misregistration_px=mis,
         pile_palette_shift=float(rng.normal(0, 0.08)),
