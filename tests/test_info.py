@@ -30,6 +30,7 @@ def uint16_tif(tmp_path):
         crs="EPSG:32637",
         transform=Affine(0.5, 0, 300000, 0, -0.5, 4000000),
         nodata=0,
+        nbits=12,  # Pléiades-style 12-bit data in uint16
     ) as dst:
         dst.write(data)
         dst.update_tags(ns="IMAGERY", ACQUISITIONDATETIME="2023-02-12T08:00:00")
@@ -44,6 +45,7 @@ def run_json(capsys, *argv):
 def test_json_reports_the_raster(capsys, uint16_tif):
     info = run_json(capsys, str(uint16_tif))
     assert (info["width"], info["height"], info["count"], info["dtype"]) == (700, 300, 4, "uint16")
+    assert info["nbits"] == 12
     assert info["crs"] == "EPSG:32637" and info["gsd_m"] == pytest.approx(0.5)
     assert info["bands"] == [1, 2, 3]  # 4 undefined bands: RGBN assumed
     assert info["mask"].startswith("nodata") and info["nodata"] == 0
@@ -76,6 +78,7 @@ def test_text_output(capsys, uint16_tif):
     out = capsys.readouterr().out
     for expected in (
         "700 x 300 px",
+        "uint16 (12-bit)",
         "EPSG:32637",
         "0.500 m",
         "bands 1,2,3",

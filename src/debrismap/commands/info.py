@@ -100,8 +100,9 @@ def format_info(info: dict[str, Any]) -> str:
     if info.get("compression"):
         layout += f", {info['compression']} compression"
     rows.append(("format", f"{info['driver']} ({layout})"))
+    dtype = info["dtype"] + (f" ({info['nbits']}-bit)" if info.get("nbits") else "")
     rows.append(
-        ("size", f"{info['width']} x {info['height']} px, {info['count']} band(s), {info['dtype']}")
+        ("size", f"{info['width']} x {info['height']} px, {info['count']} band(s), {dtype}")
     )
     names = ", ".join(f"{i + 1}:{name}" for i, name in enumerate(info["colorinterp"]))
     rows.append(("bands", names))

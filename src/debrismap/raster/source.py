@@ -365,6 +365,17 @@ class RasterSource:
         return "none"
 
     @property
+    def nbits(self) -> int | None:
+        """Significant bits per sample when the file declares fewer than its type holds
+        (GDAL's NBITS, e.g. 12 for Pléiades / WorldView 12-bit data stored as uint16)."""
+        try:
+            value = self._ds.tags(self.band_indexes[0], ns="IMAGE_STRUCTURE").get("NBITS")
+            value = value or self._ds.tags(ns="IMAGE_STRUCTURE").get("NBITS")
+            return int(value) if value else None
+        except (*_gdal_errors(), ValueError):
+            return None
+
+    @property
     def overviews(self) -> list[int]:
         try:
             return list(self._ds.overviews(self.band_indexes[0]))
@@ -417,6 +428,7 @@ class RasterSource:
             "count": self.count,
             "dtype": self.dtype,
             "dtypes": list(ds.dtypes),
+            "nbits": self.nbits,
             "colorinterp": [ci.name for ci in self.colorinterp],
             "bands": list(self.band_indexes),
             "crs": self.crs.to_string() if self.crs else None,
