@@ -38,6 +38,7 @@ class MapFigure:
     dots: np.ndarray | None = None  # (N, 2) metric coords
     dot_colours: list | None = None
     outlines: list = field(default_factory=list)  # shapely geometries drawn as thin lines
+    labels: list = field(default_factory=list)  # (x, y, text) placed on the map, e.g. zone names
     colorbar_ticks: list | None = None
     colorbar_extend: str = "neither"  # "max": values above the top exist (open-ended bar)
 
@@ -87,6 +88,13 @@ def render(fig_spec: MapFigure):
             xs, ys = ring.xy
             ax.plot(xs, ys, color="white", linewidth=0.9, zorder=3)
             ax.plot(xs, ys, color="#333333", linewidth=0.4, zorder=3)
+    if fig_spec.labels:
+        from matplotlib import patheffects
+
+        halo = [patheffects.withStroke(linewidth=1.5, foreground="white")]
+        for lx, ly, text in fig_spec.labels:
+            ax.text(lx, ly, text, fontsize=FONT_PT, ha="center", va="center", zorder=5,
+                    path_effects=halo, clip_on=True)
     if fig_spec.dots is not None and len(fig_spec.dots):
         colours = fig_spec.dot_colours or "#00b4d8"
         # Thousands of piles at city scale: smaller, edgeless dots, or they hide the map.

@@ -41,6 +41,7 @@ class HeatmapAnalysis:
     summary: dict
     zones: ZoneCounts | None = None
     zone_outlines: list = field(default_factory=list)  # metric geometries for the map
+    zone_labels: list = field(default_factory=list)  # (x, y, name) inside each zone's imaged part
 
     @property
     def count(self) -> int:
@@ -112,7 +113,24 @@ def analyse_run(
         z = read_zones(zones, zone_field)
         analysis.zones = zone_counts(z, pts, coverage, metric)
         analysis.zone_outlines = list(transform_geometries(z.geometries, z.crs, metric))
+        analysis.zone_labels = zone_labels(analysis.zone_outlines, z.names, coverage)
     return analysis
+
+
+# More zones than this and names would cover the map: outlines only (names are in zones.csv).
+MAX_ZONE_LABELS = 12
+
+
+def zone_labels(outlines: list, names, coverage: shapely.Geometry) -> list:
+    if len(outlines) > MAX_ZONE_LABELS:
+        return []
+    labels = []
+    for geom, name in zip(outlines, names):
+        seen = shapely.intersection(geom, coverage)
+        if not seen.is_empty and seen.area > 0:
+            p = shapely.point_on_surface(seen)
+            labels.append((p.x, p.y, str(name)))
+    return labels
 
 
 def run_heatmap(

@@ -91,6 +91,7 @@ def heatmap_figure(analysis, basemap=None, title=None, credit=None, date=None, d
         basemap=grey,
         dots=analysis.centres if dots else None,
         outlines=analysis.zone_outlines,
+        labels=analysis.zone_labels,
     )
     return render(spec)
 
