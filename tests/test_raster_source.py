@@ -14,7 +14,7 @@ from affine import Affine
 from rasterio.enums import ColorInterp
 from rasterio.windows import Window
 
-from debrismap.errors import RasterError
+from debrismap.errors import ConfigError, RasterError
 from debrismap.raster import (
     NotGeoreferencedWarning,
     acquisition_date_from_name,
@@ -140,8 +140,10 @@ def test_parse_bands():
     assert parse_bands("3,2,1") == (3, 2, 1)
     assert parse_bands(" 4 ") == (4,)
     assert parse_bands(None) is None
-    with pytest.raises(RasterError):
+    with pytest.raises(ConfigError):
         parse_bands("red,green")
+    with pytest.raises(ConfigError):
+        parse_bands("0,1,2")
 
 
 def test_palette_expanded_to_rgb(tmp_path):

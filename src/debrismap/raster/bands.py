@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from rasterio.enums import ColorInterp
 
-from debrismap.errors import RasterError
+from debrismap.errors import ConfigError, RasterError
 
 
 def parse_bands(text: str | None) -> tuple[int, ...] | None:
@@ -23,7 +23,11 @@ def parse_bands(text: str | None) -> tuple[int, ...] | None:
     try:
         bands = tuple(int(part) for part in str(text).replace(" ", "").split(","))
     except ValueError:
-        raise RasterError(f"--bands must be comma-separated band numbers like 1,2,3, got {text!r}")
+        raise ConfigError(
+            f"--bands must be comma-separated band numbers like 1,2,3, got {text!r}"
+        ) from None
+    if any(b < 1 for b in bands):
+        raise ConfigError(f"--bands numbers start at 1, got {text!r}")
     return bands
 
 
