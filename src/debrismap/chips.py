@@ -164,8 +164,12 @@ def build_chips(
     append: bool = False,
     overwrite: bool = False,
     progress: bool = False,
+    workers: int | None = None,
 ) -> ChipDatasetSummary:
-    """Build (or, with append=True, extend) a YOLO chip dataset from (raster, labels) pairs."""
+    """Build (or, with append=True, extend) a YOLO chip dataset from (raster, labels) pairs.
+
+    workers: threads writing chips (PNG compression releases the GIL); default min(4, CPUs).
+    """
     opts = ChipOptions(
         size=int(size), overlap=int(overlap), gsd_m=gsd, bands=tuple(bands) if bands else None,
         class_field=class_field, labels_crs=labels_crs, point_size_m=float(point_size),
@@ -206,7 +210,10 @@ def build_chips(
                 else ""
             )
             raise DatasetError(f"no chip to write ({reasons or 'no tiles'}){hint}", path=out_dir)
-        summary = _write(plan, sources, names, opts, threshold, skipped, existing, out_dir, progress)
+        summary = _write(
+            plan, sources, names, opts, threshold, skipped, existing, out_dir, progress,
+            workers or min(4, os.cpu_count() or 1),
+        )  # fmt: skip
         _warn_if_split_unbalanced(summary, opts)
     finally:
         for s in sources:
@@ -571,31 +578,16 @@ def _crs_text(crs) -> str:
 # -- writing ------------------------------------------------------------------------------
 
 
-def _write(plan, sources, names, opts, threshold, skipped, existing, out_dir: Path, progress: bool):
-    from PIL import Image
-    from tqdm import tqdm
-
+def _write(
+    plan, sources, names, opts, threshold, skipped, existing, out_dir: Path, progress: bool,
+    workers: int,
+):  # fmt: skip
     staging = _staging_dir(out_dir, existing is not None)
     try:
         for split in SPLITS:
             (staging / "images" / split).mkdir(parents=True, exist_ok=True)
             (staging / "labels" / split).mkdir(parents=True, exist_ok=True)
-        records: list[ChipRecord] = []
-        total = sum(len(p) for p in plan)
-        with tqdm(total=total, unit="chip", desc="chips", disable=not progress) as bar:
-            for s, chips in zip(sources, plan):
-                for rec in chips:
-                    img = s.view.read(_window(rec.x_off, rec.y_off, rec.size))
-                    Image.fromarray(img.pixels).save(
-                        staging / "images" / rec.split / f"{rec.name}.png", compress_level=1
-                    )
-                    write_yolo(
-                        staging / "labels" / rec.split / f"{rec.name}.txt",
-                        rec.boxes,
-                        (rec.size, rec.size),
-                    )
-                    records.append(rec)
-                    bar.update(1)
+        records = _write_chips(plan, sources, staging, progress, workers)
         doc = _dataset_doc(existing, out_dir, sources, plan, names, opts, threshold)
         _write_index(staging / "chips.csv", records, existing is not None, out_dir)
         _commit(staging, out_dir, doc, existing is not None)
@@ -612,6 +604,48 @@ def _write(plan, sources, names, opts, threshold, skipped, existing, out_dir: Pa
         sources=doc["sources"],
         chips=records,
     )
+
+
+def _write_chips(plan, sources, staging: Path, progress: bool, workers: int) -> list[ChipRecord]:
+    """Read, encode and write every planned chip; records come back in plan order."""
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tqdm import tqdm
+
+    records: list[ChipRecord] = []
+    pending: deque = deque()
+    total = sum(len(p) for p in plan)
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool, tqdm(
+        total=total, unit="chip", desc="chips", disable=not progress
+    ) as bar:
+        try:
+            for s, chips in zip(sources, plan):
+                for rec in chips:
+                    pending.append(pool.submit(_write_chip, s.view, rec, staging))
+                    # A short queue keeps memory flat and stops quickly on an error.
+                    while len(pending) >= 4 * workers:
+                        records.append(pending.popleft().result())
+                        bar.update(1)
+            while pending:
+                records.append(pending.popleft().result())
+                bar.update(1)
+        except BaseException:
+            for job in pending:
+                job.cancel()
+            raise
+    return records
+
+
+def _write_chip(view, rec: ChipRecord, staging: Path) -> ChipRecord:
+    from PIL import Image
+
+    img = view.read(_window(rec.x_off, rec.y_off, rec.size))
+    Image.fromarray(img.pixels).save(
+        staging / "images" / rec.split / f"{rec.name}.png", compress_level=1
+    )
+    write_yolo(staging / "labels" / rec.split / f"{rec.name}.txt", rec.boxes, (rec.size, rec.size))
+    return rec
 
 
 def _staging_dir(out_dir: Path, appending: bool) -> Path:

@@ -71,6 +71,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--append", action="store_true", help="add to an existing dataset in --out")
     mode.add_argument("--overwrite", action="store_true", help="replace an existing dataset in --out")
+    parser.add_argument(
+        "--workers", type=int, default=None,
+        help="threads writing chips (default: CPUs, at most 4)",
+    )  # fmt: skip
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -109,9 +113,12 @@ def run(args: argparse.Namespace) -> int:
     import warnings
 
     from debrismap.chips import build_chips
+    from debrismap.errors import ConfigError
     from debrismap.raster import parse_bands
 
     pairs = pairs_from_args(args)
+    if args.workers is not None and args.workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {args.workers}")
 
     def one_line_warning(message, category, filename, lineno, file=None, line=None):
         text = " ".join(str(message).split())
@@ -139,6 +146,7 @@ def run(args: argparse.Namespace) -> int:
             append=args.append,
             overwrite=args.overwrite,
             progress=not args.quiet and sys.stderr.isatty(),
+            workers=args.workers,
         )
     c = summary.counts
     added = len(summary.chips)
