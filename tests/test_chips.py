@@ -388,3 +388,17 @@ def test_cli_warnings_are_one_line(scene, tmp_path, capsys):
     assert code == 0
     assert "debrismap chips: warning: " in err and "dropped 1 of 61 boxes outside the raster" in err
     assert all(line.startswith("debrismap chips: warning: ") for line in err.splitlines())
+
+
+def test_ungeoreferenced_image_takes_pixel_labels_and_refuses_map_labels(tmp_path, scene):
+    _, labels, _ = scene
+    png = tmp_path / "scene.png"
+    Image.fromarray(np.random.default_rng(0).integers(1, 255, (300, 300, 3), dtype=np.uint8)).save(png)
+    yolo = tmp_path / "scene.txt"
+    yolo.write_text("0 10 10 30 40\n0 200 200 220 215\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        summary = build_chips([(png, yolo)], tmp_path / "ds", size=128, overlap=0, gsd=0.5, block_size=64, val_fraction=0)
+        assert summary.gsd_m == 0.5 and summary.counts["train"]["boxes"] == 2
+        with pytest.raises(LabelError, match="has no CRS to place them"):
+            build_chips([(png, labels)], tmp_path / "ds2", size=128, gsd=0.5, block_size=64)

@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from debrismap import __version__
-from debrismap.errors import ConfigError, DatasetError
+from debrismap.errors import ConfigError, DatasetError, LabelError
 from debrismap.labels import Boxes, read_labels, to_raster_pixels, transform_xyxy, write_yolo
 from debrismap.labels.boxes import DEFAULT_CLASS
 from debrismap.labels.geometry import as_pyproj_crs, half_sizes
@@ -239,7 +239,7 @@ def _open_pair(raster_path: Path, labels_path: Path, opts: ChipOptions, open_ras
         view = src.at_gsd(opts.gsd_m)
         boxes = read_labels(
             labels_path,
-            crs=src.crs if src.crs is not None else None,
+            crs=src.crs,
             labels_crs=opts.labels_crs,
             class_field=opts.class_field,
             point_size_m=opts.point_size_m,
@@ -248,6 +248,12 @@ def _open_pair(raster_path: Path, labels_path: Path, opts: ChipOptions, open_ras
         )
         if boxes.pixel:  # YOLO / COCO: pixels of the source raster
             boxes = boxes.to_world(src.transform, as_pyproj_crs(src.crs))
+        elif src.crs is None and boxes.crs is not None:
+            raise LabelError(
+                f"holds map coordinates but {raster_path.name} has no CRS to place them with; "
+                "use pixel labels (YOLO .txt or COCO .json) for it",
+                path=labels_path,
+            )
         pixel = to_raster_pixels(
             boxes, view.transform, view.width, view.height, src.crs, raster=raster_path
         )
@@ -299,7 +305,7 @@ def _resolve_block_size(opts: ChipOptions, sources: list[_Source]) -> ChipOption
         return opts
     from dataclasses import replace
 
-    gsd = sources[0].view.gsd_m or 1.0
+    gsd = sources[0].view.gsd_m or opts.gsd_m or 1.0
     stride = opts.size - opts.overlap
     k = max(1, math.ceil((DEFAULT_BLOCK_M / gsd - opts.size) / stride))
     return replace(opts, block_size_m=round((opts.size + k * stride) * gsd, 6))
@@ -401,13 +407,13 @@ def block_aligned_chips(view, crs, opts: ChipOptions, raster_path: Path) -> list
     """
     t = view.transform
     if t.b == 0 and t.d == 0:
-        block_w, block_h = _block_size_in_crs_units(crs, view, opts.block_size_m)
+        block_w, block_h = _block_size_in_crs_units(crs, view, opts.block_size_m, opts.gsd_m)
         x_segments = _segments(view.width, t.c, t.a, block_w)
         y_segments = _segments(view.height, t.f, t.e, block_h)
         chip_w, chip_h = abs(t.a) * opts.size, abs(t.e) * opts.size
         fits = chip_w <= block_w * (1 + 1e-6) and chip_h <= block_h * (1 + 1e-6)
     else:
-        block_px = opts.block_size_m / (view.gsd_m or 1.0)
+        block_px = opts.block_size_m / (view.gsd_m or opts.gsd_m or 1.0)
         x_segments = _segments(view.width, 0.0, 1.0, block_px)
         y_segments = _segments(view.height, 0.0, 1.0, block_px)
         chip_w, block_w, fits = opts.size, block_px, opts.size <= block_px * (1 + 1e-6)
@@ -490,13 +496,15 @@ def _boxes_in_chip(boxes: Boxes, x_off: int, y_off: int, size: int, min_visible:
     return chip, bool((touching & ~keep).any())
 
 
-def _block_size_in_crs_units(crs, view, block_size_m: float) -> tuple[float, float]:
+def _block_size_in_crs_units(
+    crs, view, block_size_m: float, assumed_gsd_m: float | None = None
+) -> tuple[float, float]:
     """The block side in the raster CRS's x and y units (degrees at the raster's latitude)."""
     t = view.transform
     if crs is None:
-        # No CRS: units are unknown; count the block in pixels at the view's GSD (if an
-        # assumed one is known, else 1 m per pixel).
-        pixels = block_size_m / (view.gsd_m or 1.0)
+        # No CRS: units are unknown; count the block in pixels at the view's GSD, else at
+        # the GSD the user stated (--gsd), else at 1 m per pixel.
+        pixels = block_size_m / (view.gsd_m or assumed_gsd_m or 1.0)
         return pixels * math.hypot(t.a, t.d), pixels * math.hypot(t.b, t.e)
     centre_y = t.f + t.e * view.height / 2
     hx, hy = half_sizes(crs, np.array([centre_y]), block_size_m)
