@@ -90,7 +90,8 @@ def pooled(rows: list[dict], name: str) -> dict:
     tp, fp, fn = (sum(r[k] for r in rows) for k in ("tp", "fp", "fn"))
     p = tp / (tp + fp) if tp + fp else None
     r = tp / (tp + fn) if tp + fn else None
-    f1 = 2 * p * r / (p + r) if p and r else None
+    defined = p is not None and r is not None
+    f1 = (2 * p * r / (p + r) if p + r > 0 else 0.0) if defined else None
     true = sum(r_.get("total_true", 0) for r_ in rows)
     pred = sum(r_.get("total_predicted", 0) for r_ in rows)
     return {"scene": name, "kind": "pooled", "truths": tp + fn, "detections": tp + fp, "tp": tp, "fp": fp, "fn": fn,
@@ -128,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
                      "--seed", str(args.seed), "--out", str(city), "--quiet"])
     run_dir = work / "runs" / city.stem
     seconds = _common.detect(city, run_dir, model, ["--quiet", "--no-heatmap"])
-    ev = _common.evaluate(run_dir, city.with_suffix(".labels.geojson"), run_dir / "evaluation", eval_args)
+    ev = _common.evaluate(run_dir, city.with_suffix(".labels.txt"), run_dir / "evaluation",
+                          [*eval_args, "--raster", str(city)])
     rows.append(summarize(f"synthetic city seed {args.seed} ({args.size} px, {args.gsd:g} m)", "synthetic", ev, seconds))
 
     composite_rows = []
@@ -140,7 +142,10 @@ def main(argv: list[str] | None = None) -> int:
                          "--seed", str(args.composite_seed + i), "--out", str(scene), "--quiet"])
         run_dir = work / "runs" / scene.stem
         seconds = _common.detect(scene, run_dir, model, ["--quiet", "--no-heatmap"])
-        ev = _common.evaluate(run_dir, scene.with_suffix(".labels.geojson"), run_dir / "evaluation", eval_args)
+        # Pixel-box truth placed with the scene's own transform: exact whatever the scene's CRS
+        # (a GeoJSON in EPSG:4326 is only as exact as its coordinate precision).
+        ev = _common.evaluate(run_dir, scene.with_suffix(".labels.txt"), run_dir / "evaluation",
+                              [*eval_args, "--raster", str(scene)])
         composite_rows.append(summarize(f"{name} + piles", "composite", ev, seconds))
     rows += composite_rows
     if composite_rows:
