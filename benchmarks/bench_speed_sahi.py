@@ -54,7 +54,7 @@ def ultralytics_pt(checkpoint: Path, out: Path) -> Path:
     ckpt = load_checkpoint(checkpoint)
     hp = ckpt["debrismap"]["hparams"]
     model = build_detection_model(hp.get("arch", "yolov8"), hp.get("scale", "n"), len(hp["classes"]))
-    missing, unexpected = model.load_state_dict(ema_state_dict(ckpt), strict=True), None
+    model.load_state_dict(ema_state_dict(ckpt), strict=True)  # the weights export puts in the ONNX
     model.names = {i: n for i, n in enumerate(hp["classes"])}
     model.eval()
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -63,7 +63,6 @@ def ultralytics_pt(checkpoint: Path, out: Path) -> Path:
         "date": time.strftime("%Y-%m-%dT%H:%M:%S"), "version": ultralytics.__version__,
         "source": f"debrismap checkpoint {checkpoint}",
     }, out)
-    del missing, unexpected
     return out
 
 
