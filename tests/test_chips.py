@@ -402,3 +402,17 @@ def test_ungeoreferenced_image_takes_pixel_labels_and_refuses_map_labels(tmp_pat
         assert summary.gsd_m == 0.5 and summary.counts["train"]["boxes"] == 2
         with pytest.raises(LabelError, match="has no CRS to place them"):
             build_chips([(png, labels)], tmp_path / "ds2", size=128, gsd=0.5, block_size=64)
+
+
+def test_val_holds_about_val_fraction_of_labelled_chips_and_the_seed_picks_the_blocks(tmp_path):
+    raster = make_raster(tmp_path / "r.tif")
+    labels = make_labels(tmp_path / "l.gpkg", random_pixel_boxes(200, seed=8))
+    kw = {"size": 64, "overlap": 0, "block_size": 32, "val_fraction": 0.3, "empty_fraction": 0}
+
+    def val_chips(name, seed):
+        summary = build_chips([(raster, labels)], tmp_path / name, seed=seed, **kw)
+        return {c.name for c in summary.chips if c.split == "val"}, len(summary.chips)
+
+    a, total = val_chips("a", 0)
+    assert abs(len(a) / total - 0.3) <= 1 / total + 1e-9
+    assert val_chips("b", 0)[0] == a and val_chips("c", 1)[0] != a

@@ -6,8 +6,8 @@ bounds) so every chip can be traced back to the place it shows.
 
 How chips are chosen, and why:
 - Train/val split by spatial blocks of `block_size_m`, aligned to multiples of the block
-  size in the raster CRS; a block is val when a hash of (seed, block) falls below
-  `val_fraction`. Chips are laid out block by block and never cross a block edge, so no
+  size in the raster CRS; blocks join val in a seeded hash order until val holds about
+  `val_fraction` of the labelled chips (the cut is stored for `--append`). Chips are laid out block by block and never cross a block edge, so no
   pixel is in both splits (a random per-chip split would leak overlapping neighbours into
   val) and no chip is wasted. Same CRS, same blocks: rasters of one place from two dates
   split the same way.
@@ -522,22 +522,35 @@ def _block_split(block, seed: int, threshold: float) -> str:
 
 
 def _val_threshold(candidates, opts: ChipOptions, existing: dict | None) -> float:
-    """`val_fraction`, raised just enough that a fresh small dataset still gets a val block.
+    """The hash cut below which a block is val, chosen so val holds ~val_fraction of chips.
 
-    With few blocks the hash may put none with labels in val; then the labelled block with
-    the smallest hash becomes val. The threshold is stored in dataset.yaml, so `--append`
-    assigns blocks exactly as before.
+    Blocks enter val in the order of their hash (a seeded random order) until val holds
+    about `val_fraction` of the labelled chips, with at least one labelled block in each
+    split when there are two or more. With many blocks this is the plain `hash <
+    val_fraction` rule; with few (one raster, a handful of blocks of unequal size) it keeps
+    val from coming out empty or holding most of the data. The cut is stored in
+    dataset.yaml, so `--append` assigns blocks exactly as before.
     """
     if existing is not None:
         return float((existing.get("split") or {}).get("val_threshold", opts.val_fraction))
-    threshold = opts.val_fraction
-    if threshold <= 0:
+    if opts.val_fraction <= 0:
         return 0.0
-    labelled = {chip.block for rows in candidates for chip, _, boxes, _ in rows if len(boxes)}
-    if len(labelled) < 2 or any(_block_value(b, opts.seed) < threshold for b in labelled):
-        return threshold  # a single labelled block must stay train
-    lowest = min(_block_value(b, opts.seed) for b in labelled)
-    return float(np.nextafter(lowest, 1.0))
+    per_block: dict[tuple[int, int], int] = {}
+    for rows in candidates:
+        for chip, _, boxes, _ in rows:
+            if len(boxes):
+                per_block[chip.block] = per_block.get(chip.block, 0) + 1
+    if len(per_block) < 2:
+        return opts.val_fraction  # a single labelled block stays wherever the hash puts it
+    order = sorted(per_block, key=lambda b: _block_value(b, opts.seed))
+    total = sum(per_block.values())
+    best_k, best_gap, running = 1, math.inf, 0
+    for k, block in enumerate(order[:-1], start=1):  # keep at least one block for train
+        running += per_block[block]
+        gap = abs(running / total - opts.val_fraction)
+        if gap < best_gap:
+            best_k, best_gap = k, gap
+    return float(np.nextafter(_block_value(order[best_k - 1], opts.seed), 1.0))
 
 
 def _choose_empty(empty: list[ChipRecord], n_labelled: int, opts, stem: str, split: str):

@@ -66,7 +66,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--block-size", type=float, default=None,
         help="train/val split block side in metres (default 256, or twice the chip footprint if larger)",
     )  # fmt: skip
-    parser.add_argument("--val-fraction", type=float, default=0.2, help="share of blocks for validation (default 0.2)")
+    parser.add_argument(
+        "--val-fraction", type=float, default=0.2,
+        help="share of labelled chips for validation, taken a whole block at a time (default 0.2)",
+    )  # fmt: skip
     parser.add_argument("--seed", type=int, default=0, help="seed for the split and the empty-chip choice (default 0)")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--append", action="store_true", help="add to an existing dataset in --out")
