@@ -200,3 +200,15 @@ def test_disk_full_then_resume(assets, tmp_path, capsys, monkeypatch):
     np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(fa["score"], fb["score"])
     assert json.loads((out / "run.json").read_text())["status"] == "complete"
+
+
+def test_cuda_request_without_cuda_falls_back_with_a_message(assets, tmp_path, capsys):
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        pytest.skip("this onnxruntime has CUDA: nothing to fall back from")
+    code, err = detect(capsys, assets["raster"], "--out", tmp_path / "run", "--model", assets["model"], "--device", "cuda")
+    assert code == 0, err
+    assert "CUDA was requested" in err and "CPU" in err
+    run = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert run["model"]["device"] == "cpu"

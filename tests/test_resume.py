@@ -61,12 +61,16 @@ def test_kill9_then_resume_gives_the_unbroken_result(assets, tmp_path, kill_at):
     proc = subprocess.run(_detect_cmd(assets, out), env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     assert json.loads((out / "run.json").read_text())["status"] == "running"
+    junk = [out / ".detections.gpkg.tmp12345.gpkg", out / ".state" / "shards" / ".b000003.npz.tmp12345"]
+    for path in junk:  # what a kill in the middle of a write leaves behind
+        path.write_bytes(b"half a file")
     # Without --resume the folder is not silently overwritten or reused.
     assert main(["detect", str(assets["raster"]), "--out", str(out), "--model", str(assets["model"]),
                  "--batch", str(BATCH), "--overlap", "16", "--no-heatmap", "--quiet"]) == 2
     assert main(["detect", str(assets["raster"]), "--out", str(out), "--model", str(assets["model"]),
                  "--batch", str(BATCH), "--overlap", "16", "--no-heatmap", "--quiet", "--resume"]) == 0
     _assert_same_as_unbroken(assets, out)
+    assert not any(path.exists() for path in junk)
 
 
 def test_timed_kill_then_resume(assets, tmp_path):

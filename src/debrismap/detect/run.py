@@ -138,6 +138,15 @@ def _check_existing(out: Path, state: RunState, fingerprint: dict, settings: Det
     )
 
 
+def _remove_stale_temp_files(out: Path, state: RunState) -> None:
+    """Temp files a killed run left behind (never under a final name, so never mistaken for results)."""
+    stale = [p for name in OUTPUT_NAMES for p in out.glob(f".{name}.tmp*")]
+    if state.shard_dir.is_dir():
+        stale += list(state.shard_dir.glob(".*.tmp*"))
+    for path in stale:
+        path.unlink(missing_ok=True)
+
+
 def _read_status(out: Path) -> str | None:
     try:
         return json.loads((out / RUN_JSON).read_text()).get("status")
@@ -286,6 +295,7 @@ def _run_locked(paths: list[Path], out: Path, settings: DetectSettings, started:
 
         state = RunState(out)
         resuming = _check_existing(out, state, fingerprint, settings)
+        _remove_stale_temp_files(out, state)
         if not resuming or not state.exists():
             state.start(fingerprint)
         manifest = {
