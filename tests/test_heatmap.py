@@ -118,6 +118,7 @@ def test_density_cog_on_disk(notched_outputs):
     with rasterio.open(notched_outputs.density_tif) as ds:
         assert ds.dtypes[0] == "float32" and ds.nodata is not None
         assert ds.profile["tiled"] and ds.overviews(1)
+        assert ds.tags(ns="IMAGE_STRUCTURE").get("LAYOUT") == "COG"
         assert ds.crs.to_epsg() == 32637
         data = ds.read(1, masked=True)
         assert data.mask.any() and not data.mask.all()  # nodata in the missing corner
@@ -129,6 +130,20 @@ def test_density_cog_on_disk(notched_outputs):
     assert per_km2_x_area == pytest.approx(counted, rel=0.1)  # tails near the edges are lost
     with rasterio.open(notched_outputs.density_rgba_tif) as ds:
         assert ds.count == 4 and ds.dtypes[0] == "uint8" and ds.overviews(1)
+        assert ds.tags(ns="IMAGE_STRUCTURE").get("LAYOUT") == "COG"
+
+
+def test_small_density_raster_still_has_overviews(tmp_path):
+    import rasterio
+
+    extent = shapely.box(X0, Y0, X0 + 600, Y0 + 500)  # 60 x 50 px at 10 m: within one block
+    run_dir = make_run(tmp_path / "run", clustered_piles(20, seed=14, extent=extent, spread=80,
+                                                         centre=(X0 + 300, Y0 + 250)),
+                       extent_utm=extent, raster=False)
+    out = run_heatmap(run_dir, out_dir=tmp_path / "out")
+    for path in (out.density_tif, out.density_rgba_tif):
+        with rasterio.open(path) as ds:
+            assert ds.overviews(1) and ds.tags(ns="IMAGE_STRUCTURE").get("LAYOUT") == "COG"
 
 
 def test_edge_correction_restores_mass_at_the_edges(tmp_path):
@@ -250,6 +265,17 @@ def test_bad_run_folders_give_one_line_errors(tmp_path, capsys):
     (broken / "run.json").write_text("{not json")
     assert main(["heatmap", str(broken)]) == 2
     assert "not valid JSON" in capsys.readouterr().err
+
+
+def test_bad_flags_are_one_line_errors(tmp_path, capsys):
+    run_dir = make_run(tmp_path / "run", clustered_piles(5), raster=False)
+    assert main(["heatmap", str(run_dir), "--format", "png,gif", "--out", str(tmp_path / "o")]) == 2
+    assert "unknown figure format 'gif'" in capsys.readouterr().err
+    assert main(["heatmap", str(run_dir), "--cell", "0"]) == 2
+    assert "--cell must be a positive number" in capsys.readouterr().err
+    assert main(["heatmap", str(run_dir), "--basemap", str(tmp_path / "none.tif"),
+                 "--out", str(tmp_path / "o")]) == 2
+    assert "basemap raster not found" in capsys.readouterr().err
 
 
 def test_zones_without_crs_is_a_config_error(tmp_path, capsys):

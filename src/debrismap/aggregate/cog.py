@@ -52,5 +52,14 @@ def _write_cog(path, data, transform, crs, nodata, resampling, rgba=False, descr
         with atomic_target(path) as tmp:
             with mem.open() as src:
                 rio_copy(src, tmp, driver="COG", COMPRESS="DEFLATE", BLOCKSIZE=blocksize,
-                         OVERVIEWS="AUTO", RESAMPLING=resampling, OVERVIEW_RESAMPLING=resampling)
+                         OVERVIEWS="AUTO", RESAMPLING=resampling, OVERVIEW_RESAMPLING=resampling,
+                         **_small_raster_overviews(rows, cols, blocksize))
     return Path(path)
+
+
+def _small_raster_overviews(rows: int, cols: int, blocksize: int) -> dict:
+    """GDAL makes no overviews for a raster within one block; web viewers still expect some."""
+    side = max(rows, cols)
+    if side > blocksize or side < 32:
+        return {}
+    return {"OVERVIEW_COUNT": int(min(3, np.floor(np.log2(side / 16))))}

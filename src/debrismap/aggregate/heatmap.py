@@ -158,6 +158,10 @@ def run_heatmap(
         raise ConfigError(f"unknown figure format {bad[0]!r} (choose from {', '.join(FIGURE_FORMATS)})")
     if "png" not in formats:
         formats = ("png", *formats)
+    if basemap is not None and not Path(basemap).exists():  # fail before writing anything
+        from debrismap.errors import RasterError
+
+        raise RasterError("basemap raster not found", path=basemap)
     analysis = analyse_run(run_dir, cell, bandwidth, zones, zone_field, edge_correction=edge_correction)
     out = Path(out_dir) if out_dir is not None else analysis.run.path
     out.mkdir(parents=True, exist_ok=True)
