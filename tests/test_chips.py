@@ -264,8 +264,14 @@ def test_several_rasters_and_append(tmp_path):
     assert len(read_index(out)) == len(first.chips) + len(second.chips)
     with pytest.raises(DatasetError, match="already in this dataset"):
         build_chips([(a, la)], out, append=True, **kw)
-    both = build_chips([(a, la), (b, lb)], tmp_path / "both", **kw)
-    assert both.counts == doc["counts"]  # same split, same chips, whether appended or not
+    # a and b cover the same ground: appended chips must take the split the blocks already
+    # have, so no place is in train in one raster and in val in the other.
+    rows = read_index(out)
+    split_of = {}
+    for r in rows:
+        split_of.setdefault((r["minx"], r["miny"]), set()).add(r["split"])
+    assert all(len(v) == 1 for v in split_of.values())
+    assert {r["source"] for r in rows} == {"a", "b"}
 
 
 # -- errors -----------------------------------------------------------------------------------
