@@ -422,3 +422,9 @@ def test_val_holds_about_val_fraction_of_labelled_chips_and_the_seed_picks_the_b
     a, total = val_chips("a", 0)
     assert abs(len(a) / total - 0.3) <= 1 / total + 1e-9
     assert val_chips("b", 0)[0] == a and val_chips("c", 1)[0] != a
+
+
+def test_append_reuses_the_stored_val_cut():
+    from debrismap.chips import ChipOptions, _val_threshold
+
+    assert _val_threshold([], ChipOptions(val_fraction=0.2), {"split": {"val_threshold": 0.123}}) == 0.123
