@@ -212,19 +212,24 @@ def render_pile(pile: PilePlan, gsd: float, sun_shadow: np.ndarray, shadow_len_p
         colours.append(col)
         # items lower in the heap (drawn first) sit in the shade of the ones above
         rank = (k + 1) / (len(cand) + 1)
-        shade.append(rng.uniform(0.4, 1.25) * (0.65 + 0.4 * rank))
+        shade.append(rng.uniform(0.55, 1.3) * (0.8 + 0.3 * rank))
     geoms = [(affinity.affine_transform(g, [to_px.a, 0, 0, to_px.e, to_px.c, to_px.f]), v) for g, v in shapes]
     idx = features.rasterize(geoms, out_shape=(H, W), fill=0, dtype="int32")
     cov = idx > 0
     colours = np.array([np.zeros(4, np.float32)] + colours, np.float32)
+    # Per-pile tone: most piles are dusty and light, some dark (wet, burnt, in shade).
+    colours *= np.float32(np.exp(rng.normal(0.1, 0.3)))
+    # Dust: everything in a heap is greyed towards the colour of the base.
+    dust = rng.uniform(0.0, 0.45)
+    colours[1:] = colours[1:] * (1 - dust) + base_col * dust * np.float32(1.3)
     shade_a = np.array([0.0] + shade, np.float32)
     img = colours[idx] * shade_a[idx][..., None]
     # texture: per-item facet noise and dark gaps between items
     n1 = noise.value(0, 0, H, W, 1.5 * ss / 2, pile.seed & 0xFFFF)
     n2 = noise.white(0, 0, H, W, pile.seed & 0xFFFFF)
     img *= (1 + 0.22 * n1 + 0.15 * n2)[..., None]
-    gaps = noise.value(0, 0, H, W, max(2.0, 0.35 / gsd * ss), (pile.seed >> 3) & 0xFFFF) > rng.uniform(0.35, 0.6)
-    img[gaps & cov] *= rng.uniform(0.25, 0.5)
+    gaps = noise.value(0, 0, H, W, max(2.0, 0.35 / gsd * ss), (pile.seed >> 3) & 0xFFFF) > rng.uniform(0.4, 0.7)
+    img[gaps & cov] *= rng.uniform(0.35, 0.6)
     # ragged edge: the rim of the base breaks up into scattered bits
     edge = noise.value(0, 0, H, W, max(2.0, 0.5 / gsd * ss), (pile.seed >> 5) & 0xFFFF)
     base_only = idx == 1
