@@ -8,12 +8,12 @@ import json
 import numpy as np
 import pytest
 import shapely
+from test_heatmap_fixtures import ORIGIN, clustered_piles, make_run, scene_polygon
 
 from debrismap.aggregate.compare import run_compare
 from debrismap.aggregate.matching import match_piles
 from debrismap.cli import main
 from debrismap.vector_io import read_vector
-from test_heatmap_fixtures import ORIGIN, clustered_piles, make_run, scene_polygon
 
 X0, Y0 = ORIGIN
 
@@ -97,7 +97,7 @@ def test_change_density_and_figure(two_dates):
     import rasterio
     from PIL import Image
 
-    out, kept, gone, new = two_dates
+    out, _kept, gone, new = two_dates
     with rasterio.open(out.change_density_tif) as ds:
         data = ds.read(1, masked=True)
         assert ds.overviews(1)

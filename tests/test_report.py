@@ -8,10 +8,10 @@ import subprocess
 
 import numpy as np
 import pytest
+from test_heatmap_fixtures import UTM, clustered_piles, make_run
 
 from debrismap.aggregate.report import write_report
 from debrismap.cli import main
-from test_heatmap_fixtures import UTM, clustered_piles, make_run
 
 CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")
                  if shutil.which(n)), None)
@@ -26,7 +26,7 @@ def dump_dom(html_path, tmp_path) -> str:
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          f"--user-data-dir={tmp_path / 'chromium-profile'}", "--virtual-time-budget=5000",
          "--dump-dom", html_path.resolve().as_uri()],
-        capture_output=True, text=True, timeout=90,
+        capture_output=True, text=True, timeout=90, check=False,
     )
     return proc.stdout
 
@@ -67,8 +67,9 @@ def test_broken_report_fails_the_render_check(report, tmp_path):
 
 
 def test_report_cli_default_path_and_zones(tmp_path):
-    from debrismap.vector_io import write_vector
     import shapely
+
+    from debrismap.vector_io import write_vector
 
     run_dir = make_run(tmp_path / "run", clustered_piles(20, seed=13), raster=False)
     zones = tmp_path / "zones.gpkg"

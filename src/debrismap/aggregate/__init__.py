@@ -7,8 +7,14 @@ CompareOutputs`, `write_report(run_dir, out_path, ...) -> Path`.
 
 from __future__ import annotations
 
-__all__ = ["run_heatmap", "HeatmapOutputs", "analyse_run", "run_compare", "CompareOutputs",
-           "write_report"]
+__all__ = [
+    "CompareOutputs",
+    "HeatmapOutputs",
+    "analyse_run",
+    "run_compare",
+    "run_heatmap",
+    "write_report",
+]
 
 _LOCATIONS = {
     "run_heatmap": "debrismap.aggregate.heatmap",

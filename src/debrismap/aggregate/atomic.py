@@ -7,6 +7,7 @@ is killed mid-write, so every output goes through `atomic_target`.
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -55,7 +56,7 @@ def write_csv(path: str | Path, columns: dict[str, list | object]) -> Path:
 def _cell(value: object) -> object:
     if isinstance(value, float) or type(value).__name__.startswith("float"):
         v = float(value)  # type: ignore[arg-type]
-        if v != v:  # NaN: an empty cell, not the string "nan"
+        if math.isnan(v):  # NaN: an empty cell, not the string "nan"
             return ""
         return f"{v:.12g}"
     if type(value).__name__ == "bool_":

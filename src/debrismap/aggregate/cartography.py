@@ -62,7 +62,7 @@ def add_north_arrow(ax, extent: tuple[float, float, float, float], fontsize: flo
     y_tail = top - 0.20 * height
     y_head = top - 0.09 * height
     ax.annotate("", xy=(x, y_head), xytext=(x, y_tail), zorder=11,
-                arrowprops=dict(arrowstyle="-|>,head_width=0.25,head_length=0.5", color="black",
-                                linewidth=1.0, path_effects=_halo()))
+                arrowprops={"arrowstyle": "-|>,head_width=0.25,head_length=0.5", "color": "black",
+                                "linewidth": 1.0, "path_effects": _halo()})
     ax.text(x, y_head + 0.01 * height, "N", ha="center", va="bottom", fontsize=fontsize,
             fontweight="bold", zorder=11, path_effects=_halo())

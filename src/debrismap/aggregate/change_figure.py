@@ -30,10 +30,10 @@ def change_figure(change, density, vlim: float, title=None, credit=None):
     d_after = after.acquisition_date or "second date"
     credit = credit or after.first_input.get("credit") or _default_credit(after)
     caption = [
-        f"Between {d_before} and {d_after}: {t['new']:,} new and {t['gone']:,} gone piles, "
-        f"{t['persisting']:,} persisting (matched within {change.match_distance:g} m); "
-        f"{t['before']:,} before, {t['after']:,} after, in {change.coverage.area / 1e6:,.2f} km² "
-        "imaged on both dates; pale areas were not.",
+        (f"Between {d_before} and {d_after}: {t['new']:,} new and {t['gone']:,} gone piles, "
+         f"{t['persisting']:,} persisting (matched within {change.match_distance:g} m); "
+         f"{t['before']:,} before, {t['after']:,} after, in {change.coverage.area / 1e6:,.2f} km² "
+         "imaged on both dates; pale areas were not."),
         f"Red: more new than gone; blue: more gone. Gaussian kernel, {density.bandwidth:g} m.",
         f"Imagery: {credit}. Analysis: debrismap {__version__}.",
     ]

@@ -38,8 +38,8 @@ def _write_cog(path, data, transform, crs, nodata, resampling, rgba=False, descr
     from rasterio.shutil import copy as rio_copy
 
     count, rows, cols = data.shape
-    profile = dict(driver="GTiff", width=cols, height=rows, count=count, dtype=data.dtype.name,
-                   crs=rasterio.crs.CRS.from_wkt(crs.to_wkt()), transform=transform, nodata=nodata)
+    profile = {"driver": "GTiff", "width": cols, "height": rows, "count": count, "dtype": data.dtype.name,
+                   "crs": rasterio.crs.CRS.from_wkt(crs.to_wkt()), "transform": transform, "nodata": nodata}
     blocksize = 256 if max(rows, cols) > 256 else 128
     with MemoryFile() as mem:
         with mem.open(**profile) as ds:
@@ -49,11 +49,10 @@ def _write_cog(path, data, transform, crs, nodata, resampling, rgba=False, descr
                                   ColorInterp.alpha]
             if description:
                 ds.set_band_description(1, description)
-        with atomic_target(path) as tmp:
-            with mem.open() as src:
-                rio_copy(src, tmp, driver="COG", COMPRESS="DEFLATE", BLOCKSIZE=blocksize,
-                         OVERVIEWS="AUTO", RESAMPLING=resampling, OVERVIEW_RESAMPLING=resampling,
-                         **_small_raster_overviews(rows, cols, blocksize))
+        with atomic_target(path) as tmp, mem.open() as src:
+            rio_copy(src, tmp, driver="COG", COMPRESS="DEFLATE", BLOCKSIZE=blocksize,
+                     OVERVIEWS="AUTO", RESAMPLING=resampling, OVERVIEW_RESAMPLING=resampling,
+                     **_small_raster_overviews(rows, cols, blocksize))
     return Path(path)
 
 

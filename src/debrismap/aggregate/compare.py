@@ -71,9 +71,9 @@ class ChangeAnalysis:
         return {
             "before": int(m.n_before),
             "after": int(m.n_after),
-            "persisting": int(len(m.before_index)),
-            "new": int(len(m.new)),
-            "gone": int(len(m.gone)),
+            "persisting": len(m.before_index),
+            "new": len(m.new),
+            "gone": len(m.gone),
             "net": int(m.n_after - m.n_before),
         }
 

@@ -53,8 +53,8 @@ def density_grid(coverage: shapely.Geometry, pixel_size: float) -> tuple[Affine,
     bottom = np.floor(miny / pixel_size) * pixel_size
     right = np.ceil(maxx / pixel_size) * pixel_size
     top = np.ceil(maxy / pixel_size) * pixel_size
-    cols = max(int(round((right - left) / pixel_size)), 1)
-    rows = max(int(round((top - bottom) / pixel_size)), 1)
+    cols = max(round((right - left) / pixel_size), 1)
+    rows = max(round((top - bottom) / pixel_size), 1)
     return Affine(pixel_size, 0, left, 0, -pixel_size, top), rows, cols
 
 

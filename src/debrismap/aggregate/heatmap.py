@@ -45,7 +45,7 @@ class HeatmapAnalysis:
 
     @property
     def count(self) -> int:
-        return int(len(self.centres))
+        return len(self.centres)
 
     @property
     def valid_area_km2(self) -> float:
@@ -150,8 +150,8 @@ def run_heatmap(
 ) -> HeatmapOutputs:
     """Write counts, density COGs, the article figure, sensitivity and summary for one run."""
     from debrismap.aggregate import writers
-    from debrismap.aggregate.heatmap_figure import heatmap_figure
     from debrismap.aggregate.figure import save
+    from debrismap.aggregate.heatmap_figure import heatmap_figure
 
     bad = [f for f in formats if f not in FIGURE_FORMATS]
     if bad:

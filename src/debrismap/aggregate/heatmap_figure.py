@@ -70,10 +70,10 @@ def heatmap_figure(analysis, basemap=None, title=None, credit=None, date=None, d
     credit = credit or run.first_input.get("credit") or _default_credit(run)
     threshold = run.operating_threshold
     caption = [
-        f"{analysis.count:,} debris piles detected automatically (score ≥ {threshold:.2f}) "
-        f"in {analysis.valid_area_km2:,.2f} km² of analysed imagery; pale areas were not analysed.",
-        f"Density: Gaussian kernel, {density.bandwidth:g} m bandwidth. "
-        f"Grid north up ({analysis.metric_crs.name}).",
+        (f"{analysis.count:,} debris piles detected automatically (score ≥ {threshold:.2f}) "
+         f"in {analysis.valid_area_km2:,.2f} km² of analysed imagery; pale areas were not analysed."),
+        (f"Density: Gaussian kernel, {density.bandwidth:g} m bandwidth. "
+         f"Grid north up ({analysis.metric_crs.name})."),
         f"Imagery: {credit}" + (f", {date}" if date else ", date unknown")
         + (f" ({why_no_imagery})" if why_no_imagery else "") + f". Analysis: debrismap {__version__}.",
     ]

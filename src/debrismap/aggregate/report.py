@@ -42,7 +42,7 @@ def _map_layers(analysis, basemap) -> tuple[str, str, int, int]:
     density = analysis.density
     left, bottom, right, top = density.bounds
     width = MAP_WIDTH_PX
-    height = max(int(round(width * (top - bottom) / (right - left))), 1)
+    height = max(round(width * (top - bottom) / (right - left)), 1)
     extent = (left, right, bottom, top)
 
     def blank() -> tuple:
@@ -125,13 +125,14 @@ def _fmt(v) -> str:
 
 def _provenance(manifest: dict) -> str:
     from pyproj import CRS
+    from pyproj.exceptions import CRSError
 
     parts = []
     for i, inp in enumerate(manifest.get("inputs") or []):
         crs = inp.get("crs")
         try:
             crs = CRS.from_user_input(crs).name if crs else None
-        except Exception:
+        except CRSError:  # show the text as recorded rather than nothing
             pass
         parts.append((f"input {i + 1}", inp.get("path")))
         parts += [("  size (px)", f"{inp.get('width')} × {inp.get('height')}" if inp.get("width") else None),

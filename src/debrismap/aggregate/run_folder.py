@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import shapely
 from pyproj import CRS
+from pyproj.exceptions import CRSError
 
 from debrismap.errors import DatasetError
 from debrismap.vector_io import read_vector
@@ -114,7 +115,7 @@ def load_run(run_dir: str | Path) -> RunFolder:
     if crs is None and manifest.get("crs"):
         try:
             crs = CRS.from_user_input(manifest["crs"])
-        except Exception:
+        except CRSError:
             raise DatasetError("run.json has an unreadable crs", path=manifest_path) from None
     if crs is None:
         raise DatasetError("detections have no CRS; cannot place them on a map", path=det_path)
@@ -139,6 +140,6 @@ def _read_layer(path: Path, layer: str):
 
     try:
         layers = [name for name, _ in pyogrio.list_layers(path)]
-    except Exception:
+    except Exception:  # noqa: BLE001 - unreadable files get read_vector's one-line error below
         layers = []
     return read_vector(path, layer=layer if layer in layers else None, error=DatasetError)

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from debrismap.aggregate.atomic import write_csv, write_json, write_text
-from debrismap.aggregate.colours import density_rgba, nice_ceiling
 from debrismap.aggregate.cog import write_float_cog, write_rgba_cog
+from debrismap.aggregate.colours import density_rgba, nice_ceiling
 from debrismap.aggregate.density import DensityRaster
 from debrismap.aggregate.grid import CountGrid
 from debrismap.vector_io import write_vector
@@ -70,7 +70,7 @@ def summary_record(analysis, cell: float, bandwidth: float) -> dict:
         "cell_m": cell,
         "bandwidth_m": bandwidth,
         "analysed_area_km2": round(analysis.valid_area_km2, 4),
-        "detections_in_run": int(len(run.scores)),
+        "detections_in_run": len(run.scores),
         "detections_outside_coverage": analysis.excluded_outside,
         "counted": analysis.count,
         "counted_at_threshold": run.operating_threshold,
