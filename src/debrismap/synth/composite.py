@@ -318,6 +318,10 @@ def _blend(out, s, sl_img, sl_spr, tone, gain, shadow_b, noise_dn, seed, pid_map
     rgb = rgb * (1 - sh) + rgb_sh * sh
     with np.errstate(invalid="ignore", divide="ignore"):
         col = np.where(a[..., None] > 1e-3, pre[sl_spr] / np.maximum(a, 1e-3)[..., None], 0)
+    # Pan-sharpened products carry colour at a coarser resolution than brightness, so
+    # small items' colours are washed out: mute the chroma, more for smaller items.
+    lum = col.mean(axis=-1, keepdims=True)
+    col = lum + (col - lum) * 0.5
     pile_dn = tone.to_dn(col * gain)
     hgt, wid = a.shape
     n = noise.gaussian(0, 0, hgt, wid, seed & 0xFFFFFF)[..., None] * noise_dn
