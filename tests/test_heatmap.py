@@ -195,6 +195,9 @@ def test_sensitivity_is_monotone_non_increasing(scores, run_threshold):
     assert np.all(np.diff(curve.thresholds) > 0)
     assert np.all(np.diff(curve.counts) <= 0)
     assert curve.counts[0] == np.count_nonzero(scores >= run_threshold)
+    xs, ys = curve.exact_curve()
+    assert np.all(np.diff(ys) <= 0)
+    assert all(n == np.count_nonzero(scores >= t) for t, n in zip(xs, ys))
     summary = count_summary(scores, run_threshold, run_threshold)
     assert summary["low"] <= summary["central"] <= summary["high"]
 

@@ -13,17 +13,13 @@ def change_figure(change, density, vlim: float, title=None, credit=None):
     from matplotlib.colors import ListedColormap, Normalize
 
     from debrismap import __version__
-    from debrismap.aggregate.basemap import read_greyscale
 
     after = change.after.run
     before = change.before.run
     left, bottom, right, top = density.bounds
-    grey = None
-    path = after.input_raster_path() or before.input_raster_path()
-    if path is not None:
-        scale = BASEMAP_PIXELS / max(right - left, top - bottom)
-        shape = (max(int((top - bottom) * scale), 1), max(int((right - left) * scale), 1))
-        grey = read_greyscale(path, change.metric_crs, (left, bottom, right, top), shape)
+    grey = _mosaic_backdrop(after, change.metric_crs, (left, bottom, right, top))
+    if grey is None:
+        grey = _mosaic_backdrop(before, change.metric_crs, (left, bottom, right, top))
     ramp = change_rgba(np.linspace(-vlim, vlim, 256)[None, :], vlim)[0] / 255.0
     t = change.totals()
     d_before = before.acquisition_date or "first date"
@@ -49,3 +45,18 @@ def change_figure(change, density, vlim: float, title=None, credit=None):
         basemap=grey,
     )
     return render(spec)
+
+
+def _mosaic_backdrop(run, metric_crs, bounds):
+    """Greyscale of every input raster of `run` on the map grid; None when none can be read."""
+    from debrismap.aggregate.basemap import read_greyscale
+
+    left, bottom, right, top = bounds
+    scale = BASEMAP_PIXELS / max(right - left, top - bottom)
+    shape = (max(int((top - bottom) * scale), 1), max(int((right - left) * scale), 1))
+    grey = None
+    for path in run.input_raster_paths():
+        layer = read_greyscale(path, metric_crs, bounds, shape)
+        if layer is not None:
+            grey = layer if grey is None else np.where(np.isfinite(grey), grey, layer)
+    return grey

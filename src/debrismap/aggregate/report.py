@@ -101,7 +101,7 @@ def _legend_uri(analysis) -> str:
 def _sensitivity_uri(analysis) -> str:
     from debrismap.aggregate.sensitivity import sensitivity_figure
 
-    fig = sensitivity_figure(analysis.curve, analysis.run.operating_threshold)
+    fig = sensitivity_figure(analysis.curve, analysis.run.operating_threshold, analysis.summary)
     fig.set_dpi(150)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=150, facecolor="white")

@@ -23,6 +23,15 @@ class Sensitivity:
     thresholds: np.ndarray
     counts: np.ndarray
     run_threshold: float
+    scores: np.ndarray  # every recorded score, for the exact curve in the figure
+
+    def exact_curve(self) -> tuple[np.ndarray, np.ndarray]:
+        """(threshold, count) at every distinct score: count(t) = number of scores >= t."""
+        s = np.sort(self.scores)
+        if s.size == 0:
+            return np.array([self.run_threshold, 1.0]), np.array([0, 0])
+        uniq, first = np.unique(s, return_index=True)
+        return uniq, s.size - first
 
 
 def threshold_curve(scores: np.ndarray, run_threshold: float, step: float = THRESHOLD_STEP) -> Sensitivity:
@@ -33,7 +42,7 @@ def threshold_curve(scores: np.ndarray, run_threshold: float, step: float = THRE
     # The run threshold itself is kept exact: it is the first row and the curve's anchor.
     grid = np.unique(np.concatenate([[run_threshold], steps, [top] if top > run_threshold else []]))
     counts = np.array([np.count_nonzero(scores >= t - 1e-12) for t in grid], dtype=np.int64)
-    return Sensitivity(grid, counts, run_threshold)
+    return Sensitivity(grid, counts, run_threshold, np.asarray(scores, dtype=float))
 
 
 def count_summary(
@@ -102,28 +111,43 @@ def summary_text(summary: dict, total_valid_km2: float) -> str:
     return "\n".join(lines) + "\n"
 
 
-def sensitivity_figure(curve: Sensitivity, operating_threshold: float):
+def sensitivity_figure(curve: Sensitivity, operating_threshold: float, summary: dict | None = None):
+    """The exact count-vs-threshold step curve, the unrecorded zone shaded, the quoted points marked."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     from matplotlib.figure import Figure
 
+    colour = "#3b0f70"
     fig = Figure(figsize=(3.6, 2.4), dpi=300)
     ax = fig.add_axes([0.17, 0.2, 0.78, 0.62])
-    ax.step(curve.thresholds, curve.counts, where="post", color="#3b0f70", linewidth=1.2)
-    ax.plot(curve.thresholds, curve.counts, "o", ms=2, color="#3b0f70")
+    xs, ys = curve.exact_curve()
+    # count(t) steps down just after each score: draw it as a post-step from the run threshold.
+    x = np.concatenate([[curve.run_threshold], xs[xs > curve.run_threshold], [1.0]])
+    first = int(np.count_nonzero(curve.scores >= curve.run_threshold - 1e-12))
+    y = np.concatenate([[first], ys[xs > curve.run_threshold], [0]])
+    ax.step(x, y, where="pre", color=colour, linewidth=1.1)
     ax.axvspan(0, curve.run_threshold, color="#dddddd", zorder=0)
-    ax.text(curve.run_threshold / 2, 0.5, "not recorded\n(below run\nthreshold)", transform=ax.get_xaxis_transform(),
-            ha="center", va="center", fontsize=6.5 if curve.run_threshold < 0.2 else 7, color="#555555")
+    ax.text(curve.run_threshold / 2, 0.5, "not recorded\n(below run\nthreshold)",
+            transform=ax.get_xaxis_transform(), ha="center", va="center",
+            fontsize=6.5 if curve.run_threshold < 0.2 else 7, color="#555555")
     ax.axvline(operating_threshold, color="#c2185b", linewidth=0.8, linestyle="--")
+    top = max(int(curve.counts.max()) if len(curve.counts) else 1, 1)
+    if summary:
+        for key in ("low", "central", "high"):
+            t, n = summary[f"{key}_threshold"], summary[key]
+            ax.plot([t], [n], "o", ms=3, color="#c2185b", zorder=5)
+        ax.annotate(f"low {summary['low']:,}", (summary["low_threshold"], summary["low"]),
+                    xytext=(4, 3), textcoords="offset points", fontsize=7, color="#c2185b")
     ax.set_xlim(0, 1)
-    ax.set_ylim(0, max(int(curve.counts.max()) if len(curve.counts) else 1, 1) * 1.08)
+    ax.set_ylim(0, top * 1.08)
     ax.set_xlabel("Score threshold", fontsize=7)
     ax.set_ylabel("Piles counted", fontsize=7)
     ax.tick_params(labelsize=7, width=0.5, length=2)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     fig.text(0.02, 0.97, "Count against detector score threshold", fontsize=8, fontweight="bold", va="top")
-    fig.text(0.02, 0.905, f"dashed: operating threshold {operating_threshold:.2f}", fontsize=7,
+    central = f" ({summary['central']:,} piles)" if summary else ""
+    fig.text(0.02, 0.905, f"dashed: operating threshold {operating_threshold:.2f}{central}", fontsize=7,
              va="top", color="#c2185b")
     return fig

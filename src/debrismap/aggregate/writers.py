@@ -54,7 +54,7 @@ def write_sensitivity(analysis, out: Path) -> tuple[Path, Path]:
                     "so counts at lower thresholds are unknown")
     csv = write_csv(out / "sensitivity.csv",
                     {"score_threshold": curve.thresholds, "count": curve.counts, "note": notes})
-    png = save(sensitivity_figure(curve, analysis.run.operating_threshold), out / "sensitivity.png")
+    png = save(sensitivity_figure(curve, analysis.run.operating_threshold, analysis.summary), out / "sensitivity.png")
     return csv, png
 
 
