@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from test_detect_oracle import build_oracle
 
 from debrismap.cli import main

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import errno
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 from affine import Affine
-
 from test_detect_oracle import GSD, build_oracle, draw_squares, read_boxes, write_raster
 
 from debrismap.cli import main

@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from affine import Affine
-
 from test_detect_oracle import GSD, K, S, build_oracle, draw_squares, read_boxes, write_raster
 
 from debrismap.detect import DetectSettings, run_detect

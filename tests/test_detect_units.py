@@ -107,6 +107,7 @@ def test_core_cell_counts_sum_to_valid_pixels(core):
 
 def test_coverage_grid_partition_and_polygon():
     from affine import Affine
+
     from debrismap.raster import TileGrid
 
     width, height = 150, 100

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from test_detect_oracle import build_oracle, draw_squares, read_boxes, write_raster
 
 from debrismap.cli import main
@@ -58,7 +57,7 @@ def _assert_same_as_unbroken(assets, out: Path) -> None:
 def test_kill9_then_resume_gives_the_unbroken_result(assets, tmp_path, kill_at):
     out = tmp_path / "run"
     env = {**os.environ, "DEBRISMAP_TEST_KILL_AT": kill_at}
-    proc = subprocess.run(_detect_cmd(assets, out), env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(_detect_cmd(assets, out), check=False, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     assert json.loads((out / "run.json").read_text())["status"] == "running"
     junk = [out / ".detections.gpkg.tmp12345.gpkg", out / ".state" / "shards" / ".b000003.npz.tmp12345"]
@@ -91,7 +90,7 @@ def test_timed_kill_then_resume(assets, tmp_path):
 def test_resume_refuses_a_different_run(assets, tmp_path, capsys):
     out = tmp_path / "run"
     env = {**os.environ, "DEBRISMAP_TEST_KILL_AT": "batch:2"}
-    subprocess.run(_detect_cmd(assets, out), env=env, capture_output=True, timeout=120)
+    subprocess.run(_detect_cmd(assets, out), check=False, env=env, capture_output=True, timeout=120)
     code = main(["detect", str(assets["raster"]), "--out", str(out), "--model", str(assets["model"]),
                  "--batch", str(BATCH + 1), "--overlap", "16", "--no-heatmap", "--quiet", "--resume"])
     assert code == 2

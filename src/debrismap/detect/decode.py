@@ -21,7 +21,7 @@ class Detections:
     def __len__(self) -> int:
         return len(self.scores)
 
-    def take(self, index) -> "Detections":
+    def take(self, index) -> Detections:
         return Detections(self.boxes[index], self.scores[index], self.classes[index], self.slot[index])
 
 

@@ -16,9 +16,9 @@ import queue
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
@@ -68,7 +68,7 @@ class _PostThread(threading.Thread):
             if self.error is None:
                 try:
                     self.handle(*item)
-                except BaseException as exc:  # re-raised by the main thread
+                except BaseException as exc:  # noqa: BLE001 - re-raised by the main thread
                     self.error = exc
 
     def put(self, item) -> None:

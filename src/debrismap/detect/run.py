@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -21,27 +20,22 @@ import numpy as np
 
 from debrismap import __version__
 from debrismap.detect import hooks
-from debrismap.detect.coverage import CoverageGrid, core_cell_counts
+from debrismap.detect.assemble import build_final_outputs
+from debrismap.detect.coverage import core_cell_counts
 from debrismap.detect.decode import decode_batch
 from debrismap.detect.inputs import expand_inputs
 from debrismap.detect.lock import RunLock
-from debrismap.detect.merge import TilePlacement, merge_across_tiles, place_and_keep_owned
-from debrismap.detect.model_file import file_sha256, find_default_model, default_model_candidates
+from debrismap.detect.merge import TilePlacement, place_and_keep_owned
+from debrismap.detect.model_file import default_model_candidates, file_sha256, find_default_model
+from debrismap.detect.output_folder import check_existing, prepare_out_dir, remove_stale_temp_files
 from debrismap.detect.pipeline import PreparedTile, Timings, run_pipeline
 from debrismap.detect.plan import RasterJob, check_gsd, plan_tiles
 from debrismap.detect.preprocess import Preprocessor
 from debrismap.detect.regions import read_region
 from debrismap.detect.session import ModelSession, UnlabelledModelFlags
 from debrismap.detect.state import RunState
-from debrismap.detect.writers import (
-    OUTPUT_NAMES,
-    RUN_JSON,
-    reproject,
-    write_coverage,
-    write_detections,
-    write_run_json,
-)
-from debrismap.errors import ConfigError, ModelError, OutputError, RasterError
+from debrismap.detect.writers import write_run_json
+from debrismap.errors import ConfigError, ModelError, RasterError
 
 GDAL_CACHE_MB = 128  # GDAL's default (5% of RAM) would let the block cache alone blow the memory budget
 
@@ -93,67 +87,6 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _prepare_out_dir(out: Path) -> None:
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"cannot create the output folder ({exc.strerror or exc})", path=out) from None
-    if not os.access(out, os.W_OK | os.X_OK):
-        raise OutputError("output folder is not writable", path=out)
-
-
-def _check_existing(out: Path, state: RunState, fingerprint: dict, settings: DetectSettings) -> bool:
-    """Decide what to do with what the folder already holds. Returns True when resuming."""
-    old = state.read_fingerprint()
-    has_outputs = any((out / name).exists() for name in OUTPUT_NAMES)
-    if settings.force:
-        state.clear()
-        for name in OUTPUT_NAMES:
-            (out / name).unlink(missing_ok=True)
-        return False
-    if old is None:
-        if has_outputs:
-            raise OutputError(
-                "already holds debrismap outputs of another run; use --force to replace them or choose another --out",
-                path=out,
-            )
-        state.clear()  # a .state without a fingerprint never got past its first write
-        return False
-    if old != fingerprint:
-        differing = sorted(k for k in set(old) | set(fingerprint) if old.get(k) != fingerprint.get(k))
-        action = "--resume refused" if settings.resume else "refused"
-        raise OutputError(
-            f"holds a different run (differs in: {', '.join(differing)}); {action} — "
-            "use --force to replace it or choose another --out",
-            path=out,
-        )
-    if settings.resume:
-        return True
-    status = _read_status(out)
-    if status == "complete":
-        raise OutputError("already holds this run, complete; use --force to run it again", path=out)
-    raise OutputError(
-        "holds an interrupted run of the same inputs and settings; continue it with --resume or start over with --force",
-        path=out,
-    )
-
-
-def _remove_stale_temp_files(out: Path, state: RunState) -> None:
-    """Temp files a killed run left behind (never under a final name, so never mistaken for results)."""
-    stale = [p for name in OUTPUT_NAMES for p in out.glob(f".{name}.tmp*")]
-    if state.shard_dir.is_dir():
-        stale += list(state.shard_dir.glob(".*.tmp*"))
-    for path in stale:
-        path.unlink(missing_ok=True)
-
-
-def _read_status(out: Path) -> str | None:
-    try:
-        return json.loads((out / RUN_JSON).read_text()).get("status")
-    except (OSError, ValueError):
-        return None
-
-
 class _ThreadViews:
     """One raster handle per reader thread: GDAL handles are not thread-safe, and separate
     handles let reads (which release the GIL) really run in parallel."""
@@ -189,7 +122,7 @@ def run_detect(rasters: list, out: str | Path, settings: DetectSettings) -> Dete
     started, t_start = _now(), time.perf_counter()
     out = Path(out)
     paths = expand_inputs(rasters)
-    _prepare_out_dir(out)
+    prepare_out_dir(out)
     lock = RunLock(out).acquire()
     try:
         with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 1024 * 1024):
@@ -279,7 +212,7 @@ def _run_locked(paths: list[Path], out: Path, settings: DetectSettings, started:
             for job in jobs
         ]
         tiling = {"tile_size": tile, "overlap": overlap, "tiles_total": tiles_total,
-                  "tiles_analysed": int(len(plan)), "batch_size": batch}
+                  "tiles_analysed": len(plan), "batch_size": batch}
         thresholds = {"score": score, "nms_iou": nms_iou}
         fingerprint = json.loads(json.dumps({
             "software_version": __version__,
@@ -294,8 +227,8 @@ def _run_locked(paths: list[Path], out: Path, settings: DetectSettings, started:
         }, default=str))
 
         state = RunState(out)
-        resuming = _check_existing(out, state, fingerprint, settings)
-        _remove_stale_temp_files(out, state)
+        resuming = check_existing(out, state, fingerprint, force=settings.force, resume=settings.resume)
+        remove_stale_temp_files(out, state)
         if not resuming or not state.exists():
             state.start(fingerprint)
         manifest = {
@@ -374,7 +307,7 @@ def _run_locked(paths: list[Path], out: Path, settings: DetectSettings, started:
         hooks.at("finalize")
 
         t0 = time.perf_counter()
-        n_det = _finalize(out, state, jobs, len(batches_all), run_crs, meta, nms_iou, aoi is not None or exclude is not None)
+        n_det = build_final_outputs(out, state, jobs, len(batches_all), run_crs, meta, nms_iou, aoi is not None or exclude is not None)
         timings.finalize = time.perf_counter() - t0
         manifest.update(
             status="complete",
@@ -391,75 +324,3 @@ def _run_locked(paths: list[Path], out: Path, settings: DetectSettings, started:
             job.source.close()
 
 
-def _finalize(out: Path, state: RunState, jobs: list[RasterJob], n_batches: int, run_crs, meta,
-              nms_iou: float, has_regions: bool) -> int:
-    """Build detections.gpkg/.geojson and coverage.gpkg from every shard."""
-    import shapely
-
-    keys = ("boxes", "scores", "classes", "raster", "tile_row", "tile_col")
-    chunks = {k: [] for k in keys}
-    coverage = [CoverageGrid(job.view.width, job.view.height) for job in jobs]
-    for b in range(n_batches):
-        try:
-            shard = state.read_shard(b)
-        except (OSError, ValueError) as exc:
-            raise OutputError(f"resume state is damaged ({exc}); rerun with --force", path=state.shard_path(b)) from None
-        for k in keys:
-            chunks[k].append(shard[k])
-        offset = 0
-        for r, iy0, ix0, ny, nx in shard["cov_meta"]:
-            coverage[r].add(int(iy0), int(ix0), shard["cov_counts"][offset: offset + ny * nx].reshape(ny, nx))
-            offset += ny * nx
-    parts = {k: (np.concatenate(v) if v else np.empty((0, 4) if k == "boxes" else 0)) for k, v in chunks.items()}
-    parts["boxes"] = parts["boxes"].reshape(-1, 4)
-    keep = merge_across_tiles(parts, nms_iou, len(meta.classes))
-    parts = {k: v[keep] for k, v in parts.items()}
-
-    geoms, keep_rows = [], []
-    for job in jobs:
-        sel = np.nonzero(parts["raster"] == job.index)[0]
-        b = parts["boxes"][sel]
-        xs = np.stack([b[:, 0], b[:, 2], b[:, 2], b[:, 0]], axis=1)
-        ys = np.stack([b[:, 1], b[:, 1], b[:, 3], b[:, 3]], axis=1)
-        t = job.view.transform
-        wx, wy = t.a * xs + t.b * ys + t.c, t.d * xs + t.e * ys + t.f
-        polys = shapely.polygons(np.stack([wx, wy], axis=-1)) if len(sel) else np.empty(0, object)
-        if has_regions and len(sel):
-            cx, cy = wx.mean(axis=1), wy.mean(axis=1)
-            ok = np.ones(len(sel), bool)
-            if job.aoi is not None:
-                ok &= shapely.contains_xy(job.aoi, cx, cy)
-            if job.exclude is not None:
-                ok &= ~shapely.contains_xy(job.exclude, cx, cy)
-            sel, polys = sel[ok], polys[ok]
-        if job.source.crs is not None and run_crs is not None and job.source.crs != run_crs:
-            polys = reproject(polys, job.source.crs.to_wkt(), run_crs.to_wkt())
-        geoms.append(polys)
-        keep_rows.append(sel)
-    rows = np.concatenate(keep_rows) if keep_rows else np.empty(0, np.intp)
-    geoms = np.concatenate(geoms) if geoms else np.empty(0, object)
-    names = np.asarray(meta.classes, dtype=object)
-    fields = {
-        "score": parts["scores"][rows].astype(np.float64),
-        "class": parts["classes"][rows].astype(np.int32),
-        "class_name": names[parts["classes"][rows]] if len(rows) else np.empty(0, object),
-        "tile_row": parts["tile_row"][rows].astype(np.int32),
-        "tile_col": parts["tile_col"][rows].astype(np.int32),
-        "source": np.asarray([jobs[r].name for r in parts["raster"][rows]], dtype=object),
-    }
-    crs_wkt = run_crs.to_wkt() if run_crs else None
-    write_detections(out, geoms, crs_wkt, fields)
-    hooks.at("finalize:detections")
-
-    cover = []
-    for job, grid in zip(jobs, coverage):
-        area = grid.polygon(job.view.transform)
-        if area is not None and job.aoi is not None:
-            area = shapely.intersection(area, job.aoi)
-        if area is not None and job.exclude is not None:
-            area = shapely.difference(area, job.exclude)
-        if area is not None and job.source.crs is not None and run_crs is not None and job.source.crs != run_crs:
-            area = reproject(np.asarray([area], object), job.source.crs.to_wkt(), run_crs.to_wkt())[0]
-        cover.append(area)
-    write_coverage(out, cover, crs_wkt, [job.name for job in jobs])
-    return int(len(rows))

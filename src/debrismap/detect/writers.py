@@ -35,9 +35,9 @@ def reproject(geoms: np.ndarray, src_crs, dst_crs) -> np.ndarray:
 
 
 def _write(path: Path, geoms, crs, fields: dict, layer: str) -> None:
-    from debrismap.vector_io import write_vector
-
     import warnings
+
+    from debrismap.vector_io import write_vector
 
     try:
         with warnings.catch_warnings():
@@ -51,7 +51,7 @@ def _write(path: Path, geoms, crs, fields: dict, layer: str) -> None:
         raise OutputError(f"cannot write ({exc.strerror or exc})", path=path) from None
     except OutputError:
         raise
-    except Exception as exc:  # GDAL reports a full disk or a vanished folder in its own words
+    except Exception as exc:  # noqa: BLE001 - GDAL reports a full disk or a vanished folder in its own words
         text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         if "space" in text.lower():
             raise no_space_error(path) from None

@@ -1,0 +1,90 @@
+"""Build the run's final files from every shard: merge across tiles, world coordinates,
+AOI/exclusion filtering, reprojection to the run CRS, detections and coverage files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from debrismap.detect import hooks
+from debrismap.detect.coverage import CoverageGrid
+from debrismap.detect.merge import merge_across_tiles
+from debrismap.detect.plan import RasterJob
+from debrismap.detect.state import RunState
+from debrismap.detect.writers import reproject, write_coverage, write_detections
+from debrismap.errors import OutputError
+
+
+def build_final_outputs(out: Path, state: RunState, jobs: list[RasterJob], n_batches: int, run_crs, meta,
+              nms_iou: float, has_regions: bool) -> int:
+    """Build detections.gpkg/.geojson and coverage.gpkg from every shard."""
+    import shapely
+
+    keys = ("boxes", "scores", "classes", "raster", "tile_row", "tile_col")
+    chunks = {k: [] for k in keys}
+    coverage = [CoverageGrid(job.view.width, job.view.height) for job in jobs]
+    for b in range(n_batches):
+        try:
+            shard = state.read_shard(b)
+        except (OSError, ValueError) as exc:
+            raise OutputError(f"resume state is damaged ({exc}); rerun with --force", path=state.shard_path(b)) from None
+        for k in keys:
+            chunks[k].append(shard[k])
+        offset = 0
+        for r, iy0, ix0, ny, nx in shard["cov_meta"]:
+            coverage[r].add(int(iy0), int(ix0), shard["cov_counts"][offset: offset + ny * nx].reshape(ny, nx))
+            offset += ny * nx
+    parts = {k: (np.concatenate(v) if v else np.empty((0, 4) if k == "boxes" else 0)) for k, v in chunks.items()}
+    parts["boxes"] = parts["boxes"].reshape(-1, 4)
+    keep = merge_across_tiles(parts, nms_iou, len(meta.classes))
+    parts = {k: v[keep] for k, v in parts.items()}
+
+    geoms, keep_rows = [], []
+    for job in jobs:
+        sel = np.nonzero(parts["raster"] == job.index)[0]
+        b = parts["boxes"][sel]
+        xs = np.stack([b[:, 0], b[:, 2], b[:, 2], b[:, 0]], axis=1)
+        ys = np.stack([b[:, 1], b[:, 1], b[:, 3], b[:, 3]], axis=1)
+        t = job.view.transform
+        wx, wy = t.a * xs + t.b * ys + t.c, t.d * xs + t.e * ys + t.f
+        polys = shapely.polygons(np.stack([wx, wy], axis=-1)) if len(sel) else np.empty(0, object)
+        if has_regions and len(sel):
+            cx, cy = wx.mean(axis=1), wy.mean(axis=1)
+            ok = np.ones(len(sel), bool)
+            if job.aoi is not None:
+                ok &= shapely.contains_xy(job.aoi, cx, cy)
+            if job.exclude is not None:
+                ok &= ~shapely.contains_xy(job.exclude, cx, cy)
+            sel, polys = sel[ok], polys[ok]
+        if job.source.crs is not None and run_crs is not None and job.source.crs != run_crs:
+            polys = reproject(polys, job.source.crs.to_wkt(), run_crs.to_wkt())
+        geoms.append(polys)
+        keep_rows.append(sel)
+    rows = np.concatenate(keep_rows) if keep_rows else np.empty(0, np.intp)
+    geoms = np.concatenate(geoms) if geoms else np.empty(0, object)
+    names = np.asarray(meta.classes, dtype=object)
+    fields = {
+        "score": parts["scores"][rows].astype(np.float64),
+        "class": parts["classes"][rows].astype(np.int32),
+        "class_name": names[parts["classes"][rows]] if len(rows) else np.empty(0, object),
+        "tile_row": parts["tile_row"][rows].astype(np.int32),
+        "tile_col": parts["tile_col"][rows].astype(np.int32),
+        "source": np.asarray([jobs[r].name for r in parts["raster"][rows]], dtype=object),
+    }
+    crs_wkt = run_crs.to_wkt() if run_crs else None
+    write_detections(out, geoms, crs_wkt, fields)
+    hooks.at("finalize:detections")
+
+    cover = []
+    for job, grid in zip(jobs, coverage):
+        area = grid.polygon(job.view.transform)
+        if area is not None and job.aoi is not None:
+            area = shapely.intersection(area, job.aoi)
+        if area is not None and job.exclude is not None:
+            area = shapely.difference(area, job.exclude)
+        if area is not None and job.source.crs is not None and run_crs is not None and job.source.crs != run_crs:
+            area = reproject(np.asarray([area], object), job.source.crs.to_wkt(), run_crs.to_wkt())[0]
+        cover.append(area)
+    write_coverage(out, cover, crs_wkt, [job.name for job in jobs])
+    return len(rows)
