@@ -183,3 +183,15 @@ def test_empty_truth_is_a_scene_without_piles(tmp_path):
     assert (op["truths"], op["fp"], op["precision"], op["recall"]) == (0, 3, 0.0, None)
     assert c["total"] == {"predicted": 3, "true": 0, "error": 3, "relative_error": None}
     assert c["cells"] == 4
+
+
+def test_web_geojson_inside_a_run_folder_uses_the_run(tmp_path):
+    world = to_world(pixel_boxes())
+    x0, y0 = ORIGIN
+    run = make_run(tmp_path / "run", world, threshold=0.4, coverage=shapely.box(x0, y0 - 50, x0 + 50, y0))
+    write_vector(run / "detections.geojson", shapely.box(*world.T), UTM, {"score": np.full(len(world), 0.9)})
+    truth = tmp_path / "truth.gpkg"
+    write_vector(truth, shapely.box(*world.T), UTM)
+    r = evaluate_paths(run / "detections.geojson", truth, resamples=10, cell_m=25)
+    assert r["settings"]["score"] == 0.4 and r["area"]["source"] == "coverage.gpkg"
+    assert r["frame"]["epsg"] == 32615 and r["metrics"]["operating_point"]["recall"] == 1.0

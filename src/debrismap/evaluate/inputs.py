@@ -68,26 +68,30 @@ def load_detections(path: str | Path) -> DetectionInput:
     if not path.exists():
         raise DatasetError("detections not found (give a run folder or a .gpkg/.geojson)", path=path)
     run_dir, run, coverage = None, {}, None
-    if path.is_dir():
-        run_dir = path
-        run_json = path / "run.json"
+    # A detections file inside a run folder (e.g. its detections.geojson) still gets the
+    # run's threshold and coverage.
+    folder = path if path.is_dir() else path.parent
+    if path.is_dir() or (folder / "run.json").exists():
+        run_dir = folder
+        run_json = folder / "run.json"
         if run_json.exists():
             try:
                 run = json.loads(run_json.read_text())
             except (ValueError, OSError) as exc:
                 raise DatasetError(f"run.json is not readable JSON ({exc})", path=run_json) from None
-        gpkg = path / "detections.gpkg"
-        if not gpkg.exists():
-            raise DatasetError("is not a run folder: detections.gpkg is missing", path=path)
         if run.get("status") not in (None, "complete"):
             raise DatasetError(
-                f"run is not complete (status {run.get('status')!r}); resume detect first", path=path
+                f"run is not complete (status {run.get('status')!r}); resume detect first", path=folder
             )
-        data = read_vector(gpkg, layer="detections", error=DatasetError)
-        cov_path = path / "coverage.gpkg"
+        cov_path = folder / "coverage.gpkg"
         if cov_path.exists():
             cov = read_vector(cov_path, error=DatasetError)
             coverage = Layer(_valid(cov.geometries), cov.crs, path=cov_path)
+    if path.is_dir():
+        gpkg = path / "detections.gpkg"
+        if not gpkg.exists():
+            raise DatasetError("is not a run folder: detections.gpkg is missing", path=path)
+        data = read_vector(gpkg, layer="detections", error=DatasetError)
         path = gpkg
     else:
         data = read_vector(path, error=DatasetError)
