@@ -52,6 +52,8 @@ def test_counts_add_up_to_detections_inside_coverage(notched_run, notched_output
     _, n_inside, n_outside = notched_run
     rows = read_csv(notched_outputs.counts_csv)
     assert sum(int(r["count"]) for r in rows) == n_inside  # the 7 outside coverage are left out
+    # lon/lat of the centres for charting tools: UTM 37N at x = 500 km is on 39° E
+    assert abs(float(rows[0]["lon"]) - 39.0) < 0.03 and 36.9 < float(rows[0]["lat"]) < 37.1
     gpkg = read_vector(notched_outputs.counts_gpkg)
     assert int(gpkg.fields["count"].sum()) == n_inside
     summary = json.loads(notched_outputs.summary_json.read_text())

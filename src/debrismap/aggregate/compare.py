@@ -151,6 +151,7 @@ def run_compare(
     from debrismap.aggregate.cog import write_float_cog, write_rgba_cog
     from debrismap.aggregate.colours import change_rgba
     from debrismap.aggregate.figure import save
+    from debrismap.aggregate.writers import with_lon_lat
 
     if not (bandwidth > 0 and np.isfinite(bandwidth)):
         raise ConfigError(f"--bandwidth must be a positive number of metres, got {bandwidth}")
@@ -163,7 +164,7 @@ def run_compare(
     cols = change.cell_columns()
     counts_gpkg = write_vector(out / "change_counts.gpkg", change.grid.polygons(), change.metric_crs,
                                cols, layer="change_counts", geometry_type="Polygon")
-    counts_csv = write_csv(out / "change_counts.csv", cols)
+    counts_csv = write_csv(out / "change_counts.csv", with_lon_lat(cols, change.metric_crs))
 
     m = change.matching
     pts = np.vstack([change.after.centres[m.new], change.before.centres[m.gone]])

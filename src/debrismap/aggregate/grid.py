@@ -114,10 +114,13 @@ def covered_cells(
     inside = shapely.contains_properly(coverage, boxes)
     fraction[inside] = 1.0
     edge = ~inside & shapely.intersects(coverage, boxes)
-    if edge.any():
-        fraction[edge] = np.minimum(
-            shapely.area(shapely.intersection(boxes[edge], coverage)) / cell**2, 1.0
-        )
+    # Intersect row by row with the coverage clipped to that row: a city-wide coverage traced
+    # from a pixel mask has many thousands of vertices, and each cell needs only a few.
+    for row in np.unique(iy[edge]):
+        in_row = np.flatnonzero(edge & (iy == row))
+        strip = shapely.clip_by_rect(coverage, minx - cell, row * cell, maxx + cell, (row + 1) * cell)
+        overlap = shapely.area(shapely.intersection(boxes[in_row], strip))
+        fraction[in_row] = np.minimum(overlap / cell**2, 1.0)
     keep = fraction >= MIN_VALID_FRACTION
     return ix[keep], iy[keep], fraction[keep]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from pyproj import CRS
 
 from debrismap.aggregate.atomic import write_csv, write_json, write_text
 from debrismap.aggregate.cog import write_float_cog, write_rgba_cog
@@ -18,8 +19,24 @@ def write_counts(grid: CountGrid, out: Path, stem: str = "counts") -> tuple[Path
     cols = grid.columns()
     gpkg = write_vector(out / f"{stem}.gpkg", grid.polygons(), grid.crs, cols, layer=stem,
                         geometry_type="Polygon")
-    csv = write_csv(out / f"{stem}.csv", cols)
+    csv = write_csv(out / f"{stem}.csv", with_lon_lat(cols, grid.crs))
     return gpkg, csv
+
+
+def with_lon_lat(cols: dict, crs) -> dict:
+    """Add WGS 84 `lon`/`lat` of the cell centres after centre_x/centre_y: charting tools
+    (Datawrapper, Flourish, spreadsheets) want degrees, not UTM metres."""
+    from debrismap.aggregate.projection import transform_points
+
+    xy = np.column_stack([cols["centre_x"], cols["centre_y"]])
+    lonlat = transform_points(xy, crs, CRS.from_epsg(4326)) if len(xy) else np.zeros((0, 2))
+    out = {}
+    for key, value in cols.items():
+        out[key] = value
+        if key == "centre_y":
+            out["lon"] = np.round(lonlat[:, 0], 7)
+            out["lat"] = np.round(lonlat[:, 1], 7)
+    return out
 
 
 def density_vmax(density: DensityRaster) -> float:
