@@ -195,3 +195,15 @@ def test_web_geojson_inside_a_run_folder_uses_the_run(tmp_path):
     r = evaluate_paths(run / "detections.geojson", truth, resamples=10, cell_m=25)
     assert r["settings"]["score"] == 0.4 and r["area"]["source"] == "coverage.gpkg"
     assert r["frame"]["epsg"] == 32615 and r["metrics"]["operating_point"]["recall"] == 1.0
+
+
+def test_truth_outside_the_coverage_is_not_counted_as_missed(tmp_path):
+    world = to_world(pixel_boxes())  # 12 boxes over 100 m x 80 m
+    x0, y0 = ORIGIN
+    coverage = shapely.box(x0, y0 - 45, x0 + 100, y0)  # the top rows only: 8 of the 12 piles
+    run = make_run(tmp_path / "run", world[:8], coverage=coverage)
+    truth = tmp_path / "truth.gpkg"
+    write_vector(truth, shapely.box(*world.T), UTM)
+    r = evaluate_paths(run, truth, resamples=10)
+    assert r["area"]["truths_outside"] == 4
+    assert r["metrics"]["operating_point"]["recall"] == 1.0 and r["metrics"]["counting"]["total"]["error"] == 0

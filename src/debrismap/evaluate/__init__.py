@@ -46,8 +46,19 @@ def evaluate_paths(
     det_boxes = inputs.boxes_in(dets.layer, frame)
     truth_boxes = inputs.boxes_in(truth_layer, frame)
     area, area_source = inputs.evaluated_area(dets, truth_layer, raster_info, frame)
+    # Only what lies in the evaluated area is scored: a pile under nodata, or outside the AOI,
+    # could not have been found, and counting it as missed would be unfair.
+    det_keep = inputs.centres_inside(det_boxes, area)
+    truth_keep = inputs.centres_inside(truth_boxes, area)
+    det_boxes, det_scores = det_boxes[det_keep], dets.layer.scores[det_keep]
+    truth_boxes = truth_boxes[truth_keep]
 
     notes = list(truth_layer.notes)
+    if (~truth_keep).any() or (~det_keep).any():
+        notes.append(
+            f"left out, centre outside the evaluated area ({area_source}): "
+            f"{int((~truth_keep).sum())} truths, {int((~det_keep).sum())} detections"
+        )
     operating_score = score if score is not None else (dets.run_score or 0.0)
     if score is not None and dets.run_score is not None and score < dets.run_score:
         notes.append(
@@ -60,7 +71,7 @@ def evaluate_paths(
     options = EvaluationOptions(
         iou=iou, score=operating_score, cell=cell, unit_m=frame.unit_m, resamples=resamples, seed=seed
     )
-    metrics = evaluate_boxes(det_boxes, dets.layer.scores, truth_boxes, area, options)
+    metrics = evaluate_boxes(det_boxes, det_scores, truth_boxes, area, options)
     if frame.unit_m:
         metrics["counting"]["cell_size"] = cell_m  # report in metres, as asked
     return {
@@ -84,6 +95,8 @@ def evaluate_paths(
         "area": {
             "source": area_source,
             "area_km2": (area.area * frame.unit_m**2 / 1e6) if area is not None and frame.unit_m else None,
+            "truths_outside": int((~truth_keep).sum()),
+            "detections_outside": int((~det_keep).sum()),
         },
         "settings": {
             "iou": iou,

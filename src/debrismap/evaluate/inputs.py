@@ -179,6 +179,14 @@ def load_truth(path: str | Path, raster: RasterInfo | None = None, truth_crs: st
     return Layer(geoms, None if pixel_declared else boxes.crs, path=path, notes=notes)
 
 
+def centres_inside(boxes: np.ndarray, area) -> np.ndarray:
+    """Mask of boxes whose centre lies in `area` (boundary included); all True without an area."""
+    if area is None or len(boxes) == 0:
+        return np.ones(len(boxes), dtype=bool)
+    shapely.prepare(area)
+    return shapely.intersects_xy(area, (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2)
+
+
 def _is_empty_feature_collection(path: Path) -> bool:
     if path.suffix.lower() not in (".geojson", ".json") or path.stat().st_size > 4096:
         return False
