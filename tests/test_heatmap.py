@@ -283,6 +283,29 @@ def test_bad_flags_are_one_line_errors(tmp_path, capsys):
     assert "basemap raster not found" in capsys.readouterr().err
 
 
+def test_output_path_that_is_a_file_is_refused(tmp_path, capsys):
+    run_dir = make_run(tmp_path / "run", clustered_piles(5), raster=False)
+    (tmp_path / "taken").write_text("x")
+    assert main(["heatmap", str(run_dir), "--out", str(tmp_path / "taken")]) == 2
+    assert "exists and is not a folder" in capsys.readouterr().err
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.floats(1, 450), st.floats(1, 450), st.floats(0, 300), st.floats(0, 300),
+       st.sampled_from([25.0, 50.0, 100.0]), st.integers(0, 2**16))
+def test_count_grid_sums_to_points_inside_coverage(w, h, hx, hy, cell, seed):
+    from debrismap.aggregate.grid import count_grid
+
+    coverage = shapely.difference(shapely.box(X0 + 3.3, Y0 + 7.1, X0 + 503.3, Y0 + 407.1),
+                                  shapely.box(X0 + hx, Y0 + hy, X0 + hx + w, Y0 + hy + h))
+    pts = np.random.default_rng(seed).uniform([X0 - 50, Y0 - 50], [X0 + 560, Y0 + 460], (200, 2))
+    inside = pts[shapely.intersects_xy(coverage, pts[:, 0], pts[:, 1])]
+    grid = count_grid(inside, coverage, cell, CRS.from_user_input(UTM))
+    assert grid.count.sum() == len(inside)
+    assert np.all(grid.valid_fraction > 0) and np.all(grid.valid_fraction <= 1)
+    assert grid.valid_area_km2.sum() * 1e6 == pytest.approx(coverage.area, rel=1e-9)
+
+
 def test_zones_without_crs_is_a_config_error(tmp_path, capsys):
     zones = tmp_path / "zones.geojson"
     zones.write_text(json.dumps({"type": "FeatureCollection", "features": [

@@ -14,6 +14,20 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
+def ensure_dir(path: str | Path) -> Path:
+    """Create an output folder, or say in one line why it cannot be."""
+    from debrismap.errors import OutputError
+
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise OutputError("output path exists and is not a folder", path=path) from None
+    except OSError as exc:
+        raise OutputError(f"cannot create output folder ({exc.strerror})", path=path) from None
+    return path
+
+
 @contextmanager
 def atomic_target(path: str | Path) -> Iterator[Path]:
     """Yield a temp path in the same folder; rename it onto `path` if the block succeeds."""

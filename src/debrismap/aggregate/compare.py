@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import shapely
 
-from debrismap.aggregate.atomic import write_csv, write_json
+from debrismap.aggregate.atomic import ensure_dir, write_csv, write_json
 from debrismap.aggregate.density import density_raster, nice_pixel_size
 from debrismap.aggregate.grid import CountGrid, count_grid
 from debrismap.aggregate.matching import Matching, match_piles
@@ -156,8 +156,7 @@ def run_compare(
     if not (bandwidth > 0 and np.isfinite(bandwidth)):
         raise ConfigError(f"--bandwidth must be a positive number of metres, got {bandwidth}")
     change = analyse_change(run_before, run_after, match_distance, cell)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = ensure_dir(out_dir)
     geoms, fields = change_features(change)
     change_gpkg = write_vector(out / "change.gpkg", geoms, change.metric_crs, fields, layer="change",
                                geometry_type="Polygon")

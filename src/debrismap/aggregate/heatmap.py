@@ -14,6 +14,7 @@ import numpy as np
 import shapely
 from pyproj import CRS
 
+from debrismap.aggregate.atomic import ensure_dir
 from debrismap.aggregate.density import DensityRaster, density_raster, nice_pixel_size
 from debrismap.aggregate.grid import CountGrid, count_grid
 from debrismap.aggregate.projection import metric_crs_for, transform_geometries, transform_points
@@ -163,8 +164,7 @@ def run_heatmap(
 
         raise RasterError("basemap raster not found", path=basemap)
     analysis = analyse_run(run_dir, cell, bandwidth, zones, zone_field, edge_correction=edge_correction)
-    out = Path(out_dir) if out_dir is not None else analysis.run.path
-    out.mkdir(parents=True, exist_ok=True)
+    out = ensure_dir(out_dir if out_dir is not None else analysis.run.path)
 
     counts_gpkg, counts_csv = writers.write_counts(analysis.grid, out)
     density_tif, rgba_tif = writers.write_density(analysis.density, out, "density")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from debrismap.aggregate.atomic import write_text
+from debrismap.aggregate.atomic import ensure_dir, write_text
 from debrismap.aggregate.colours import density_rgba
 from debrismap.aggregate.heatmap_figure import backdrop, overlay_with_veil
 
@@ -297,4 +297,5 @@ def write_report(
 
     analysis = analyse_run(run_dir, cell, bandwidth, zones, zone_field)
     out = Path(out_path) if out_path is not None else analysis.run.path / "report.html"
+    ensure_dir(out.parent)
     return write_text(out, report_html(analysis, basemap=basemap, title=title))
