@@ -5,6 +5,9 @@ ground both runs analysed. Writes change.gpkg (one feature per pile with a `stat
 persisting, new or gone), change_counts.gpkg / .csv (before, after, new, gone, net per
 grid cell), change_density.tif (new minus gone per km², COG), change.png and
 change_summary.json.
+
+example:
+  debrismap compare runs/city-2023-01-25 runs/city-2023-02-10 --out change/ --match-distance 5
 """
 
 from __future__ import annotations

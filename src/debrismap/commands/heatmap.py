@@ -7,6 +7,11 @@ heatmap.png (print-ready, one newspaper column wide at 300 dpi; --format adds sv
 sensitivity.csv / sensitivity.png (count against score threshold) and summary.json /
 summary.txt (a low / central / high count with what each means). With --zones, also
 zones.gpkg / zones.csv.
+
+examples:
+  debrismap heatmap runs/city-2023-02-10
+  debrismap heatmap runs/city --credit "© Airbus DS 2023" --title "Debris piles, 10 Feb" --format png,pdf
+  debrismap heatmap runs/city --zones districts.gpkg --cell 250 --bandwidth 150 --out maps/
 """
 
 from __future__ import annotations
@@ -29,7 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--date", help="acquisition date shown on the figure (default: from run.json)")
     parser.add_argument("--dots", action="store_true", help="draw each detected pile as a dot")
     parser.add_argument("--edge-correction", action="store_true",
-                        help="divide density by the kernel's share of imaged ground near coverage edges")
+                        help="weight piles near the edge of the imaged area by 1 / (share of their "
+                        "kernel on imaged ground), so density there is not under-read")
     parser.add_argument("--format", default="png", metavar="LIST",
                         help="figure formats, comma separated: png,svg,pdf (png always written)")
     parser.add_argument("--out", metavar="DIR", help="output folder (default: RUN_DIR)")

@@ -3,6 +3,9 @@
 The page shows the low / central / high count with what each means, the density over the
 imagery with a detections on/off toggle, the count against score threshold, the cells
 (and zones) with the most piles, and the run's provenance from run.json.
+
+example:
+  debrismap report runs/city-2023-02-10 --zones districts.gpkg --out city-report.html
 """
 
 from __future__ import annotations
