@@ -53,9 +53,9 @@ def training_recipe() -> dict:
     tree = ast.parse(TRAINING_RECIPE.read_text())
     found = {}
     for node in tree.body:
-        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-            if node.targets[0].id in ("TRAIN_BACKGROUNDS", "HELD_OUT"):
-                found[node.targets[0].id] = ast.literal_eval(node.value)
+        target = node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 else None
+        if isinstance(target, ast.Name) and target.id in ("TRAIN_BACKGROUNDS", "HELD_OUT"):
+            found[target.id] = ast.literal_eval(node.value)
     train = [item[0] if isinstance(item, (tuple, list)) else item for item in found.get("TRAIN_BACKGROUNDS", [])]
     return {"train": train, "held_out": list(found.get("HELD_OUT", [])), "recipe": str(TRAINING_RECIPE)}
 

@@ -47,7 +47,7 @@ def make_run(folder: Path, world_boxes: np.ndarray, scores=None, crs=UTM, thresh
 
 
 def make_raster(path: Path, georeferenced: bool = True) -> Path:
-    profile = dict(driver="GTiff", width=200, height=160, count=3, dtype="uint8")
+    profile = {"driver": "GTiff", "width": 200, "height": 160, "count": 3, "dtype": "uint8"}
     if georeferenced:
         profile.update(crs=UTM, transform=from_origin(*ORIGIN, GSD, GSD))
     with rasterio.open(path, "w", **profile) as dst:

@@ -16,7 +16,7 @@ from debrismap import __version__
 from debrismap.errors import ConfigError
 from debrismap.evaluate.metrics import SIZE_BINS_M, EvaluationOptions, evaluate_boxes
 
-__all__ = ["evaluate_paths", "evaluate_boxes", "EvaluationOptions", "SIZE_BINS_M"]
+__all__ = ["SIZE_BINS_M", "EvaluationOptions", "evaluate_boxes", "evaluate_paths"]
 
 
 def evaluate_paths(

@@ -28,7 +28,7 @@ class CellGrid:
     n_rows: int
 
     @classmethod
-    def covering(cls, bounds: tuple[float, float, float, float], cell: float) -> "CellGrid":
+    def covering(cls, bounds: tuple[float, float, float, float], cell: float) -> CellGrid:
         minx, miny, maxx, maxy = bounds
         x0 = np.floor(minx / cell) * cell
         y0 = np.floor(miny / cell) * cell

@@ -98,7 +98,7 @@ def evaluate_boxes(
         "sizes": sizes,
         "counting": counting,
         "pr_curves": pr_curves,
-        "detections_loaded": int(len(det_scores)),
+        "detections_loaded": len(det_scores),
     }
 
 

@@ -70,13 +70,13 @@ def format_table(result: dict) -> str:
     m = result["metrics"]
     op = m["operating_point"]
     lines = [
-        f"frame: {result['frame']['kind']} ({result['frame']['crs_name'] or 'pixels'}), "
-        f"evaluated area from {result['area']['source']}",
-        f"truths {op['truths']}, detections {op['detections']} at score >= {op['score']:.2f} "
-        f"({m['detections_loaded']} loaded)",
+        (f"frame: {result['frame']['kind']} ({result['frame']['crs_name'] or 'pixels'}), "
+        f"evaluated area from {result['area']['source']}"),
+        (f"truths {op['truths']}, detections {op['detections']} at score >= {op['score']:.2f} "
+        f"({m['detections_loaded']} loaded)"),
         "",
-        f"detection @ IoU {op['iou']:.2f}: precision {_fmt(op['precision'])}  recall {_fmt(op['recall'])}  "
-        f"F1 {_fmt(op['f1'])}  (TP {op['tp']}, FP {op['fp']}, FN {op['fn']})",
+        (f"detection @ IoU {op['iou']:.2f}: precision {_fmt(op['precision'])}  recall {_fmt(op['recall'])}  "
+        f"F1 {_fmt(op['f1'])}  (TP {op['tp']}, FP {op['fp']}, FN {op['fn']})"),
         f"AP50 {_fmt(m['ap50'])}   AP50-95 {_fmt(m['ap50_95'])}",
     ]
     bins = m["sizes"].get("bins") or []
@@ -93,8 +93,8 @@ def format_table(result: dict) -> str:
         t = c["total"]
         lines += [
             "",
-            f"counting on {c['cells']} cells of {c['cell_size']:g} "
-            f"{'m' if result['frame']['unit_m'] else 'px'} ({c['cells_with_truth']} with truth):",
+            (f"counting on {c['cells']} cells of {c['cell_size']:g} "
+            f"{'m' if result['frame']['unit_m'] else 'px'} ({c['cells_with_truth']} with truth):"),
             f"  per-cell MAE   {_fmt(c['mae']['value'])}{_ci(c['mae'])}",
             f"  per-cell bias  {_fmt(c['bias']['value'], '{:+.3f}')}{_ci(c['bias'])}",
             f"  relative error {_fmt(c['relative_error']['value'])}{_ci(c['relative_error'])}",
