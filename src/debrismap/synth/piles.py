@@ -72,7 +72,7 @@ def make_pile(pid: int, x: float, y: float, rng: np.random.Generator, size_m: fl
     if kind is None:
         names = list(PILE_KINDS)
         kind = names[rng.choice(len(names), p=np.array(list(PILE_KINDS.values())))]
-    ecc = rng.uniform(1.0, 1.9)
+    ecc = rng.uniform(1.0, 1.9) if rng.random() < 0.85 else rng.uniform(2.0, 3.2)  # some windrows
     ang = along if along is not None else rng.uniform(0, np.pi)
     r = size_m / 2 / np.sqrt(ecc) * 1.05
     fp = blob(x, y, r, rng, ecc=ecc, wobble=0.22, n=22, angle=ang)
@@ -134,14 +134,14 @@ def place_piles(planner, rng: np.random.Generator, density: float) -> list[PileP
 # ---------------------------------------------------------------- sprite rendering
 
 _ITEM_SHAPES = {
-    "household": {"mattress": 2, "furniture": 3, "box": 3, "plank": 3, "fabric": 4, "bits": 5, "slab": 0.3},
-    "mixed": {"mattress": 1, "furniture": 2, "box": 2, "plank": 3, "fabric": 2, "bits": 4, "slab": 2},
-    "rubble": {"mattress": 0, "furniture": 0.3, "box": 0.5, "plank": 1.5, "fabric": 0.3, "bits": 4, "slab": 5},
+    "household": {"mattress": 2, "furniture": 3, "box": 3, "plank": 3, "fabric": 4, "bits": 5, "slab": 0.3, "bag": 1.5},
+    "mixed": {"mattress": 1, "furniture": 2, "box": 2, "plank": 3, "fabric": 2, "bits": 4, "slab": 2, "bag": 1},
+    "rubble": {"mattress": 0, "furniture": 0.3, "box": 0.5, "plank": 1.5, "fabric": 0.3, "bits": 4, "slab": 5, "bag": 0.2},
 }
 
 
-def _item(rng, kind: str, x: float, y: float) -> tuple[Polygon, np.ndarray, str]:
-    """One item: its outline (metres) and colour."""
+def _item(rng, kind: str, x: float, y: float, scale: float = 1.0) -> tuple[Polygon, np.ndarray, str]:
+    """One item: its outline (metres) and colour; `scale` sizes all items of a pile."""
     table = _ITEM_SHAPES[kind]
     names = list(table)
     p = np.array([table[n] for n in names], float)
@@ -169,6 +169,10 @@ def _item(rng, kind: str, x: float, y: float) -> tuple[Polygon, np.ndarray, str]
         t = np.sort(rng.uniform(0, 2 * np.pi, n))
         r = rng.uniform(0.4, 1.4) * rng.uniform(0.6, 1.0, n)
         poly = Polygon(np.column_stack([x + r * np.cos(t), y + r * np.sin(t)])).convex_hull
+    elif shape == "bag":  # rubbish bags: round, black, white, blue or green plastic
+        rgb = rng.choice([[0.04, 0.04, 0.045], [0.55, 0.55, 0.55], [0.1, 0.18, 0.4], [0.1, 0.25, 0.12]])
+        col = np.array([*rgb, np.mean(rgb) + 0.03], np.float32) * np.float32(rng.uniform(0.7, 1.2))
+        poly = blob(x, y, rng.uniform(0.25, 0.5), rng, ecc=rng.uniform(1, 1.4), wobble=0.1, n=8)
     else:  # bits: small odds and ends of any colour
         col, _ = item_colour(rng)
         s = rng.uniform(0.15, 0.45)
@@ -189,7 +193,8 @@ def render_pile(pile: PilePlan, gsd: float, sun_shadow: np.ndarray, shadow_len_p
     to_px = Affine(ss / gsd, 0, -bx0 * ss, 0, ss / gsd, -by0 * ss)
     minx, miny, maxx, maxy = fp_m.bounds
     area = fp_m.area
-    n_items = int(np.clip(area / rng.uniform(0.25, 0.7), 5, 900))
+    item_scale = float(np.exp(rng.normal(0, 0.25)))  # coarse junk or fine bits, per pile
+    n_items = int(np.clip(area / rng.uniform(0.25, 0.7) / item_scale**2, 5, 900))
     # Item centres: inside the footprint, denser towards the middle.
     cand = np.column_stack([rng.uniform(minx, maxx, n_items * 4), rng.uniform(miny, maxy, n_items * 4)])
     inside = shapely.contains_xy(fp_m, cand[:, 0], cand[:, 1])
@@ -205,6 +210,8 @@ def render_pile(pile: PilePlan, gsd: float, sun_shadow: np.ndarray, shadow_len_p
     shade = [0.75]
     for k, (x, y) in enumerate(cand):
         poly, col, _shape = _item(rng, pile.kind, x, y)
+        if item_scale != 1.0:
+            poly = affinity.scale(poly, item_scale, item_scale, origin=(x, y))
         if palette_shift:
             col = col.copy()
             col[:3] *= np.exp(np.array([palette_shift, 0, -palette_shift], np.float32))
