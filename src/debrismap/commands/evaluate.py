@@ -1,9 +1,9 @@
 """Score a detection run against ground truth: detection metrics and counting metrics.
 
 DETECTIONS is a run folder from `debrismap detect` (or a detections .gpkg/.geojson with a
-`score` field); TRUTH is a GeoJSON / GeoPackage / Shapefile of boxes, or a YOLO txt (the
-synthetic city's `class x0 y0 x1 y1` pixel boxes, or normalised `class cx cy w h`), which
-needs --raster to be placed on the map. Boxes are matched in metres (truth reprojected to the
+`score` field); TRUTH is a GeoJSON / GeoPackage / Shapefile of boxes, or pixel boxes: a YOLO
+txt (the synthetic city's `class x0 y0 x1 y1`, or normalised `class cx cy w h`) or a COCO
+json, which need --raster to be placed on the map. Boxes are matched in metres (truth reprojected to the
 detections' CRS, UTM when that is geographic), or in pixels when the detections have no CRS.
 
 Reports precision / recall / F1 at the operating threshold (run.json or --score) and IoU
@@ -29,7 +29,7 @@ HELP = "score detections against ground truth (P/R/F1, AP, per-cell count errors
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("detections", metavar="DETECTIONS", help="run folder, or detections .gpkg/.geojson")
-    parser.add_argument("truth", metavar="TRUTH", help="truth boxes: .geojson/.gpkg/.shp, or YOLO .txt")
+    parser.add_argument("truth", metavar="TRUTH", help="truth boxes: .geojson/.gpkg/.shp, YOLO .txt or COCO .json")
     parser.add_argument("--iou", type=float, default=0.3, help="IoU for a match at the operating point (default 0.3)")
     parser.add_argument("--cell", type=float, default=100.0, help="counting cell side in metres (default 100)")
     parser.add_argument(
@@ -40,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--truth-crs", default=None,
         help="CRS of the truth file when it states none or states a wrong one (e.g. EPSG:32615, or 'pixel')",
     )
-    parser.add_argument("--raster", type=Path, default=None, help="raster the truth belongs to (needed for YOLO truth)")
+    parser.add_argument("--raster", type=Path, default=None, help="raster the truth belongs to (needed for YOLO/COCO pixel boxes)")
     parser.add_argument("--gsd", type=float, default=None, help="metres per pixel when matching in pixels")
     parser.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples of cells (default 2000)")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
