@@ -207,3 +207,21 @@ def test_truth_outside_the_coverage_is_not_counted_as_missed(tmp_path):
     r = evaluate_paths(run, truth, resamples=10)
     assert r["area"]["truths_outside"] == 4
     assert r["metrics"]["operating_point"]["recall"] == 1.0 and r["metrics"]["counting"]["total"]["error"] == 0
+
+
+def test_coco_pixel_truth_with_the_raster(tmp_path):
+    px = pixel_boxes(5)
+    run = make_run(tmp_path / "run", to_world(px[:4]))
+    raster = make_raster(tmp_path / "city.tif")
+    coco = {
+        "images": [{"id": 1, "file_name": "city.tif", "width": 200, "height": 160}],
+        "annotations": [
+            {"id": i + 1, "image_id": 1, "category_id": 1, "bbox": [b[0], b[1], b[2] - b[0], b[3] - b[1]]}
+            for i, b in enumerate(px.tolist())
+        ],
+        "categories": [{"id": 1, "name": "debris"}],
+    }
+    truth = tmp_path / "coco.json"
+    truth.write_text(json.dumps(coco))
+    op = evaluate_paths(run, truth, raster=raster, resamples=10)["metrics"]["operating_point"]
+    assert (op["tp"], op["fn"]) == (4, 1)
