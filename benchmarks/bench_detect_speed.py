@@ -130,14 +130,17 @@ def run_detect_subprocess(raster: Path, out: Path, model: Path, batch: int, thre
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
         raise SystemExit(f"detect failed with exit code {proc.returncode}")
-    ru_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024  # Linux reports KiB
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    ru_peak = usage.ru_maxrss * 1024  # Linux reports KiB
     run = json.loads((out / "run.json").read_text())
-    return {"wall_s": wall, "peak_rss_bytes": max(ru_peak, peak_polled), "peak_rss_polled_bytes": peak_polled,
-            "run": run}
+    return {"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime, "peak_rss_bytes": max(ru_peak, peak_polled),
+            "peak_rss_polled_bytes": peak_polled, "run": run}
 
 
-def bare_model_seconds(model: Path, n_tiles: int, batch: int, threads: int | None) -> float:
-    """The same tiles, in the same batches, through the same kind of session, with no I/O at all."""
+def bare_model_seconds(model: Path, n_tiles: int, batch: int, threads: int | None) -> tuple[float, float]:
+    """The same tiles, in the same batches, through the same kind of session, with no I/O at all.
+
+    Returns (wall seconds, CPU seconds of this process: every ORT thread included)."""
     from debrismap.detect.session import ModelSession
 
     session = ModelSession(model, "cpu", threads)
@@ -145,12 +148,31 @@ def bare_model_seconds(model: Path, n_tiles: int, batch: int, threads: int | Non
     x = np.random.default_rng(0).random((batch, 3, size, size), dtype=np.float32)
     session.run(x)  # warm-up, as detect's first batch is not free either
     full, rest = divmod(n_tiles, batch)
-    t0 = time.perf_counter()
+    c0, t0 = _cpu_self(), time.perf_counter()
     for _ in range(full):
         session.run(x)
     if rest:
         session.run(x[:rest])
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, _cpu_self() - c0
+
+
+def _cpu_self() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def plan_size(raster: Path, model: Path, batch: int) -> int:
+    """How many tiles detect will analyse (its planning step, without running anything)."""
+    from debrismap.detect.plan import RasterJob, plan_tiles
+    from debrismap.detect.session import ModelSession
+    from debrismap.raster import TileGrid, open_raster
+
+    meta = ModelSession(model, "cpu", 1).metadata
+    with open_raster(raster) as src:
+        view = src.at_gsd(meta.gsd_m)
+        grid = TileGrid(view.width, view.height, meta.input_size, round(meta.input_size * 0.1))
+        plan, _ = plan_tiles([RasterJob(0, raster, src, view, grid, None, None)])
+    return len(plan)
 
 
 def main() -> None:
@@ -174,11 +196,17 @@ def main() -> None:
     print(f"raster {raster} ({n * BASE_SIZE} x {n * BASE_SIZE} = {(n * BASE_SIZE) ** 2 / 1e6:.0f} Mpx), model {model}",
           flush=True)
 
+    # bare, detect, bare: on a shared machine the load drifts, so detect is compared with the
+    # mean of a bare run just before and one just after it.
+    tiles = plan_size(raster, model, args.batch)
+    before = None if args.skip_bare else bare_model_seconds(model, tiles, args.batch, args.threads)
     detect = run_detect_subprocess(raster, out, model, args.batch, args.threads)
     run = detect["run"]
-    tiles = run["tiling"]["tiles_analysed"]
+    assert run["tiling"]["tiles_analysed"] == tiles
     n_batches = math.ceil(tiles / args.batch)
-    bare = None if args.skip_bare else bare_model_seconds(model, tiles, args.batch, args.threads)
+    after = None if args.skip_bare else bare_model_seconds(model, tiles, args.batch, args.threads)
+    bare = None if args.skip_bare else (before[0] + after[0]) / 2
+    bare_cpu = None if args.skip_bare else (before[1] + after[1]) / 2
     timings = run["timings"]
     result = {
         "host": {"machine": platform.machine(), "cpus_logical": os.cpu_count(),
@@ -188,7 +216,11 @@ def main() -> None:
         "detect_total_s": timings["total"], "detect_process_wall_s": round(detect["wall_s"], 3),
         "detect_timings": timings,
         "bare_model_s": None if bare is None else round(bare, 3),
+        "bare_model_runs_s": None if bare is None else [round(before[0], 3), round(after[0], 3)],
         "ratio_total_over_bare": None if bare is None else round(timings["total"] / bare, 3),
+        "detect_process_cpu_s": round(detect["cpu_s"], 3),
+        "bare_model_cpu_s": None if bare is None else round(bare_cpu, 3),
+        "ratio_cpu_detect_over_bare": None if bare is None else round(detect["cpu_s"] / bare_cpu, 3),
         "peak_rss_mb": round(detect["peak_rss_bytes"] / 2**20, 1),
         "peak_rss_polled_mb": round(detect["peak_rss_polled_bytes"] / 2**20, 1),
     }
@@ -199,8 +231,11 @@ def main() -> None:
         ("  main thread waiting for tiles", f"{timings['wait_for_tiles']:.1f} s"),
         ("  read / preprocess (thread-busy)", f"{timings['read']:.1f} / {timings['preprocess']:.1f} s"),
         ("  decode+merge / write", f"{timings['decode_merge']:.1f} / {timings['write']:.1f} s"),
-        ("bare model, same batches", "skipped" if bare is None else f"{bare:.1f} s"),
+        ("bare model, same batches (before/after)", "skipped" if bare is None else
+         f"{bare:.1f} s ({before[0]:.1f} / {after[0]:.1f})"),
         ("ratio detect / bare (target <= 1.10)", "-" if bare is None else f"{result['ratio_total_over_bare']:.3f}"),
+        ("CPU seconds detect / bare", "-" if bare is None else
+         f"{detect['cpu_s']:.1f} / {bare_cpu:.1f} = {result['ratio_cpu_detect_over_bare']:.3f}"),
         ("peak RSS of detect (target <= 1536 MB)", f"{result['peak_rss_mb']:.0f} MB"),
     ]
     width = max(len(r[0]) for r in rows)

@@ -38,7 +38,7 @@ def _grid_of_squares(width, height, step):
     return [(x, y) for y in range(2, height - K - 1, step) for x in range(3, width - K - 1, step)]
 
 
-@pytest.mark.parametrize("overlap", [K, 16, 24, S // 2])
+@pytest.mark.parametrize("overlap", [0, K // 2, K, 16, S // 2])
 def test_objects_across_tile_borders_reported_exactly_once(oracle, tmp_path, overlap):
     # Squares every 19 px fall at every offset relative to tile windows and cores.
     width, height = 300, 250

@@ -46,12 +46,14 @@ def place_and_keep_owned(dets: Detections, tiles: list[TilePlacement], grids: li
         own_row, own_col = grids[r].core_owner(cx[sel], cy[sel])
         keep[sel] = (own_row == row[sel]) & (own_col == col[sel])
     if n:
-        # Drop detections centred on masked pixels (nodata, alpha, outside the raster).
+        # Drop detections centred on masked pixels (nodata, alpha, padding beyond the raster),
+        # and those centred outside their tile (only an edge tile could own them: outside the raster).
         size = tiles[0].valid.shape
-        lx = np.clip((cx - col_off).astype(np.int64), 0, size[1] - 1)
-        ly = np.clip((cy - row_off).astype(np.int64), 0, size[0] - 1)
+        lx = np.floor(cx - col_off).astype(np.int64)
+        ly = np.floor(cy - row_off).astype(np.int64)
+        inside = (lx >= 0) & (lx < size[1]) & (ly >= 0) & (ly < size[0])
         valid = np.stack([t.valid for t in tiles])
-        keep &= valid[slot, ly, lx]
+        keep &= inside & valid[slot, np.clip(ly, 0, size[0] - 1), np.clip(lx, 0, size[1] - 1)]
     return {
         "boxes": boxes[keep],
         "scores": dets.scores[keep],
