@@ -113,6 +113,22 @@ def inference_throughput(model: Path, provider: str, options: dict, batch: int, 
             "tiles_per_s": batch * iters / seconds}
 
 
+def detect_end_to_end(model: Path, size: int) -> dict:
+    """`debrismap detect --device cuda` on a synthetic city: the rate a user gets, reading included."""
+    city = _common.CACHE / "gpu" / f"city_s9004_{size}px.tif"
+    if not city.exists():
+        city.parent.mkdir(parents=True, exist_ok=True)
+        _common.run([*_common.DEBRISMAP, "synth", "--size", str(size), "--gsd", "0.5", "--seed", "9004",
+                     "--out", str(city), "--quiet"])
+    run_dir = _common.CACHE / "gpu" / "runs" / "detect_cuda"
+    wall = _common.detect(city, run_dir, model, ["--device", "cuda", "--quiet", "--no-heatmap"])
+    run = _common.read_run(run_dir)
+    tiles = run.get("timings", {}).get("tiles_run") or run.get("tiling", {}).get("tiles_total")
+    total = run.get("timings", {}).get("total")
+    return {"raster_px": size, "tiles": tiles, "wall_s": wall, "run_total_s": total,
+            "tiles_per_s": tiles / total if tiles and total else None, "mpx_per_s": size * size / 1e6 / wall}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, default=_common.REPO / "models" / "debrismap-default.onnx")
@@ -122,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train-steps", type=int, default=50)
     parser.add_argument("--batches", default="8,32", help="inference batch sizes (default 8,32)")
     parser.add_argument("--iters", type=int, default=50)
+    parser.add_argument("--detect-size", type=int, default=8192,
+                        help="synthetic city side for the end-to-end detect --device cuda run (0: skip)")
     parser.add_argument("--cpu-dry-run", action="store_true",
                         help="exercise the code paths on the CPU at toy sizes; prints, writes no result")
     args = parser.parse_args(argv)
@@ -171,12 +189,20 @@ def main(argv: list[str] | None = None) -> int:
                     row["note"] = f"fell back to {row['provider_used']}"
                 results["inference"].append(row)
 
+    if args.detect_size:
+        try:
+            results["detect_cuda"] = detect_end_to_end(model, args.detect_size)
+        except SystemExit as exc:  # detect failing on this GPU box is worth recording, not fatal
+            results["detect_cuda"] = {"error": str(exc)}
+
     print(_common.table(results["training"], [("model", "training", ""), ("batch", "batch", ""),
                                               ("precision", "precision", ""), ("images_per_s", "images/s", "{:.1f}")]))
     print()
     print(_common.table(results["inference"], [("config", "inference", ""), ("batch", "batch", ""),
                                                ("provider_used", "provider used", ""),
                                                ("tiles_per_s", "tiles/s", "{:.1f}")]))
+    if "detect_cuda" in results:
+        print(f"\ndetect --device cuda end to end: {results['detect_cuda']}")
     _common.write_result("bench_gpu", results, extra_versions=("torch", "onnxruntime-gpu", "ultralytics"))
     return 0
 
