@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import rasterio
 import shapely
-from rasterio.transform import from_origin
+from affine import Affine
 
 from debrismap.cli import main
 from debrismap.evaluate import evaluate_paths
@@ -49,7 +49,7 @@ def make_run(folder: Path, world_boxes: np.ndarray, scores=None, crs=UTM, thresh
 def make_raster(path: Path, georeferenced: bool = True) -> Path:
     profile = {"driver": "GTiff", "width": 200, "height": 160, "count": 3, "dtype": "uint8"}
     if georeferenced:
-        profile.update(crs=UTM, transform=from_origin(*ORIGIN, GSD, GSD))
+        profile.update(crs=UTM, transform=Affine(GSD, 0, ORIGIN[0], 0, -GSD, ORIGIN[1]))
     with rasterio.open(path, "w", **profile) as dst:
         dst.write(np.zeros((3, 160, 200), np.uint8))
     return path
@@ -124,7 +124,8 @@ def test_coverage_restricts_the_counting_cells(tmp_path):
 
 def test_pixel_frame_when_detections_have_no_crs(tmp_path):
     px = pixel_boxes()
-    run = make_run(tmp_path / "run", px, crs=None)
+    with pytest.warns(UserWarning, match="crs"):  # pyogrio: a file without a CRS, as intended
+        run = make_run(tmp_path / "run", px, crs=None)
     truth = write_yolo(tmp_path / "t.txt", px)
     r = evaluate_paths(run, truth, resamples=10, pixel_gsd_m=0.5)
     assert r["frame"]["kind"] == "pixel" and r["metrics"]["operating_point"]["f1"] == 1.0
