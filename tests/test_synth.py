@@ -188,3 +188,18 @@ def test_cli(tmp_path, capsys):
     assert main(["synth", "--size", "64", "--gsd", "3", "--out", str(out), "--quiet"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "gsd" in err[0]
+
+
+def test_large_city_is_planned_in_tiles(tmp_path):
+    """Past one plan tile the city is planned tile by tile (bounded memory): still
+    deterministic, independent of the block size, with labels inside the raster."""
+    kw = dict(size=(384, 320), gsd=0.5, seed=9, pile_density=3.0, plan_tile=256, progress=False)
+    a = generate_city(tmp_path / "a.tif", block_size=256, **kw)
+    b = generate_city(tmp_path / "b.tif", block_size=96, **kw)
+    assert a.raster.read_bytes() == b.raster.read_bytes() or np.array_equal(_read(a.raster)[0], _read(b.raster)[0])
+    assert a.labels_txt.read_text() == b.labels_txt.read_text()
+    boxes = np.array([[int(v) for v in line.split()[1:]] for line in a.labels_txt.read_text().splitlines()])
+    assert len(boxes) > 0
+    assert (boxes[:, 2] <= 384).all() and (boxes[:, 3] <= 320).all()
+    ids = [f["properties"]["pile_id"] for f in json.loads(a.labels_geojson.read_text())["features"]]
+    assert len(set(ids)) == len(ids) and max(ids) >= 1_000_000  # piles from more than one tile

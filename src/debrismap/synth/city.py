@@ -138,8 +138,15 @@ def generate_city(
     overviews: bool = False,
     progress: bool = True,
     piles: bool = True,
+    plan_tile: int | None = None,
 ) -> SynthResult:
-    """Write a synthetic city GeoTIFF and its debris-pile labels. See datasets/synthetic.md."""
+    """Write a synthetic city GeoTIFF and its debris-pile labels. See datasets/synthetic.md.
+
+    block_size: render/write unit (a multiple of 16; capped at 256): the output does not
+    depend on it. plan_tile: side in pixels of the independently planned tiles of a large
+    city (default about 1 km); a city no larger than one tile is planned in one piece.
+    piles=False renders the same city without its piles (for tests and ablations).
+    """
     import rasterio
     from rasterio.enums import ColorInterp, Resampling
     from tqdm import tqdm
@@ -152,7 +159,22 @@ def generate_city(
     bands, bit_depth, gsd = int(bands), int(bit_depth), float(gsd)
     if block_size <= 0 or block_size % 16:
         raise ConfigError(f"block size must be a positive multiple of 16, got {block_size}")
-    plan = plan_city(width, height, gsd, seed, bands, bit_depth, pile_density)
+    from debrismap.synth.tiles import TiledCity, default_tile_px
+
+    tile_px = int(plan_tile or default_tile_px(gsd))
+    if width <= tile_px and height <= tile_px:
+        plan = plan_city(width, height, gsd, seed, bands, bit_depth, pile_density)
+        style, plan_for, pile_info = plan.style, (lambda *window: plan), {p.id: p for p in plan.piles}
+        tile_px = max(width, height)
+    else:  # bounded memory: plan ~1 km tiles on demand
+        from debrismap.synth.style import make_style
+
+        style_seq = np.random.SeedSequence(int(seed)).spawn(4)[0]
+        style = make_style(np.random.default_rng(style_seq), bands, bit_depth)
+        n_cols = -(-width // tile_px)
+        # Keep a band of tile plans (the row above, this row, the row below) when it fits.
+        tiled = TiledCity(width, height, gsd, seed, style, pile_density, tile_px, max_tiles=min(2 * n_cols + 3, 12))
+        plan_for, pile_info = tiled.plan_for, tiled.piles
     crs_, transform = city_crs_and_transform(
         gsd, width, height, np.random.default_rng(np.random.SeedSequence(int(seed)).spawn(4)[3]), crs, origin
     )
@@ -165,10 +187,17 @@ def generate_city(
     if bands == 3:
         profile["photometric"] = "RGB"
     tmp = out_path.with_name(f".{out_path.name}.tmp{os.getpid()}.tif")
-    acc = BoxAccumulator(len(plan.piles))
+    acc = BoxAccumulator()
     cache = SpriteCache()
-    windows = [(x, y, min(block_size, width - x), min(block_size, height - y))
-               for y in range(0, height, block_size) for x in range(0, width, block_size)]
+    unit = min(block_size, RENDER_TILE)
+    # Render units in plan-tile order (row-major within each tile) so few tile plans are
+    # needed at once; the pixels do not depend on the order or on the unit size.
+    units = []
+    for ty0 in range(0, height, tile_px):
+        for tx0 in range(0, width, tile_px):
+            for y in range(ty0, min(ty0 + tile_px, height), unit):
+                for x in range(tx0, min(tx0 + tile_px, width), unit):
+                    units.append((x, y, min(unit, tx0 + tile_px - x, width - x), min(unit, ty0 + tile_px - y, height - y)))
     try:
         with rasterio.open(tmp, "w", **profile) as dst:
             if bands == 4:
@@ -176,20 +205,16 @@ def generate_city(
             dst.descriptions = ("red", "green", "blue", "nir")[:bands]
             dst.update_tags(
                 DEBRISMAP_SYNTH_SEED=str(seed), DEBRISMAP_SYNTH_GSD=str(gsd),
-                DEBRISMAP_SYNTH_BIT_DEPTH=str(bit_depth), DEBRISMAP_SYNTH_REGION=plan.style.region,
-                DEBRISMAP_SYNTH_SUN_AZIMUTH=f"{plan.style.sun_azimuth_deg:.1f}",
-                DEBRISMAP_SYNTH_SUN_ELEVATION=f"{plan.style.sun_elevation_deg:.1f}",
+                DEBRISMAP_SYNTH_BIT_DEPTH=str(bit_depth), DEBRISMAP_SYNTH_REGION=style.region,
+                DEBRISMAP_SYNTH_SUN_AZIMUTH=f"{style.sun_azimuth_deg:.1f}",
+                DEBRISMAP_SYNTH_SUN_ELEVATION=f"{style.sun_elevation_deg:.1f}",
             )
-            bar = tqdm(total=len(windows), desc=f"synth {out_path.name}", unit="block",
+            bar = tqdm(total=len(units), desc=f"synth {out_path.name}", unit="block",
                        disable=not progress, leave=False)
-            for x, y, w, h in windows:
-                # Render in fixed RENDER_TILE units so output does not depend on block_size.
-                for ty in range(y, y + h, RENDER_TILE):
-                    for tx in range(x, x + w, RENDER_TILE):
-                        tw, th = min(RENDER_TILE, x + w - tx), min(RENDER_TILE, y + h - ty)
-                        data, pid = render_block(plan, tx, ty, tw, th, seed, bit_depth, bands, cache, piles)
-                        acc.add(pid, tx, ty)
-                        dst.write(data, window=rasterio.windows.Window(tx, ty, tw, th))
+            for x, y, w, h in units:
+                data, pid = render_block(plan_for(x, y, w, h), x, y, w, h, seed, bit_depth, bands, cache, piles)
+                acc.add(pid, x, y)
+                dst.write(data, window=rasterio.windows.Window(x, y, w, h))
                 bar.update(1)
             bar.close()
             if overviews:
@@ -200,16 +225,15 @@ def generate_city(
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    n = len(acc.count)
-    ids, boxes = acc.boxes(body=np.array([cache.body.get(i, 0) for i in range(n)]))
+    ids, boxes = acc.boxes(body=cache.body)
     props = []
     for i, b in zip(ids, boxes):
-        p = plan.piles[i]
+        p = pile_info[int(i)]
         props.append({
             "pile_id": int(p.id), "kind": p.kind, "site": p.site,
             "width_m": round(float(b[2] - b[0]) * gsd, 2), "height_m": round(float(b[3] - b[1]) * gsd, 2),
             "diameter_m": round(float(2 * p.radius), 2), "mound_height_m": round(float(p.height), 2),
-            "visible_px": int(acc.count[i]),
+            "visible_px": acc.count(int(i)),
         })
     gj, txt = label_paths(out_path)
     write_labels_geojson(gj, boxes, transform, crs_, props)

@@ -263,11 +263,10 @@ def composite_piles(
             tmp.unlink(missing_ok=True)
             raise
         transform, crs = src.transform, src.crs
-    n = len(acc.count)
-    ids, boxes = acc.boxes(body=np.array([cache.body.get(i, 0) for i in range(n)]))
+    ids, boxes = acc.boxes(body=cache.body)
     props = [{"pile_id": int(piles[i].id), "kind": piles[i].kind, "site": "composite",
               "width_m": round(float(b[2] - b[0]) * gsd_m, 2), "height_m": round(float(b[3] - b[1]) * gsd_m, 2),
-              "diameter_m": round(float(2 * piles[i].radius), 2), "visible_px": int(acc.count[i])}
+              "diameter_m": round(float(2 * piles[i].radius), 2), "visible_px": acc.count(int(i))}
              for i, b in zip(ids, boxes)]
     gj, txt = label_paths(out_path)
     write_labels_geojson(gj, boxes, transform, crs, props)

@@ -22,24 +22,15 @@ from rasterio.transform import Affine
 CLASS_NAME = "debris"
 
 
-@dataclass
 class BoxAccumulator:
-    """Running min/max of each pile's visible pixels over the blocks of a raster."""
+    """Running min/max of each pile's visible pixels over the blocks of a raster.
 
-    n: int
-    x0: np.ndarray = field(init=False)
-    y0: np.ndarray = field(init=False)
-    x1: np.ndarray = field(init=False)
-    y1: np.ndarray = field(init=False)
-    count: np.ndarray = field(init=False)
+    Pile ids are arbitrary non-negative ints (tiles of a large city number their piles
+    apart), so the state is a dict: id -> [x0, y0, x1, y1, count].
+    """
 
-    def __post_init__(self):
-        big = np.iinfo(np.int64).max
-        self.x0 = np.full(self.n, big, np.int64)
-        self.y0 = np.full(self.n, big, np.int64)
-        self.x1 = np.full(self.n, -1, np.int64)
-        self.y1 = np.full(self.n, -1, np.int64)
-        self.count = np.zeros(self.n, np.int64)
+    def __init__(self, n: int = 0):
+        self.state: dict[int, list[int]] = {}
 
     def add(self, pile_id: np.ndarray, x0: int, y0: int) -> None:
         """pile_id: (h, w) int map of visible piles (-1: none) for the window at (x0, y0)."""
@@ -47,26 +38,38 @@ class BoxAccumulator:
         if not len(ys):
             return
         ids = pile_id[ys, xs]
-        xs = xs + x0
-        ys = ys + y0
-        np.minimum.at(self.x0, ids, xs)
-        np.minimum.at(self.y0, ids, ys)
-        np.maximum.at(self.x1, ids, xs + 1)
-        np.maximum.at(self.y1, ids, ys + 1)
-        np.add.at(self.count, ids, 1)
+        order = np.argsort(ids, kind="stable")
+        ids, xs, ys = ids[order], xs[order] + x0, ys[order] + y0
+        uniq, start = np.unique(ids, return_index=True)
+        bounds = np.stack([np.minimum.reduceat(xs, start), np.minimum.reduceat(ys, start),
+                           np.maximum.reduceat(xs, start) + 1, np.maximum.reduceat(ys, start) + 1,
+                           np.diff(np.append(start, len(ids)))], axis=1)
+        for pid, (a, b, c, d, n) in zip(uniq.tolist(), bounds.tolist()):
+            cur = self.state.get(pid)
+            if cur is None:
+                self.state[pid] = [a, b, c, d, n]
+            else:
+                self.state[pid] = [min(cur[0], a), min(cur[1], b), max(cur[2], c), max(cur[3], d), cur[4] + n]
 
-    def boxes(self, min_pixels: int = 6, body: np.ndarray | None = None,
+    def count(self, pid: int) -> int:
+        return self.state.get(pid, [0, 0, 0, 0, 0])[4]
+
+    def boxes(self, min_pixels: int = 6, body: dict | None = None,
               min_fraction: float = 0.3) -> tuple[np.ndarray, np.ndarray]:
-        """(ids, boxes (k, 4) int x0 y0 x1 y1) of piles with enough of their body visible.
+        """(ids, boxes (k, 4) int x0 y0 x1 y1) of piles with enough of their body visible,
+        sorted by id.
 
-        body: full body pixel count per pile; piles mostly hidden (under a roof or a tree
-        crown) get no box, like a human labeller would skip them.
+        body: full body pixel count per pile id; piles mostly hidden (under a roof or a
+        tree crown) get no box, like a human labeller would skip them.
         """
-        ok = self.count >= min_pixels
-        if body is not None:
-            ok &= self.count >= min_fraction * np.maximum(body, 1)
-        ids = np.nonzero(ok)[0]
-        return ids, np.column_stack([self.x0[ok], self.y0[ok], self.x1[ok], self.y1[ok]])
+        ids, out = [], []
+        for pid in sorted(self.state):
+            x0, y0, x1, y1, n = self.state[pid]
+            if n < min_pixels or (body is not None and n < min_fraction * max(body.get(pid, 0), 1)):
+                continue
+            ids.append(pid)
+            out.append([x0, y0, x1, y1])
+        return np.array(ids, np.int64), np.array(out, np.int64).reshape(-1, 4)
 
 
 def write_labels_txt(path: Path, boxes: np.ndarray) -> None:

@@ -42,12 +42,13 @@ class Layer:
     def __len__(self) -> int:
         return len(self.geoms)
 
-    def finalize(self, gsd: float) -> None:
-        """Metres -> pixels, and index by bounds."""
+    def finalize(self, gsd: float, offset_px: tuple[int, int] = (0, 0)) -> None:
+        """Metres -> pixels (plus an offset in pixels), and index by bounds."""
         s = 1.0 / gsd
+        off = np.asarray(offset_px, float)
         geoms = np.array(self.geoms, dtype=object) if self.geoms else np.empty(0, dtype=object)
         if len(geoms):
-            geoms = shapely.transform(geoms, lambda c: c * s)
+            geoms = shapely.transform(geoms, lambda c: c * s + off)
         self.geoms = list(geoms)
         n = len(self.geoms)
         self.bounds = shapely.bounds(geoms) if n else np.zeros((0, 4))
@@ -56,6 +57,7 @@ class Layer:
         self.angles = np.array(self.angle, np.float32)
         d = np.array(self.dome, np.float64).reshape(n, 4)
         d[:, :3] *= s
+        d[:, :2] += off
         self.domes = d.astype(np.float32)
 
     def query(self, x0: float, y0: float, x1: float, y1: float) -> np.ndarray:
@@ -79,10 +81,11 @@ class ShadowLayer:
         if geom is not None and not geom.is_empty:
             self.geoms.append(geom)
 
-    def finalize(self, gsd: float) -> None:
+    def finalize(self, gsd: float, offset_px: tuple[int, int] = (0, 0)) -> None:
+        off = np.asarray(offset_px, float)
         geoms = np.array(self.geoms, dtype=object) if self.geoms else np.empty(0, dtype=object)
         if len(geoms):
-            geoms = shapely.transform(geoms, lambda c: c / gsd)
+            geoms = shapely.transform(geoms, lambda c: c / gsd + off)
         self.geoms = list(geoms)
         self.bounds = shapely.bounds(geoms) if len(geoms) else np.zeros((0, 4))
 
@@ -92,3 +95,21 @@ class ShadowLayer:
             return np.zeros(0, np.int64)
         hit = (b[:, 0] < x1) & (b[:, 2] > x0) & (b[:, 1] < y1) & (b[:, 3] > y0)
         return np.nonzero(hit)[0]
+
+
+def merge_layers(layers: list) -> "Layer | ShadowLayer":
+    """One finalized layer holding the shapes of several (tiles of a city), in their order."""
+    first = layers[0]
+    if isinstance(first, ShadowLayer):
+        out = ShadowLayer(first.name)
+        out.geoms = [g for layer in layers for g in layer.geoms]
+        out.bounds = np.vstack([layer.bounds for layer in layers])
+        return out
+    out = Layer(first.name)
+    out.geoms = [g for layer in layers for g in layer.geoms]
+    out.bounds = np.vstack([layer.bounds for layer in layers])
+    out.colours = np.vstack([layer.colours for layer in layers])
+    out.kinds = np.concatenate([layer.kinds for layer in layers])
+    out.angles = np.concatenate([layer.angles for layer in layers])
+    out.domes = np.vstack([layer.domes for layer in layers])
+    return out

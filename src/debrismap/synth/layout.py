@@ -62,10 +62,12 @@ class CityPlan:
     def shadow_layers(self):
         return [self.flat_shadows, self.tall_shadows, self.roof_shadows]
 
-    def finalize(self) -> None:
+    def finalize(self, offset_px: tuple[int, int] = (0, 0)) -> None:
+        """Metres -> pixels of the whole raster (a tile's plan is shifted by its offset)."""
         for layer in self.layers() + self.shadow_layers():
-            layer.finalize(self.gsd)
+            layer.finalize(self.gsd, offset_px)
         for p in self.piles:
+            p.shift(offset_px[0] * self.gsd, offset_px[1] * self.gsd)
             p.finalize(self.gsd)
 
 
@@ -161,8 +163,12 @@ def random_point_in(poly: Polygon, rng, margin: float = 0.0, tries: int = 24) ->
 class CityPlanner:
     """Builds a CityPlan in metres. One instance per city; not reused."""
 
-    def __init__(self, width_m: float, height_m: float, style: CityStyle, rng: np.random.Generator):
+    def __init__(self, width_m: float, height_m: float, style: CityStyle, rng: np.random.Generator,
+                 pad_m: float = 60.0):
         self.w, self.h = width_m, height_m
+        # How far the plan reaches beyond the city edge (0 for one tile of a tiled city, so
+        # that neighbouring tiles partition the ground exactly).
+        self.pad = pad_m
         self.style = style
         self.rng = rng
         self.spec = style.region_spec
@@ -177,7 +183,7 @@ class CityPlanner:
         rng = self.rng
         area_km2 = self.w * self.h / 1e6
         n = int(np.clip(rng.poisson(1 + 2.5 * area_km2), 1, 40))
-        pad = 60
+        pad = self.pad
         pts = np.column_stack([rng.uniform(-pad, self.w + pad, n), rng.uniform(-pad, self.h + pad, n)])
         frame = box(-pad, -pad, self.w + pad, self.h + pad)
         if n == 1:
@@ -236,9 +242,11 @@ class CityPlanner:
         rng = self.rng
         plan = CityPlan(width_px, height_px, gsd, self.style)
         self.plan = plan
-        frame = box(-40, -40, self.w + 40, self.h + 40)
-        road_mat = pick(rng, ROAD_MATERIALS)
-        col, kind = material_colour(rng, road_mat, 0.08)
+        fp = min(self.pad, 40.0)
+        frame = box(-fp, -fp, self.w + fp, self.h + fp)
+        # One road surface for the whole city (plan tiles of a large city must agree).
+        road_rng = np.random.default_rng(self.style.extras.get("road_seed", 0))
+        col, kind = material_colour(road_rng, pick(road_rng, ROAD_MATERIALS), 0.08)
         plan.ground.add(frame, col, kind)
         blocks: list[tuple[Polygon, str]] = []
         for district, dkind, arterial in self.districts():

@@ -43,6 +43,13 @@ class PilePlan:
     bbox_px: tuple | None = None  # max extent (incl. shadow) in pixels, after finalize
     gsd: float = 0.0
 
+    def shift(self, dx_m: float, dy_m: float) -> None:
+        """Move the pile (metres): a tile's plan is placed at its offset in the city."""
+        if dx_m or dy_m:
+            self.x += dx_m
+            self.y += dy_m
+            self.footprint = affinity.translate(self.footprint, dx_m, dy_m)
+
     def finalize(self, gsd: float) -> None:
         self.gsd = gsd
         minx, miny, maxx, maxy = self.footprint.bounds

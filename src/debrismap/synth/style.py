@@ -210,4 +210,5 @@ def make_style(rng: np.random.Generator, bands: int, bit_depth: int) -> CityStyl
         jpeg_quality=jpeg,
         misregistration_px=mis,
         pile_palette_shift=float(rng.normal(0, 0.08)),
+        extras={"road_seed": int(rng.integers(2**31))},
     )
