@@ -6,7 +6,7 @@ GeoTIFF with label files beside it; `composite_piles` draws piles onto a real ra
 
 from debrismap.synth.city import SynthResult, generate_city
 
-__all__ = ["SynthResult", "generate_city", "composite_piles"]
+__all__ = ["SynthResult", "composite_piles", "generate_city"]
 
 
 def composite_piles(*args, **kwargs):

@@ -151,7 +151,12 @@ def generate_city(
     from rasterio.enums import ColorInterp, Resampling
     from tqdm import tqdm
 
-    from debrismap.synth.labels import BoxAccumulator, label_paths, write_labels_geojson, write_labels_txt
+    from debrismap.synth.labels import (
+        BoxAccumulator,
+        label_paths,
+        write_labels_geojson,
+        write_labels_txt,
+    )
     from debrismap.synth.render import SpriteCache
 
     out_path = Path(out_path)
@@ -238,4 +243,4 @@ def generate_city(
     gj, txt = label_paths(out_path)
     write_labels_geojson(gj, boxes, transform, crs_, props)
     write_labels_txt(txt, boxes)
-    return SynthResult(out_path, gj, txt, int(len(boxes)))
+    return SynthResult(out_path, gj, txt, len(boxes))

@@ -116,7 +116,12 @@ def composite_piles(
     from scipy import ndimage
     from tqdm import tqdm
 
-    from debrismap.synth.labels import BoxAccumulator, label_paths, write_labels_geojson, write_labels_txt
+    from debrismap.synth.labels import (
+        BoxAccumulator,
+        label_paths,
+        write_labels_geojson,
+        write_labels_txt,
+    )
     from debrismap.synth.piles import make_pile
     from debrismap.synth.render import SpriteCache, _overlap
 
@@ -242,7 +247,7 @@ def composite_piles(
                         out = data.astype(np.float32)
                         pid_map = np.full((h, W), -1, np.int32)
                         for p in piles:
-                            bx0, by0, bx1, by1 = p.bbox_px
+                            _, by0, _, by1 = p.bbox_px
                             if by1 <= y or by0 >= y + h:
                                 continue
                             s = cache.get(p, _PlanShim(gsd_m, style))
@@ -271,7 +276,7 @@ def composite_piles(
     gj, txt = label_paths(out_path)
     write_labels_geojson(gj, boxes, transform, crs, props)
     write_labels_txt(txt, boxes)
-    return SynthResult(out_path, gj, txt, int(len(boxes)))
+    return SynthResult(out_path, gj, txt, len(boxes))
 
 
 class _StyleShim:

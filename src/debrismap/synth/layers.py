@@ -97,7 +97,7 @@ class ShadowLayer:
         return np.nonzero(hit)[0]
 
 
-def merge_layers(layers: list) -> "Layer | ShadowLayer":
+def merge_layers(layers: list) -> Layer | ShadowLayer:
     """One finalized layer holding the shapes of several (tiles of a city), in their order."""
     first = layers[0]
     if isinstance(first, ShadowLayer):

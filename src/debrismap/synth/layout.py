@@ -239,7 +239,6 @@ class CityPlanner:
 
     # -- the plan
     def build(self, gsd: float, width_px: int, height_px: int) -> CityPlan:
-        rng = self.rng
         plan = CityPlan(width_px, height_px, gsd, self.style)
         self.plan = plan
         fp = min(self.pad, 40.0)
@@ -378,7 +377,7 @@ class CityPlanner:
                 self.entrances(i, part, inner, n=1)
 
     def block_apartments(self, i, inner):
-        rng, spec = self.rng, self.spec
+        rng = self.rng
         col, kind = material_colour(rng, pick(rng, {"grass": 2, "paving": 2, "soil": 1, "grass_dry": 1}))
         self.plan.ground.add(inner, col, kind)
         setback = rng.uniform(0, 6)

@@ -13,7 +13,7 @@ import numpy as np
 from shapely import affinity
 from shapely.geometry import MultiPoint, Point, Polygon
 
-from debrismap.synth.style import FABRIC, FLAT, GRAVEL, METAL, SOIL, SOLAR, material_colour
+from debrismap.synth.style import FABRIC, FLAT, GRAVEL, METAL, material_colour
 
 # ---------------------------------------------------------------- shared palette
 
@@ -322,8 +322,8 @@ def garden(planner, x, y, rng) -> None:
 def shed(planner, x, y, rng) -> None:
     ang = rng.uniform(0, np.pi)
     fp = orect(x, y, rng.uniform(2, 4), rng.uniform(1.5, 3), ang)
-    col, kind = material_colour(rng, rng.choice(["roof_metal", "roof_metal_rust", "roof_shingle", "roof_concrete"]))
-    planner.building(fp, rng.uniform(2, 2.8), "flat", "roof_metal", ang, small=True, equipment=0.0)
+    mat = str(rng.choice(["roof_metal", "roof_metal_rust", "roof_shingle", "roof_concrete"]))
+    planner.building(fp, rng.uniform(2, 2.8), "flat", mat, ang, small=True, equipment=0.0)
 
 
 def tarp(planner, x, y, rng, layer=None) -> None:

@@ -16,7 +16,7 @@ from rasterio import features
 from rasterio.transform import Affine
 from scipy import ndimage
 from shapely import affinity
-from shapely.geometry import Point, Polygon
+from shapely.geometry import Polygon
 
 from debrismap.synth import noise
 from debrismap.synth.objects import blob, item_colour, orect
