@@ -149,8 +149,8 @@ def _open_jobs(paths: list[Path], settings: DetectSettings, model_gsd: float) ->
             check_gsd(src, model_gsd, settings.assume_gsd)
             if jobs[0].source.georeferenced != src.georeferenced:
                 raise RasterError(
-                    f"is {'' if src.georeferenced else 'not '}georeferenced but {jobs[0].path.name} is "
-                    f"{'' if jobs[0].source.georeferenced else 'not'}; run them separately",
+                    f"{'has' if src.georeferenced else 'lacks'} georeferencing while {jobs[0].path.name} "
+                    f"{'does not' if src.georeferenced else 'has it'}: run them separately",
                     path=path,
                 )
             view = src.at_gsd(model_gsd, assumed_gsd_m=settings.assume_gsd)
