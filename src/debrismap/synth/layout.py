@@ -302,6 +302,22 @@ class CityPlanner:
         if inner.area < 600 and use in ("apartments", "commercial"):
             use = "houses"
         getattr(self, f"block_{use}")(i, inner)
+        self.stains(block)
+
+    def stains(self, area: Polygon) -> None:
+        """Worn, wet or oily patches on the ground: irregular tone changes that are not piles."""
+        rng = self.rng
+        for _ in range(rng.poisson(area.area / 2500)):
+            p = random_point_in(area, rng)
+            if p is None:
+                continue
+            r = rng.uniform(1.5, 8)
+            shape = obj.blob(p.x, p.y, r, rng, ecc=rng.uniform(1, 2.2), wobble=0.3)
+            tone = rng.choice([0.7, 0.8, 1.15, 1.25]) * rng.uniform(0.95, 1.05)
+            mat = pick(rng, {"soil": 2, "asphalt_old": 1, "gravel": 1, "soil_dark": 1})
+            col, kind = material_colour(rng, mat)
+            # a tone shift of whatever is below would need a blend; a muted material reads the same
+            self.plan.ground.add(shape.intersection(area), col * np.float32(tone), kind)
 
     # -- block uses
     def block_houses(self, i, inner):
@@ -596,6 +612,13 @@ class CityPlanner:
         if area < 30:
             return
         base = height
+        # part of the roof (buildings layer): roof shadows and equipment fall on them
+        for _ in range(rng.poisson(0.8)):  # repairs, bitumen patches, stains on flat roofs
+            p = random_point_in(roof, rng, margin=1)
+            if p is not None:
+                col, kind = material_colour(rng, pick(rng, {"roof_bitumen": 2, "roof_concrete": 2, "roof_gravel": 1}))
+                patch = obj.orect(p.x, p.y, rng.uniform(1.5, 6), rng.uniform(1, 4), obb_frame(roof)[4])
+                self.plan.buildings.add(patch.intersection(roof), col * np.float32(rng.uniform(0.7, 1.2)), kind)
         for _ in range(rng.poisson(area / 120 * density * rng.uniform(0.2, 1.5))):
             p = random_point_in(roof, rng, margin=0.8)
             if p is not None:

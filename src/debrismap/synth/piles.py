@@ -75,7 +75,7 @@ def make_pile(pid: int, x: float, y: float, rng: np.random.Generator, size_m: fl
               kind: str | None = None, site: str = "", along: float | None = None) -> PilePlan:
     """Draw a pile's shape parameters; size_m is the rough diameter (2-15 m)."""
     if size_m is None:
-        size_m = 2.5 * 6.0 ** (rng.random() ** 1.3)
+        size_m = 2.5 * 6.0 ** rng.random()
     if kind is None:
         names = list(PILE_KINDS)
         kind = names[rng.choice(len(names), p=np.array(list(PILE_KINDS.values())))]
@@ -111,7 +111,7 @@ def place_piles(planner, rng: np.random.Generator, density: float) -> list[PileP
         if rng.random() >= min(0.95, 0.45 * levels[site.block] * weight):
             continue
         for _attempt in range(4):
-            size = 2.5 * 6.0 ** (rng.random() ** 1.3)
+            size = 2.5 * 6.0 ** rng.random()
             if site.kind == "entrance":
                 off = size / 2 * rng.uniform(0.6, 1.2) + rng.uniform(0.3, 2.5)
                 tx, ty = -site.ny, site.nx
