@@ -49,6 +49,9 @@ def _city(job: tuple[int, int, Path]) -> tuple[str, str]:
     bands = 4 if seed % 5 == 4 else 3
     density = [0.4, 1.0, 1.8, 3.0][seed % 4]
     out = work / f"city_{seed:03d}.tif"
+    labels = out.with_name(out.stem + ".labels.geojson")
+    if out.exists() and labels.exists():  # reuse scenes from an earlier, interrupted build
+        return str(out), str(labels)
     res = generate_city(out, size=size, gsd=round(gsd, 3), seed=seed, bands=bands,
                         bit_depth=bit_depth, pile_density=density, progress=False)
     return str(res.raster), str(res.labels_geojson)
@@ -59,6 +62,9 @@ def _composite(job: tuple[str, float | None, int, Path]) -> tuple[str, str]:
     from debrismap.synth import composite_piles
 
     out = work / f"real_{Path(rel).stem[:40]}_{seed}.tif"
+    labels = out.with_name(out.stem + ".labels.geojson")
+    if out.exists() and labels.exists():
+        return str(out), str(labels)
     kwargs = {"background_gsd": assumed_gsd} if assumed_gsd else {}
     res = composite_piles(REALDATA / rel, out, seed=seed, **kwargs)
     return str(res.raster), str(res.labels_geojson)
