@@ -24,7 +24,9 @@ BACKGROUND = 40
 BRIGHT = 255
 
 
-def build_oracle(path: Path, size: int = S, k: int = K, metadata: bool = True, gsd: float = GSD) -> Path:
+def build_oracle(path: Path, size: int = S, k: int = K, metadata: bool = True, gsd: float = GSD,
+                 blind: bool = False) -> Path:
+    """The oracle detector as an ONNX file. blind=True: same cost, never detects anything."""
     import onnx
     from onnx import TensorProto, helper
 
@@ -58,8 +60,8 @@ def build_oracle(path: Path, size: int = S, k: int = K, metadata: bool = True, g
         helper.make_tensor("shape", TensorProto.INT64, [3], [0, 1, -1]),
         helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0]),
         helper.make_tensor("one", TensorProto.FLOAT, [], [1.0]),
-        helper.make_tensor("bonus", TensorProto.FLOAT, [], [0.01]),
-        helper.make_tensor("base", TensorProto.FLOAT, [], [0.99]),
+        helper.make_tensor("bonus", TensorProto.FLOAT, [], [0.0 if blind else 0.01]),
+        helper.make_tensor("base", TensorProto.FLOAT, [], [0.0 if blind else 0.99]),
         onnx.numpy_helper.from_array(boxes, "boxes"),
     ]
     graph = helper.make_graph(

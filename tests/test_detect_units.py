@@ -137,3 +137,25 @@ def test_preprocess_normalises_and_fills_masked_pixels():
     assert x.shape == (3, 4, 4) and x.dtype == np.float32
     np.testing.assert_allclose(x[:, 1, 1], 1.0, atol=1e-6)
     np.testing.assert_allclose(x[:, 0, 0], (FILL_VALUE / 255 - 0.5) / 0.5, atol=1e-6)
+
+
+def test_decode_caps_candidates_per_tile_by_score():
+    from debrismap.detect import decode as decode_module
+
+    rng = np.random.default_rng(5)
+    a = 500
+    out = np.zeros((2, 5, a), np.float32)
+    out[:, 0] = rng.uniform(0, 600, a)  # scattered boxes: NMS removes few
+    out[:, 1] = rng.uniform(0, 600, a)
+    out[:, 2:4] = 4
+    out[:, 4] = rng.uniform(0.5, 1.0, (2, a))
+    old = decode_module.MAX_CANDIDATES_PER_TILE, decode_module.MAX_DETECTIONS_PER_TILE
+    decode_module.MAX_CANDIDATES_PER_TILE, decode_module.MAX_DETECTIONS_PER_TILE = 100, 50
+    try:
+        dets = decode_batch(out, 0.25, 0.5)
+    finally:
+        decode_module.MAX_CANDIDATES_PER_TILE, decode_module.MAX_DETECTIONS_PER_TILE = old
+    assert np.bincount(dets.slot).tolist() == [50, 50]
+    for t in (0, 1):  # the best ones survive
+        best = np.sort(out[t, 4])[::-1][:50]
+        np.testing.assert_allclose(np.sort(dets.scores[dets.slot == t])[::-1], best)

@@ -25,10 +25,25 @@ class Detections:
         return Detections(self.boxes[index], self.scores[index], self.classes[index], self.slot[index])
 
 
+# Like ultralytics' max_nms / max_det: a low --score on a busy scene must not make NMS quadratic.
+MAX_CANDIDATES_PER_TILE = 3000
+MAX_DETECTIONS_PER_TILE = 1000
+
+
+def top_k_per_slot(slot: np.ndarray, score: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k best scores within each slot (all of them where a slot has fewer)."""
+    order = np.lexsort((-score, slot))
+    sorted_slot = slot[order]
+    first = np.searchsorted(sorted_slot, sorted_slot, side="left")
+    rank = np.arange(len(order)) - first
+    return np.sort(order[rank < k])
+
+
 def decode_batch(output: np.ndarray, score_threshold: float, nms_iou: float) -> Detections:
     """Threshold, convert cx/cy/w/h to corners, and run class-aware NMS within each tile.
 
     Coordinates stay in model-input pixels of each tile; the caller shifts them to the raster.
+    At most MAX_CANDIDATES_PER_TILE boxes per tile enter NMS and MAX_DETECTIONS_PER_TILE leave it.
     """
     output = np.asarray(output)
     if output.ndim != 3 or output.shape[1] < 5:
@@ -44,10 +59,15 @@ def decode_batch(output: np.ndarray, score_threshold: float, nms_iou: float) -> 
         slot, anchor = np.nonzero(best_score >= score_threshold)
         cls = class_scores[slot, :, anchor].argmax(axis=1).astype(np.int32)
     score = best_score[slot, anchor].astype(np.float32)
+    if len(slot) > MAX_CANDIDATES_PER_TILE and np.bincount(slot).max() > MAX_CANDIDATES_PER_TILE:
+        pick = top_k_per_slot(slot, score, MAX_CANDIDATES_PER_TILE)
+        slot, anchor, cls, score = slot[pick], anchor[pick], cls[pick], score[pick]
     cx, cy, w, h = (output[slot, k, anchor].astype(np.float64) for k in range(4))
     boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
     dets = Detections(boxes, score, cls, slot.astype(np.int32))
     if len(dets) == 0:
         return dets
-    keep = nms(boxes, score, nms_iou, groups=slot.astype(np.int64) * nc + cls)
-    return dets.take(np.sort(keep))
+    keep = np.sort(nms(boxes, score, nms_iou, groups=slot.astype(np.int64) * nc + cls))
+    if len(keep) > MAX_DETECTIONS_PER_TILE:
+        keep = keep[top_k_per_slot(dets.slot[keep], dets.scores[keep], MAX_DETECTIONS_PER_TILE)]
+    return dets.take(keep)
