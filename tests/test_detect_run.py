@@ -183,3 +183,26 @@ def test_unreferenced_raster_needs_assumed_gsd(oracle, tmp_path):
     run_detect([raster], tmp_path / "run2", _settings(oracle, assume_gsd=GSD))
     bounds, _ = read_boxes(tmp_path / "run2")
     np.testing.assert_allclose(bounds, [[30, 40, 38, 48]])  # pixel coordinates
+
+
+def test_vrt_mosaic_input(oracle, tmp_path):
+    """A VRT mosaic (here one 128 px raster repeated twice side by side) is read like any raster."""
+    raster = write_raster(tmp_path / "part.tif", draw_squares(128, 128, [(60, 60)]))
+    import rasterio
+
+    with rasterio.open(raster) as src:
+        srs = src.crs.to_wkt().replace('"', "&quot;")
+        t = src.transform
+    bands = "".join(
+        f'<VRTRasterBand dataType="Byte" band="{b}">' + "".join(
+            f'<SimpleSource><SourceFilename relativeToVRT="1">part.tif</SourceFilename><SourceBand>{b}</SourceBand>'
+            f'<SrcRect xOff="0" yOff="0" xSize="128" ySize="128"/><DstRect xOff="{i * 128}" yOff="0" xSize="128" ySize="128"/>'
+            "</SimpleSource>" for i in range(2)) + "</VRTRasterBand>"
+        for b in (1, 2, 3)
+    )
+    vrt = tmp_path / "mosaic.vrt"
+    vrt.write_text(f'<VRTDataset rasterXSize="256" rasterYSize="128"><SRS>{srs}</SRS>'
+                   f"<GeoTransform>{t.c}, {t.a}, 0, {t.f}, 0, {t.e}</GeoTransform>{bands}</VRTDataset>")
+    run_detect([vrt], tmp_path / "run", _settings(oracle))
+    found = sorted(map(tuple, np.round(_pixel_centres(tmp_path / "run", t) - K / 2).astype(int)))
+    assert found == [(60, 60), (188, 60)]
