@@ -127,10 +127,10 @@ def render_window(plan: CityPlan, x0: int, y0: int, w: int, h: int, seed: int,
     # Litter, stones, manholes: sparse bright or dark specks on all open ground, so that
     # "speckled" alone never means "debris".
     speck = noise.hash2(*np.meshgrid(np.arange(x0, x0 + w), np.arange(y0, y0 + h)), seed + 17)
-    spots = speck > 0.993
+    spots = speck > 0.995
     if spots.any():
         gain = noise.hash2(*np.meshgrid(np.arange(x0, x0 + w), np.arange(y0, y0 + h)), seed + 18)[spots]
-        img[spots] *= np.where(gain > 0.45, 1.4 + 1.2 * gain, 0.35 + gain)[:, None].astype(np.float32)
+        img[spots] *= np.where(gain > 0.45, 1.2 + 0.8 * gain, 0.35 + gain)[:, None].astype(np.float32)
     shade = np.float32(st.shadow_brightness) * SHADOW_TINT
     low = _mask(plan.flat_shadows, x0, y0, h, w).astype(np.float32)
     pile_id = np.full((h, w), -1, np.int32)
