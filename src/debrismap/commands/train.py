@@ -41,6 +41,8 @@ _FLAGS = [
     ("--max-time", "max_time", str, "HH:MM:SS", "stop after this wall-clock time (DD:HH:MM:SS also)"),
     ("--max-steps", "max_steps", int, "N", "stop after N optimiser steps"),
     ("--seed", "seed", int, "S", "random seed (default 0)"),
+    ("--checkpoint-minutes", "checkpoint_minutes", float, "MIN",
+     "also refresh last.ckpt every MIN minutes inside long epochs (default: once per epoch)"),
     ("--optimizer", "optimizer", str, "NAME", "adamw or sgd (default adamw)"),
     ("--lr", "lr", float, "LR", "peak learning rate (default 0.002)"),
     ("--warmup-epochs", "warmup_epochs", float, "E", "linear warm-up length (default 3)"),

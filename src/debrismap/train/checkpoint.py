@@ -7,7 +7,7 @@ container, so a checkpoint crafted to run code when unpickled is rejected, not e
 from __future__ import annotations
 
 import pickle
-import zipfile
+import re
 from pathlib import Path
 
 import torch
@@ -25,12 +25,16 @@ def load_checkpoint(path: str | Path) -> dict:
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        text = str(exc).strip()
+        if "weights only" not in text.lower():  # not a refusal: the bytes are not a pickle at all
+            raise ModelError("is not a readable torch checkpoint (corrupt or not a checkpoint)", path=path) from None
+        found = re.search(r"GLOBAL (\S+)", text)
+        what = f"it would import {found.group(1)}" if found else text.splitlines()[0][:120]
         raise ModelError(
-            f"refused: the checkpoint holds objects that are not plain tensors/containers ({first[:160]})",
+            f"refused: the checkpoint holds pickled objects that are not plain tensors/containers ({what})",
             path=path,
         ) from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
+    except Exception as exc:  # noqa: BLE001 - zip, struct, EOF, runtime errors: all mean "not a checkpoint"
         raise ModelError(f"is not a readable torch checkpoint ({type(exc).__name__})", path=path) from None
     return validate_checkpoint(checkpoint, path)
 

@@ -67,6 +67,7 @@ class TrainConfig:
     mosaic: float = 0.0  # probability of a 4-chip mosaic (scale-preserving)
     scale_jitter: float = 0.2  # +-fraction of random zoom; small because the model is GSD-pinned
     val_every: int = 1  # validate every N epochs
+    checkpoint_minutes: float = 0.0  # also refresh last.ckpt this often within an epoch (0 = per epoch)
     log_every: int = 10  # log training scalars every N steps
 
     def validate(self, source: str | None = None) -> "TrainConfig":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from datetime import timedelta
 from dataclasses import asdict
 from pathlib import Path
 
@@ -73,17 +74,38 @@ def build_trainer(cfg: TrainConfig, out: Path, extra_callbacks: list | None = No
         isinstance(devices, list) and len(devices) > 1
     )
     strategy = cfg.strategy or ("ddp" if multi else "auto")
-    checkpoint = ModelCheckpoint(
+    best = ModelCheckpoint(
         dirpath=out,
         filename="best",
         monitor=MONITOR,
         mode="max",
         save_top_k=1,
-        save_last=True,
         auto_insert_metric_name=False,
-        enable_version_counter=False,  # always best.ckpt / last.ckpt, also after a resume
+        enable_version_counter=False,  # always best.ckpt, also after a resume
     )
-    callbacks = [checkpoint, LearningRateMonitor(logging_interval="step"), TQDMProgressBar(refresh_rate=10)]
+    # Lightning's save_last only refreshes last.ckpt when a new best was saved; resume needs
+    # the latest state every epoch (and every `checkpoint_minutes` within long epochs)
+    last = ModelCheckpoint(
+        dirpath=out,
+        filename="last",
+        monitor=None,
+        save_top_k=1,
+        enable_version_counter=False,
+        save_on_train_epoch_end=True,
+    )
+    callbacks = [best, last]
+    if cfg.checkpoint_minutes > 0:  # a second writer of last.ckpt, on a clock
+        callbacks.append(
+            ModelCheckpoint(
+                dirpath=out,
+                filename="last",
+                monitor=None,
+                save_top_k=1,
+                enable_version_counter=False,
+                train_time_interval=timedelta(minutes=cfg.checkpoint_minutes),
+            )
+        )
+    callbacks += [LearningRateMonitor(logging_interval="step"), TQDMProgressBar(refresh_rate=10)]
     loggers = [
         TensorBoardLogger(save_dir=str(out), name="tensorboard", version=""),
         CSVLogger(save_dir=str(out), name="csv", version=""),
@@ -149,11 +171,12 @@ def train(cfg: TrainConfig, extra_callbacks: list | None = None) -> dict:
         # Lightning's advice to raise num_workers on tiny CPU runs is noise here
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         warnings.filterwarnings("ignore", message=".*Trying to infer the `batch_size`.*")
+        warnings.filterwarnings("ignore", message=".*exists and is not empty.*")  # config.yaml, resume
         # the EMA copy is in eval mode on purpose
         warnings.filterwarnings("ignore", message=".*module\\(s\\) in eval mode.*")
         trainer.fit(task, datamodule=dm, ckpt_path=cfg.resume or None, weights_only=True)
 
-    cb = trainer.checkpoint_callback
+    cb = trainer.checkpoint_callback  # the first ModelCheckpoint: best by val mAP50
     best = Path(cb.best_model_path) if cb.best_model_path else None
     last = out / "last.ckpt"
     score = cb.best_model_score

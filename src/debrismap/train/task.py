@@ -157,7 +157,13 @@ class DebrisDetectionTask(pl.LightningModule):
         epochs = max(1, self.trainer.max_epochs or 1)
         warmup = min(int(round(hp.warmup_epochs * total / epochs)), total // 2)
         schedule = WarmupCosine(warmup, total, hp.lrf)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+
+        # a plain function, so LambdaLR saves only the step count: a resumed run with more
+        # --epochs gets a schedule stretched to its new length instead of the old one's end
+        def lr_lambda(step: int) -> float:
+            return schedule(step)
+
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     # -- checkpoints -----------------------------------------------------------------------
@@ -171,10 +177,7 @@ class DebrisDetectionTask(pl.LightningModule):
 
 
 class WarmupCosine:
-    """LR multiplier: linear warm-up from ~0 to 1, then cosine decay from 1 to lrf.
-
-    A plain callable object: LambdaLR stores its __dict__ (ints and floats) in the checkpoint.
-    """
+    """LR multiplier: linear warm-up from ~0 to 1, then cosine decay from 1 to lrf."""
 
     def __init__(self, warmup_steps: int, total_steps: int, lrf: float):
         self.warmup_steps = int(warmup_steps)

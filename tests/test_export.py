@@ -1,0 +1,124 @@
+"""Export: ONNX contract, metadata, parity (and failing parity leaves nothing), fp16, int8."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("YOLO_OFFLINE", "1")
+torch = pytest.importorskip("torch")
+ort = pytest.importorskip("onnxruntime")
+onnx = pytest.importorskip("onnx")
+
+from debrismap.cli import main  # noqa: E402
+from debrismap.errors import ModelError  # noqa: E402
+from debrismap.model_meta import PREFIX, REQUIRED_KEYS, ModelMetadata  # noqa: E402
+from debrismap.train.toy import make_toy_dataset  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    """A briefly trained tiny detector (2 epochs x 3 steps)."""
+    from debrismap.train.config import make_config
+    from debrismap.train.fit import train
+
+    root = tmp_path_factory.mktemp("export")
+    data = make_toy_dataset(root / "chips", n_train=12, n_val=4, size=128, gsd_m=0.4)
+    cfg = make_config(None, dict(
+        data=str(data), out=str(root / "run"), model="n", width=0.0625, imgsz=128, batch=4,
+        workers=0, accelerator="cpu", devices="1", epochs=2, lr=0.01, warmup_epochs=0.0,
+    ))
+    result = train(cfg)
+    return {"ckpt": Path(result["best"]), "data": data, "root": root}
+
+
+def test_export_writes_contract_model(checkpoint, tmp_path, capsys):
+    out = tmp_path / "model.onnx"
+    assert main(["export", str(checkpoint["ckpt"]), "--out", str(out)]) == 0
+    assert "parity on 4 val images" in capsys.readouterr().out
+    model = onnx.load(str(out))
+    props = {p.key: p.value for p in model.metadata_props}
+    assert all(PREFIX + k in props for k in REQUIRED_KEYS)
+    meta = ModelMetadata.from_props(props, str(out))
+    assert meta.classes == ("debris",) and meta.input_size == 128 and meta.gsd_m == 0.4
+    assert "chips" in meta.training_data and meta.created
+    assert model.opset_import[0].version >= 17
+    assert not any(n.op_type == "BatchNormalization" for n in model.graph.node)  # fused
+
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    (inp,), (outp,) = session.get_inputs(), session.get_outputs()
+    assert inp.name == "images" and inp.type == "tensor(float)" and inp.shape[1:] == [3, 128, 128]
+    assert outp.name == "output0" and isinstance(inp.shape[0], str)  # dynamic batch
+    y = session.run(None, {"images": np.random.rand(3, 3, 128, 128).astype(np.float32)})[0]
+    anchors = (128 // 8) ** 2 + (128 // 16) ** 2 + (128 // 32) ** 2
+    assert y.shape == (3, 5, anchors)
+    assert 0 <= y[:, 4].min() and y[:, 4].max() <= 1  # probabilities, after sigmoid
+    report = json.loads(out.with_suffix(".export.json").read_text())
+    assert report["parity"]["max_rel_diff"] <= 1e-3 and report["parity"]["min_iou"] >= 0.99
+
+
+def test_failed_parity_leaves_no_file(checkpoint, tmp_path, monkeypatch):
+    import debrismap.export as export
+
+    monkeypatch.setattr(export, "FP32_TOLERANCE", export.Tolerance(raw_rel=-1.0, box_iou=0.99, score_abs=1e-3))
+    out = tmp_path / "model.onnx"
+    with pytest.raises(ModelError, match="parity check failed"):
+        export.export_onnx(checkpoint["ckpt"], out)
+    assert list(tmp_path.iterdir()) == []  # neither the model nor a temp folder is left
+
+
+def test_parity_detects_a_different_model(checkpoint, tmp_path):
+    """check_parity itself fails when the ONNX graph is not the torch model."""
+    import debrismap.export as export
+
+    model, hp = export.load_torch_model(checkpoint["ckpt"])
+    path = tmp_path / "m.onnx"
+    export._torch_to_onnx(model, 128, 17, path, half=False)
+    batch, source = export.parity_images(hp, 128)
+    export.check_parity(model, path, batch, hp, export.FP32_TOLERANCE, source)
+    with torch.no_grad():  # perturb the torch side after export
+        for layer in (model.model[-1].cv2[0][-1], model.model[-1].cv3[0][-1]):
+            layer.weight.normal_(0, 1)  # a different stride-8 head: boxes and scores move
+            layer.bias.normal_(0, 1)
+    with pytest.raises(ModelError, match="parity check failed"):
+        export.check_parity(model, path, batch, hp, export.FP32_TOLERANCE, source)
+
+
+def test_export_int8_measures_agreement(checkpoint, tmp_path):
+    from debrismap.export import export_onnx
+
+    out = tmp_path / "int8.onnx"
+    report = export_onnx(checkpoint["ckpt"], out, int8=True, calib=checkpoint["data"] / "images")
+    q = report.quantization
+    assert q["images"] == 16 and 0 <= q["matched_recall"] <= 1 and 0 <= q["map50_vs_fp32"] <= 1
+    model = onnx.load(str(out))
+    assert any(n.op_type == "QuantizeLinear" for n in model.graph.node)
+    props = {p.key: p.value for p in model.metadata_props}
+    ModelMetadata.from_props(props, str(out))
+    assert json.loads(props[PREFIX + "quantization"])["images"] == 16
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    assert session.run(None, {"images": np.zeros((2, 3, 128, 128), np.float32)})[0].shape[:2] == (2, 5)
+
+
+def test_export_half_keeps_float32_io(checkpoint, tmp_path):
+    from debrismap.export import export_onnx
+
+    out = tmp_path / "fp16.onnx"
+    report = export_onnx(checkpoint["ckpt"], out, half=True)
+    model = onnx.load(str(out))
+    assert model.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+    assert any(
+        i.data_type == onnx.TensorProto.FLOAT16 for i in model.graph.initializer
+    ), "weights should be fp16"
+    assert report.precision == "fp16" and "max_rel_diff" in report.parity
+
+
+def test_export_errors(checkpoint, tmp_path, capsys):
+    assert main(["export", str(tmp_path / "missing.ckpt"), "--out", str(tmp_path / "m.onnx")]) == 2
+    assert "checkpoint not found" in capsys.readouterr().err
+    assert main(["export", str(checkpoint["ckpt"]), "--out", str(tmp_path / "m.onnx"), "--int8"]) == 2
+    assert "--calib" in capsys.readouterr().err
