@@ -54,7 +54,9 @@ def test_composite_errors(tmp_path, background):
     with pytest.raises(RasterError):
         composite_piles(junk, tmp_path / "o.tif", progress=False)
     with pytest.raises(RasterError, match="finer"):
-        composite_piles(background, tmp_path / "o.tif", gsd=0.05, progress=False)
+        composite_piles(background, tmp_path / "o.tif", gsd=0.05, progress=False, resample_fine_to=None)
+    with pytest.raises(RasterError, match="too coarse"):
+        composite_piles(background, tmp_path / "o.tif", background_gsd=3.0, progress=False)
     with pytest.raises(ConfigError):
         composite_piles(background, tmp_path / "o.png", progress=False)
     assert not (tmp_path / "o.tif").exists()
@@ -74,9 +76,17 @@ def test_composite_on_real_joplin_epsg4326(realdata, tmp_path):
 
 
 @pytest.mark.realdata
-def test_composite_refuses_10cm(realdata, tmp_path):
-    src = realdata / "deepforest" / "5b90f92da0d7280005fab355_4310.tif"
+def test_composite_10cm_is_resampled_or_refused(realdata, tmp_path):
+    src = realdata / "deepforest" / "5b90f92da0d7280005fab355_4310.tif"  # EPSG:3395, ~0.1 m on the ground
     if not src.exists():
         pytest.skip("deepforest tile missing")
     with pytest.raises(RasterError, match="resample"):
-        composite_piles(src, tmp_path / "o.tif", progress=False)
+        composite_piles(src, tmp_path / "o.tif", progress=False, resample_fine_to=None)
+    with pytest.warns(UserWarning, match="resampled"):
+        r = composite_piles(src, tmp_path / "o.tif", n_piles=5, progress=False)
+    with rasterio.open(src) as a, rasterio.open(r.raster) as b:
+        assert b.crs == a.crs
+        assert b.width == pytest.approx(a.width / 5, rel=0.05)  # 0.1 m -> 0.5 m
+        # map units are Mercator metres: ground GSD 0.5 m is ~0.52 map units at this latitude
+        assert 0.5 <= b.transform.a <= 0.56
+    assert r.n_piles >= 1

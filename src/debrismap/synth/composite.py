@@ -26,8 +26,12 @@ STRIP = 512
 
 
 def raster_gsd(ds, given: float | None, path) -> float:
-    """Metres per pixel: from the CRS (degrees converted at the raster's latitude) or `given`."""
+    """Metres per pixel on the ground: `given`, else measured geodesically at the raster's
+    centre (right for degrees, UTM, and Web/World Mercator whose map metres are not ground
+    metres), else 0.5 m with a warning for rasters without georeferencing."""
+    from pyproj import Geod
     from rasterio.transform import Affine
+    from rasterio.warp import transform as warp_transform
 
     if given is not None:
         return float(given)
@@ -35,16 +39,16 @@ def raster_gsd(ds, given: float | None, path) -> float:
         warnings.warn(f"{path}: not georeferenced; assuming {DEFAULT_GSD} m per pixel (set --background-gsd)")
         return DEFAULT_GSD
     t = ds.transform
-    px = float(np.hypot(t.a, t.d))
-    py = float(np.hypot(t.b, t.e))
-    if ds.crs.is_geographic:
-        from rasterio.warp import transform as warp_transform
-
-        cx, cy = t @ (ds.width / 2, ds.height / 2)
-        _, (lat,) = warp_transform(ds.crs, "EPSG:4326", [cx], [cy])
-        return float((px * 111320 * np.cos(np.deg2rad(lat)) + py * 110540) / 2)
-    factor = ds.crs.linear_units_factor[1] if ds.crs.linear_units_factor else 1.0
-    return float((px + py) / 2 * factor)
+    cx, cy = ds.width / 2, ds.height / 2
+    xs, ys = zip(*[t @ p for p in ((cx, cy), (cx + 1, cy), (cx, cy + 1))])
+    try:
+        lon, lat = warp_transform(ds.crs, "EPSG:4326", list(xs), list(ys))
+    except Exception as exc:  # PROJ raises assorted errors for odd CRSs
+        raise RasterError(f"cannot convert its CRS to degrees ({str(exc).splitlines()[0]})", path=path) from None
+    geod = Geod(ellps="WGS84")
+    _, _, dx = geod.inv(lon[0], lat[0], lon[1], lat[1])
+    _, _, dy = geod.inv(lon[0], lat[0], lon[2], lat[2])
+    return float((abs(dx) + abs(dy)) / 2)
 
 
 def estimate_sun_azimuth(lum: np.ndarray) -> float:
@@ -108,8 +112,18 @@ def composite_piles(
     sun_elevation: float = 45.0,
     pile_density: float = 1.0,
     progress: bool = True,
+    background_gsd: float | None = None,
+    resample_fine_to: float | None = 0.5,
 ) -> SynthResult:
-    """Write `out_path`: the background with synthetic piles drawn in, plus label files."""
+    """Write `out_path`: the background with synthetic piles drawn in, plus label files.
+
+    gsd (alias background_gsd): metres per pixel, overriding the raster's own (needed for
+    rasters without georeferencing; 0.5 m is assumed otherwise, with a warning).
+    resample_fine_to: a raster finer than 0.2 m (drone, aerial) is resampled to this GSD
+    (pixel averaging) and the output is written at that GSD; None refuses it instead.
+    """
+    if gsd is None:
+        gsd = background_gsd
     import rasterio
     from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
     from rasterio.windows import Window
@@ -147,9 +161,11 @@ def composite_piles(
             raise RasterError(f"needs at least 3 bands (RGB), has {src.count}", path=src_path)
         gsd_m = raster_gsd(src, gsd, src_path)
         if gsd_m < MIN_GSD:
-            raise RasterError(
-                f"GSD {gsd_m:.2f} m is finer than {MIN_GSD} m: resample it to 0.3-0.7 m first "
-                "(e.g. gdalwarp -tr 0.5 0.5 -r average)", path=src_path)
+            if resample_fine_to is None:
+                raise RasterError(
+                    f"GSD {gsd_m:.2f} m is finer than {MIN_GSD} m: resample it to 0.3-0.7 m first "
+                    "(e.g. gdalwarp -tr 0.5 0.5 -r average)", path=src_path)
+            src, gsd_m = _resampled(src, gsd_m, float(resample_fine_to), src_path)
         if gsd_m > MAX_GSD:
             raise RasterError(f"GSD {gsd_m:.2f} m is too coarse for debris piles (max {MAX_GSD} m)", path=src_path)
         W, H = src.width, src.height
@@ -268,6 +284,7 @@ def composite_piles(
             tmp.unlink(missing_ok=True)
             raise
         transform, crs = src.transform, src.crs
+    src.close()  # the resampled in-memory copy, if one replaced the file
     ids, boxes = acc.boxes(body=cache.body)
     props = [{"pile_id": int(piles[i].id), "kind": piles[i].kind, "site": "composite",
               "width_m": round(float(b[2] - b[0]) * gsd_m, 2), "height_m": round(float(b[3] - b[1]) * gsd_m, 2),
@@ -334,3 +351,34 @@ def _blend(out, s, sl_img, sl_spr, tone, gain, shadow_b, noise_dn, seed, pid_map
     region[:3] = np.where(ok[None], rgb.transpose(2, 0, 1), region[:3])
     body = (s.alpha[sl_spr] >= BODY_ALPHA) & ok
     pid_map[sl_img][body] = pid
+
+
+def _resampled(src, gsd_m: float, target: float, path):
+    """An in-memory copy of `src` averaged down to `target` metres per pixel."""
+    import rasterio
+    from rasterio.enums import Resampling
+    from rasterio.io import MemoryFile
+    from rasterio.transform import Affine
+
+    factor = target / gsd_m
+    width0 = src.width
+    w, h = max(16, round(src.width / factor)), max(16, round(src.height / factor))
+    warnings.warn(f"{path}: GSD {gsd_m:.2f} m resampled to {target} m ({src.width}x{src.height} -> {w}x{h})")
+    try:
+        data = src.read(out_shape=(src.count, h, w), resampling=Resampling.average)
+        mask = src.dataset_mask(out_shape=(h, w), resampling=Resampling.nearest)
+    except Exception as exc:  # GDAL raises assorted errors for corrupt files
+        raise RasterError(f"cannot read pixels ({str(exc).splitlines()[0]})", path=path) from None
+    profile = src.profile.copy()
+    profile.update(driver="GTiff", width=w, height=h, tiled=False, compress=None,
+                   transform=src.transform @ Affine.scale(src.width / w, src.height / h))
+    for key in ("blockxsize", "blockysize", "photometric", "jpeg_quality", "jpegtablesmode", "interleave"):
+        profile.pop(key, None)
+    src.close()
+    mem = MemoryFile()
+    with mem.open(**profile) as tmp:
+        tmp.write(data)
+        tmp.write_mask(mask)
+    out = mem.open()
+    out._debrismap_memfile = mem  # keep the buffer alive as long as the dataset
+    return out, gsd_m * width0 / w
