@@ -4,7 +4,8 @@ Writes CITY.tif (tiled, DEFLATE, UTM) plus CITY.labels.geojson (box polygons in 
 CRS) and CITY.labels.txt (`0 x0 y0 x1 y1` pixel-corner boxes). Same seed, same bytes.
 
 With --background FILE, piles are composited onto a real raster instead (sized in metres
-from its GSD, matched to local brightness, with shadows); the output keeps its grid.
+from its GSD, matched to local brightness, with shadows); the output keeps its grid, CRS
+and data type (rasters finer than 0.2 m are first averaged down to 0.5 m).
 
 examples:
   debrismap synth --size 2048 --gsd 0.5 --seed 1 --out city.tif
