@@ -90,3 +90,18 @@ def test_composite_10cm_is_resampled_or_refused(realdata, tmp_path):
         # map units are Mercator metres: ground GSD 0.5 m is ~0.52 map units at this latitude
         assert 0.5 <= b.transform.a <= 0.56
     assert r.n_piles >= 1
+
+
+def test_sun_azimuth_estimate_on_synthetic_cities(tmp_path):
+    """The shadow-direction estimate used for compositing, against the generator's own sun."""
+    from debrismap.synth.composite import estimate_sun_azimuth
+
+    errors = []
+    for seed in (3, 4, 6):
+        r = generate_city(tmp_path / f"az{seed}.tif", size=384, seed=seed, pile_density=0, progress=False)
+        with rasterio.open(r.raster) as ds:
+            lum = ds.read().astype(float).mean(axis=0)
+            true = float(ds.tags()["DEBRISMAP_SYNTH_SUN_AZIMUTH"])
+        est = estimate_sun_azimuth(lum)
+        errors.append(abs((est - true + 180) % 360 - 180))
+    assert max(errors) < 20, errors
