@@ -231,6 +231,8 @@ def main() -> None:
         ("  main thread waiting for tiles", f"{timings['wait_for_tiles']:.1f} s"),
         ("  read / preprocess (thread-busy)", f"{timings['read']:.1f} / {timings['preprocess']:.1f} s"),
         ("  decode+merge / write", f"{timings['decode_merge']:.1f} / {timings['write']:.1f} s"),
+        ("  CPU: readers / post thread", f"{timings.get('reader_cpu', 0):.1f} / {timings.get('post_cpu', 0):.1f} s"),
+        ("  setup / finalize", f"{timings.get('setup', 0):.1f} / {timings.get('finalize', 0):.1f} s"),
         ("bare model, same batches (before/after)", "skipped" if bare is None else
          f"{bare:.1f} s ({before[0]:.1f} / {after[0]:.1f})"),
         ("ratio detect / bare (target <= 1.10)", "-" if bare is None else f"{result['ratio_total_over_bare']:.3f}"),

@@ -31,6 +31,7 @@ class PreparedTile:
     extra: dict = field(default_factory=dict)  # e.g. coverage counts for the tile's core
     read_s: float = 0.0
     prep_s: float = 0.0
+    cpu_s: float = 0.0  # CPU time of the reader thread for this tile (read + prepare)
 
 
 @dataclass
@@ -44,6 +45,8 @@ class Timings:
     write: float = 0.0
     wait_for_tiles: float = 0.0  # main thread starved by the readers: should stay near zero
     setup: float = 0.0  # model load, opening rasters, planning, before the first tile
+    reader_cpu: float = 0.0  # CPU seconds the reader threads spent (what they take from the model)
+    post_cpu: float = 0.0  # CPU seconds of decoding, merging and shard writing
     finalize: float = 0.0  # building the final files from the shards
 
     def as_dict(self) -> dict[str, float]:
@@ -58,6 +61,7 @@ class _PostThread(threading.Thread):
         self.handle = handle
         self.queue: queue.Queue = queue.Queue(maxsize=depth)
         self.error: BaseException | None = None
+        self.cpu = 0.0
 
     def run(self) -> None:
         _yield_to_model()
@@ -67,7 +71,9 @@ class _PostThread(threading.Thread):
                 return
             if self.error is None:
                 try:
+                    c0 = time.thread_time()
                     self.handle(*item)
+                    self.cpu += time.thread_time() - c0
                 except BaseException as exc:  # noqa: BLE001 - re-raised by the main thread
                     self.error = exc
 
@@ -150,6 +156,7 @@ def run_pipeline(
                 tile.image = None  # the batch buffer holds it now; free the copy early
                 timings.read += tile.read_s
                 timings.preprocess += tile.prep_s
+                timings.reader_cpu += tile.cpu_s
                 tiles.append(tile)
             if pad_short_batches and len(batch) < batch_size:
                 buffer[len(batch):] = 0.0
@@ -161,6 +168,7 @@ def run_pipeline(
             timings.inference += time.perf_counter() - t0
             post.put((batch_id, tiles, output[: len(batch)]))
         post.finish()
+        timings.post_cpu += post.cpu
     except BaseException:
         for future in futures:
             future.cancel()

@@ -264,12 +264,13 @@ def _run_locked(paths: list[Path], out: Path, settings: DetectSettings, started:
             job = jobs[r]
             t = job.grid.tile_at(row, col)
             view = views.view(r)
-            t0 = time.perf_counter()
+            c0, t0 = time.thread_time(), time.perf_counter()
             img = view.read(t.window)
             t1 = time.perf_counter()
             x = preprocess(img.pixels, img.valid)
             cov = core_cell_counts(img.valid, (int(t.window.col_off), int(t.window.row_off)), t.core_bounds)
-            return PreparedTile(index, x, img.valid, {"cov": cov}, t1 - t0, time.perf_counter() - t1)
+            return PreparedTile(index, x, img.valid, {"cov": cov}, t1 - t0, time.perf_counter() - t1,
+                                time.thread_time() - c0)
 
         from tqdm import tqdm
 
