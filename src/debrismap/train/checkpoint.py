@@ -26,10 +26,10 @@ def load_checkpoint(path: str | Path) -> dict:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         text = str(exc).strip()
-        if "weights only" not in text.lower():  # not a refusal: the bytes are not a pickle at all
-            raise ModelError("is not a readable torch checkpoint (corrupt or not a checkpoint)", path=path) from None
         found = re.search(r"GLOBAL (\S+)", text)
-        what = f"it would import {found.group(1)}" if found else text.splitlines()[0][:120]
+        if not found:  # not a refusal of a global: the bytes are not a (valid) pickle at all
+            raise ModelError("is not a readable torch checkpoint (corrupt or not a checkpoint)", path=path) from None
+        what = f"it would import {found.group(1)}"
         raise ModelError(
             f"refused: the checkpoint holds pickled objects that are not plain tensors/containers ({what})",
             path=path,

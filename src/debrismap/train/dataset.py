@@ -87,9 +87,19 @@ def read_dataset_info(root: str | Path) -> DatasetInfo:
     if chip_size:
         description += f", chip {chip_size} px"
     if isinstance(counts, dict):
-        description += ", counts " + ", ".join(f"{k}={v}" for k, v in counts.items())
+        parts = []
+        for split, value in counts.items():
+            if isinstance(value, dict):  # {train: {images, boxes, ...}} as `debrismap chips` writes
+                parts.append(f"{split} {value.get('images', '?')} chips/{value.get('boxes', '?')} boxes")
+            elif isinstance(value, (int, float, str)):
+                parts.append(f"{split}={value}")
+        if parts:
+            description += ", " + ", ".join(parts)
     if isinstance(sources, list) and sources:
-        description += f", {len(sources)} source(s)"
+        stems = [str(s.get("stem", "")) if isinstance(s, dict) else str(s) for s in sources]
+        description += f", {len(sources)} source(s): " + " ".join(stems[:8])
+        if len(stems) > 8:
+            description += " ..."
     return DatasetInfo(
         root=root,
         names=tuple(names),
