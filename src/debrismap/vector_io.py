@@ -81,7 +81,11 @@ def write_vector(
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}{path.suffix}")
     if tmp.exists():
         tmp.unlink()
-    options = {"RFC7946": "YES", "WRITE_BBOX": "NO"} if driver == "GeoJSON" else {}
+    # RFC 7946 GeoJSON is EPSG:4326 by definition: GDAL reprojects to it when asked, so ask
+    # only when the data already is lon/lat; other CRSs keep theirs in a `crs` member.
+    options = {}
+    if driver == "GeoJSON" and crs is not None and CRS.from_user_input(crs).equals(CRS.from_epsg(4326)):
+        options = {"RFC7946": "YES", "WRITE_BBOX": "NO"}
     pyogrio.raw.write(
         tmp,
         shapely.to_wkb(geoms) if len(geoms) else np.empty(0, dtype=object),

@@ -79,10 +79,12 @@ def write_labels_txt(path: Path, boxes: np.ndarray) -> None:
 def write_labels_geojson(path: Path, boxes: np.ndarray, transform: Affine, crs: CRS | None,
                          props: list[dict]) -> None:
     """Box polygons in the raster CRS (a GeoJSON 'crs' member names it, as GDAL writes it)."""
+    # Millimetres in a projected CRS; about the same (1e-9 degrees) in a geographic one.
+    decimals = 9 if crs is not None and crs.is_geographic else 3
     feats = []
     for b, p in zip(boxes, props):
         corners = [(b[0], b[1]), (b[2], b[1]), (b[2], b[3]), (b[0], b[3]), (b[0], b[1])]
-        ring = [list(map(_r, transform @ c)) for c in corners]
+        ring = [[round(float(v), decimals) for v in transform @ c] for c in corners]
         feats.append({"type": "Feature", "properties": {"class_name": CLASS_NAME, "class": 0, **p},
                       "geometry": {"type": "Polygon", "coordinates": [ring]}})
     doc = {"type": "FeatureCollection", "name": path.name.split(".")[0]}
@@ -92,10 +94,6 @@ def write_labels_geojson(path: Path, boxes: np.ndarray, transform: Affine, crs: 
             doc["crs"] = {"type": "name", "properties": {"name": f"urn:ogc:def:crs:EPSG::{epsg}"}}
     doc["features"] = feats
     _atomic_text(path, json.dumps(doc, separators=(",", ":")) + "\n")
-
-
-def _r(v: float) -> float:
-    return round(float(v), 3)
 
 
 def _atomic_text(path: Path, text: str) -> None:
