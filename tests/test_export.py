@@ -22,7 +22,7 @@ from debrismap.train.toy import make_toy_dataset  # noqa: E402
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
-    """A briefly trained tiny detector (2 epochs x 3 steps)."""
+    """A briefly trained tiny detector (1 epoch x 3 steps)."""
     from debrismap.train.config import make_config
     from debrismap.train.fit import train
 
@@ -30,7 +30,7 @@ def checkpoint(tmp_path_factory):
     data = make_toy_dataset(root / "chips", n_train=12, n_val=4, size=128, gsd_m=0.4)
     cfg = make_config(None, dict(
         data=str(data), out=str(root / "run"), model="n", width=0.0625, imgsz=128, batch=4,
-        workers=0, accelerator="cpu", devices="1", epochs=2, lr=0.01, warmup_epochs=0.0,
+        workers=0, accelerator="cpu", devices="1", epochs=1, lr=0.01, warmup_epochs=0.0,
     ))
     result = train(cfg)
     return {"ckpt": Path(result["best"]), "data": data, "root": root}

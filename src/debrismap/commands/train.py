@@ -81,9 +81,7 @@ def run(args: argparse.Namespace) -> int:
     result = train(cfg)
     if result["rank"] == 0:
         score = result["best_score"]
-        print(
-            f"trained to step {result['global_step']} (epoch {result['epoch']}); "
-            f"best val mAP50 {score:.4f}" if score is not None else "no validation score yet"
-        )
+        best = f"best val mAP50 {score:.4f}" if score is not None else "no validation yet"
+        print(f"trained to step {result['global_step']} (epoch {result['epoch']}); {best}")
         print(f"best: {result['best']}\nlast: {result['last']}\nrun:  {result['out']}")
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytorch_lightning as pl
+import torch
 from torch.utils.data import DataLoader
 
 from debrismap.train.augment import TrainTransform, ValTransform
@@ -62,7 +63,7 @@ class ChipDataModule(pl.LightningDataModule):
             shuffle=shuffle,
             num_workers=self.num_workers,
             collate_fn=collate,
-            pin_memory=True,
+            pin_memory=torch.cuda.is_available(),
             persistent_workers=self.num_workers > 0,
             drop_last=shuffle and len(dataset) > self.batch_size,  # no 1-image BN batches
         )

@@ -172,6 +172,8 @@ def train(cfg: TrainConfig, extra_callbacks: list | None = None) -> dict:
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         warnings.filterwarnings("ignore", message=".*Trying to infer the `batch_size`.*")
         warnings.filterwarnings("ignore", message=".*exists and is not empty.*")  # config.yaml, resume
+        # val metrics are computed from matches gathered from every rank: already global
+        warnings.filterwarnings("ignore", message=".*sync_dist=True.*")
         # the EMA copy is in eval mode on purpose
         warnings.filterwarnings("ignore", message=".*module\\(s\\) in eval mode.*")
         trainer.fit(task, datamodule=dm, ckpt_path=cfg.resume or None, weights_only=True)
