@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 pytest.importorskip("albumentations")
 pytest.importorskip("cv2")
 
-from debrismap.train.augment import (  # noqa: E402
+from debrismap.train.augment import (
     A,
     _bbox_params,
     apply,
@@ -20,7 +20,7 @@ from debrismap.train.augment import (  # noqa: E402
     mosaic,
     val_pipeline,
 )
-from debrismap.train.dataset import Sample  # noqa: E402
+from debrismap.train.dataset import Sample
 
 TOL = 2.0  # px: linear resampling blurs an edge over about one pixel
 
@@ -47,7 +47,9 @@ def test_geometric_augmentation_keeps_box_on_pixels(box, seed, size):
     x0, y0, x1, y1 = box
     image[y0:y1, x0:x1] = colour
     # crop to 96 so that random crops, pads and shifts all get exercised
-    pipeline = A.Compose(geometric_transforms(96, scale_jitter=0.2), bbox_params=_bbox_params(), seed=seed)
+    pipeline = A.Compose(
+        geometric_transforms(96, scale_jitter=0.2), bbox_params=_bbox_params(), seed=seed
+    )
     out = apply(pipeline, Sample(image, np.array([box], np.float32), np.array([0]), "x"))
     assert out.image.shape == (96, 96, 3)
     found = coloured_bounds(out.image, colour)
@@ -85,7 +87,9 @@ def test_mosaic_keeps_boxes_on_pixels(seed):
         x0, y0 = rng.integers(0, 40, 2)
         w, h = rng.integers(6, 24, 2)
         image[y0 : y0 + h, x0 : x0 + w] = colour
-        samples.append(Sample(image, np.array([[x0, y0, x0 + w, y0 + h]], np.float32), np.array([0]), "x"))
+        samples.append(
+            Sample(image, np.array([[x0, y0, x0 + w, y0 + h]], np.float32), np.array([0]), "x")
+        )
     out = mosaic(samples, 64, random.Random(seed))
     assert out.image.shape == (64, 64, 3)
     for box in out.boxes:

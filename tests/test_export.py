@@ -14,10 +14,10 @@ torch = pytest.importorskip("torch")
 ort = pytest.importorskip("onnxruntime")
 onnx = pytest.importorskip("onnx")
 
-from debrismap.cli import main  # noqa: E402
-from debrismap.errors import ModelError  # noqa: E402
-from debrismap.model_meta import PREFIX, REQUIRED_KEYS, ModelMetadata  # noqa: E402
-from debrismap.train.toy import make_toy_dataset  # noqa: E402
+from debrismap.cli import main
+from debrismap.errors import ModelError
+from debrismap.model_meta import PREFIX, REQUIRED_KEYS, ModelMetadata
+from debrismap.train.toy import make_toy_dataset
 
 
 @pytest.fixture(scope="module")
@@ -28,10 +28,23 @@ def checkpoint(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("export")
     data = make_toy_dataset(root / "chips", n_train=12, n_val=4, size=128, gsd_m=0.4)
-    cfg = make_config(None, dict(
-        data=str(data), out=str(root / "run"), model="n", width=0.0625, imgsz=128, batch=4,
-        workers=0, accelerator="cpu", devices="1", epochs=1, lr=0.01, warmup_epochs=0.0,
-    ))
+    cfg = make_config(
+        None,
+        {
+            "data": str(data),
+            "out": str(root / "run"),
+            "model": "n",
+            "width": 0.0625,
+            "imgsz": 128,
+            "batch": 4,
+            "workers": 0,
+            "accelerator": "cpu",
+            "devices": "1",
+            "epochs": 1,
+            "lr": 0.01,
+            "warmup_epochs": 0.0,
+        },
+    )
     result = train(cfg)
     return {"ckpt": Path(result["best"]), "data": data, "root": root}
 
@@ -62,9 +75,11 @@ def test_export_writes_contract_model(checkpoint, tmp_path, capsys):
 
 
 def test_failed_parity_leaves_no_file(checkpoint, tmp_path, monkeypatch):
-    import debrismap.export as export
+    from debrismap import export
 
-    monkeypatch.setattr(export, "FP32_TOLERANCE", export.Tolerance(raw_rel=-1.0, box_iou=0.99, score_abs=1e-3))
+    monkeypatch.setattr(
+        export, "FP32_TOLERANCE", export.Tolerance(raw_rel=-1.0, box_iou=0.99, score_abs=1e-3)
+    )
     out = tmp_path / "model.onnx"
     with pytest.raises(ModelError, match="parity check failed"):
         export.export_onnx(checkpoint["ckpt"], out)
@@ -73,7 +88,7 @@ def test_failed_parity_leaves_no_file(checkpoint, tmp_path, monkeypatch):
 
 def test_parity_detects_a_different_model(checkpoint, tmp_path):
     """check_parity itself fails when the ONNX graph is not the torch model."""
-    import debrismap.export as export
+    from debrismap import export
 
     model, hp = export.load_torch_model(checkpoint["ckpt"])
     path = tmp_path / "m.onnx"
@@ -101,7 +116,10 @@ def test_export_int8_measures_agreement(checkpoint, tmp_path):
     ModelMetadata.from_props(props, str(out))
     assert json.loads(props[PREFIX + "quantization"])["images"] == 16
     session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
-    assert session.run(None, {"images": np.zeros((2, 3, 128, 128), np.float32)})[0].shape[:2] == (2, 5)
+    assert session.run(None, {"images": np.zeros((2, 3, 128, 128), np.float32)})[0].shape[:2] == (
+        2,
+        5,
+    )
 
 
 def test_export_half_keeps_float32_io(checkpoint, tmp_path):
@@ -111,14 +129,16 @@ def test_export_half_keeps_float32_io(checkpoint, tmp_path):
     report = export_onnx(checkpoint["ckpt"], out, half=True)
     model = onnx.load(str(out))
     assert model.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
-    assert any(
-        i.data_type == onnx.TensorProto.FLOAT16 for i in model.graph.initializer
-    ), "weights should be fp16"
+    assert any(i.data_type == onnx.TensorProto.FLOAT16 for i in model.graph.initializer), (
+        "weights should be fp16"
+    )
     assert report.precision == "fp16" and "max_rel_diff" in report.parity
 
 
 def test_export_errors(checkpoint, tmp_path, capsys):
     assert main(["export", str(tmp_path / "missing.ckpt"), "--out", str(tmp_path / "m.onnx")]) == 2
     assert "checkpoint not found" in capsys.readouterr().err
-    assert main(["export", str(checkpoint["ckpt"]), "--out", str(tmp_path / "m.onnx"), "--int8"]) == 2
+    assert (
+        main(["export", str(checkpoint["ckpt"]), "--out", str(tmp_path / "m.onnx"), "--int8"]) == 2
+    )
     assert "--calib" in capsys.readouterr().err

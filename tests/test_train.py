@@ -12,13 +12,21 @@ os.environ.setdefault("YOLO_OFFLINE", "1")
 torch = pytest.importorskip("torch")
 pl = pytest.importorskip("pytorch_lightning")
 
-from debrismap.cli import main  # noqa: E402
-from debrismap.errors import ConfigError, DatasetError, ModelError  # noqa: E402
-from debrismap.train.config import TrainConfig, make_config  # noqa: E402
-from debrismap.train.toy import make_toy_dataset  # noqa: E402
+from debrismap.cli import main
+from debrismap.errors import ConfigError, DatasetError, ModelError
+from debrismap.train.config import TrainConfig, make_config
+from debrismap.train.toy import make_toy_dataset
 
 # a yolov8n squeezed to 1/16 of its width: the same graph, a few ms per step on a CPU
-TINY = dict(model="n", width=0.0625, imgsz=128, batch=4, workers=0, accelerator="cpu", devices="1")
+TINY = {
+    "model": "n",
+    "width": 0.0625,
+    "imgsz": 128,
+    "batch": 4,
+    "workers": 0,
+    "accelerator": "cpu",
+    "devices": "1",
+}
 
 
 class LossRecorder(pl.Callback):
@@ -35,8 +43,17 @@ class LossRecorder(pl.Callback):
 
 
 def tiny_config(data: Path, out: Path, **extra) -> TrainConfig:
-    values = {**TINY, "data": str(data), "out": str(out), "epochs": 4, "lr": 0.01,
-              "warmup_epochs": 0.0, "augment": False, "log_every": 1, **extra}
+    values = {
+        **TINY,
+        "data": str(data),
+        "out": str(out),
+        "epochs": 4,
+        "lr": 0.01,
+        "warmup_epochs": 0.0,
+        "augment": False,
+        "log_every": 1,
+        **extra,
+    }
     return make_config(None, values)
 
 

@@ -63,11 +63,13 @@ def _composite(job: tuple[str, float | None, int, Path]) -> tuple[str, str]:
 
     out = work / f"real_{Path(rel).stem[:40]}_{seed}.tif"
     labels = out.with_name(out.stem + ".labels.geojson")
-    if out.exists() and labels.exists():
-        return str(out), str(labels)
-    kwargs = {"background_gsd": assumed_gsd} if assumed_gsd else {}
-    res = composite_piles(REALDATA / rel, out, seed=seed, **kwargs)
-    return str(res.raster), str(res.labels_geojson)
+    if not (out.exists() and labels.exists()):
+        kwargs = {"background_gsd": assumed_gsd} if assumed_gsd else {}
+        composite_piles(REALDATA / rel, out, seed=seed, progress=False, **kwargs)
+    # A background without georeferencing gives pixel labels only: chips takes the .txt boxes.
+    if assumed_gsd:
+        return str(out), str(out.with_name(out.stem + ".labels.txt"))
+    return str(out), str(labels)
 
 
 def main() -> int:

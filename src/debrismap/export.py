@@ -151,7 +151,9 @@ def _finish_onnx(path: Path, meta: ModelMetadata, extra_props: dict | None = Non
     n_out = _ort_run(path, np.zeros((1, 3, meta.input_size, meta.input_size), np.float32)).shape
     dims = model.graph.output[0].type.tensor_type.shape.dim
     dims[0].dim_param = "batch"
-    for dim, size in zip(list(dims)[1:], n_out[1:]):  # (4 + nc, anchors) are fixed for a fixed input
+    for dim, size in zip(
+        list(dims)[1:], n_out[1:]
+    ):  # (4 + nc, anchors) are fixed for a fixed input
         dim.dim_value = int(size)
     onnx.checker.check_model(model, full_check=True)
     del model.metadata_props[:]
@@ -201,7 +203,10 @@ def _nms(raw: np.ndarray, conf: float, iou: float) -> list:
     import torch
     from ultralytics.utils.nms import non_max_suppression
 
-    return [d.numpy() for d in non_max_suppression(torch.from_numpy(raw).float(), conf, iou, max_det=300)]
+    return [
+        d.numpy()
+        for d in non_max_suppression(torch.from_numpy(raw).float(), conf, iou, max_det=300)
+    ]
 
 
 def _iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -210,7 +215,7 @@ def _iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     tl = np.maximum(a[:, None, :2], b[None, :, :2])
     br = np.minimum(a[:, None, 2:4], b[None, :, 2:4])
     inter = np.prod(np.clip(br - tl, 0, None), axis=2)
-    area = lambda x: (x[:, 2] - x[:, 0]) * (x[:, 3] - x[:, 1])  # noqa: E731
+    area = lambda x: (x[:, 2] - x[:, 0]) * (x[:, 3] - x[:, 1])
     return inter / (area(a)[:, None] + area(b)[None] - inter + 1e-9)
 
 
@@ -274,7 +279,9 @@ def _ort_run(path: Path, batch: np.ndarray) -> np.ndarray:
     return session.run(["output0"], {"images": batch})[0]
 
 
-def check_parity(model, onnx_path: Path, batch: np.ndarray, hp, tol: Tolerance, source: str) -> dict:
+def check_parity(
+    model, onnx_path: Path, batch: np.ndarray, hp, tol: Tolerance, source: str
+) -> dict:
     """Compare the ONNX file with the torch model on a batch; ModelError if they disagree."""
     import torch
 
@@ -283,9 +290,14 @@ def check_parity(model, onnx_path: Path, batch: np.ndarray, hp, tol: Tolerance, 
     try:
         got = _ort_run(onnx_path, batch)
     except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
-        raise ModelError(f"onnxruntime cannot run the exported model ({str(exc).splitlines()[0]})", path=onnx_path) from None
+        raise ModelError(
+            f"onnxruntime cannot run the exported model ({str(exc).splitlines()[0]})",
+            path=onnx_path,
+        ) from None
     if got.shape != ref.shape:
-        raise ModelError(f"ONNX output shape {got.shape} differs from torch {ref.shape}", path=onnx_path)
+        raise ModelError(
+            f"ONNX output shape {got.shape} differs from torch {ref.shape}", path=onnx_path
+        )
     # boxes relative to their pixel magnitude, probabilities (already in [0, 1]) absolutely
     box_rel = np.abs(got[:, :4] - ref[:, :4]).max() / max(1.0, float(np.abs(ref[:, :4]).max()))
     max_rel = float(max(box_rel, np.abs(got[:, 4:] - ref[:, 4:]).max()))
@@ -336,7 +348,12 @@ def check_parity(model, onnx_path: Path, batch: np.ndarray, hp, tol: Tolerance, 
 def quantize_int8(fp32_path: Path, out_path: Path, calib: np.ndarray) -> None:
     """onnxruntime static QDQ quantisation, per-channel weights, calibrated on `calib` images."""
     import onnx
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
 
     class Reader(CalibrationDataReader):
         def __init__(self, batch: np.ndarray):
@@ -364,8 +381,9 @@ def quantize_int8(fp32_path: Path, out_path: Path, calib: np.ndarray) -> None:
 
 def int8_agreement(fp32_path: Path, int8_path: Path, batch: np.ndarray, hp) -> dict:
     """How much int8 loses: fp32 detections at the operating threshold are the reference."""
-    from debrismap.train.metrics import DetectionStats, summarize
     import torch
+
+    from debrismap.train.metrics import DetectionStats, summarize
 
     ref = _nms(_ort_run(fp32_path, batch), hp.score_threshold, hp.nms_iou)
     got_raw = _ort_run(int8_path, batch)
@@ -449,19 +467,31 @@ def export_onnx(
                 if "cannot run" not in str(exc):
                     raise
                 # CPU onnxruntime lacks some fp16 kernels: fp32 parity above still vouches for the graph
-                parity = {**parity, "fp16": "not run: onnxruntime CPU cannot execute this fp16 graph"}
+                parity = {
+                    **parity,
+                    "fp16": "not run: onnxruntime CPU cannot execute this fp16 graph",
+                }
         if int8:
             calib_batch = load_chip_batch(calib_paths, imgsz)
             final = tmp / "int8.onnx"
             quantize_int8(fp32, final, calib_batch)
             quant = int8_agreement(fp32, final, calib_batch, hp)
             quant["calibration"] = str(Path(calib).resolve())
-            _finish_onnx(final, meta, {PREFIX + "precision": "int8", PREFIX + "quantization": json.dumps(quant)})
+            _finish_onnx(
+                final,
+                meta,
+                {PREFIX + "precision": "int8", PREFIX + "quantization": json.dumps(quant)},
+            )
         os.replace(final, out)  # atomic: a failed export leaves no file behind
     del torch
     report = ExportReport(
-        path=str(out), precision=precision, opset=opset, input_size=imgsz, metadata=meta.to_props(),
-        parity=parity, quantization=quant,
+        path=str(out),
+        precision=precision,
+        opset=opset,
+        input_size=imgsz,
+        metadata=meta.to_props(),
+        parity=parity,
+        quantization=quant,
     )
     sidecar = out.with_suffix(".export.json")
     tmp_sidecar = sidecar.with_suffix(".json.tmp")

@@ -23,14 +23,23 @@ HELP = "export a training checkpoint to ONNX with metadata and a parity check"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("checkpoint", metavar="CHECKPOINT", help="a debrismap checkpoint (best.ckpt)")
+    parser.add_argument(
+        "checkpoint", metavar="CHECKPOINT", help="a debrismap checkpoint (best.ckpt)"
+    )
     parser.add_argument("--out", required=True, metavar="FILE.onnx", help="ONNX file to write")
     parser.add_argument("--half", action="store_true", help="fp16 model (for CUDA execution)")
     parser.add_argument("--int8", action="store_true", help="int8 static quantisation (for CPU)")
     parser.add_argument("--calib", metavar="DIR", help="images to calibrate --int8 on")
-    parser.add_argument("--opset", type=int, default=17, metavar="N", help="ONNX opset (>= 17, default 17)")
-    parser.add_argument("--imgsz", type=int, default=None, metavar="PX",
-                        help="input size (default: the training input size)")
+    parser.add_argument(
+        "--opset", type=int, default=17, metavar="N", help="ONNX opset (>= 17, default 17)"
+    )
+    parser.add_argument(
+        "--imgsz",
+        type=int,
+        default=None,
+        metavar="PX",
+        help="input size (default: the training input size)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -46,8 +55,13 @@ def run(args: argparse.Namespace) -> int:
     from debrismap.export import export_onnx
 
     report = export_onnx(
-        args.checkpoint, args.out, half=args.half, int8=args.int8, calib=args.calib,
-        opset=args.opset, imgsz=args.imgsz,
+        args.checkpoint,
+        args.out,
+        half=args.half,
+        int8=args.int8,
+        calib=args.calib,
+        opset=args.opset,
+        imgsz=args.imgsz,
     )
     print(report.summary())
     return 0

@@ -34,32 +34,69 @@ _FLAGS = [
     ("--devices", "devices", str, "N", "devices: auto, a count, or a list like 0,1 (default auto)"),
     ("--num-nodes", "num_nodes", int, "N", "nodes for multi-node DDP (default 1)"),
     ("--accelerator", "accelerator", str, "KIND", "auto, gpu or cpu (default auto)"),
-    ("--precision", "precision", str, "P", "e.g. bf16-mixed, 16-mixed, 32 (default: bf16-mixed on GPU, 32 on CPU)"),
+    (
+        "--precision",
+        "precision",
+        str,
+        "P",
+        "e.g. bf16-mixed, 16-mixed, 32 (default: bf16-mixed on GPU, 32 on CPU)",
+    ),
     ("--strategy", "strategy", str, "S", "Lightning strategy (default ddp with several devices)"),
     ("--out", "out", str, "RUN_DIR", "run folder (default runs/train)"),
     ("--resume", "resume", str, "CKPT", "continue from a checkpoint, e.g. RUN_DIR/last.ckpt"),
-    ("--max-time", "max_time", str, "HH:MM:SS", "stop after this wall-clock time (DD:HH:MM:SS also)"),
+    (
+        "--max-time",
+        "max_time",
+        str,
+        "HH:MM:SS",
+        "stop after this wall-clock time (DD:HH:MM:SS also)",
+    ),
     ("--max-steps", "max_steps", int, "N", "stop after N optimiser steps"),
     ("--seed", "seed", int, "S", "random seed (default 0)"),
-    ("--checkpoint-minutes", "checkpoint_minutes", float, "MIN",
-     "also refresh last.ckpt every MIN minutes inside long epochs (default: once per epoch)"),
+    (
+        "--checkpoint-minutes",
+        "checkpoint_minutes",
+        float,
+        "MIN",
+        "also refresh last.ckpt every MIN minutes inside long epochs (default: once per epoch)",
+    ),
     ("--optimizer", "optimizer", str, "NAME", "adamw or sgd (default adamw)"),
     ("--lr", "lr", float, "LR", "peak learning rate (default 0.002)"),
     ("--warmup-epochs", "warmup_epochs", float, "E", "linear warm-up length (default 3)"),
     ("--mosaic", "mosaic", float, "P", "probability of a 4-chip mosaic (default 0)"),
-    ("--score-threshold", "score_threshold", float, "S", "operating score threshold stored in the model (0.25)"),
+    (
+        "--score-threshold",
+        "score_threshold",
+        float,
+        "S",
+        "operating score threshold stored in the model (0.25)",
+    ),
     ("--nms-iou", "nms_iou", float, "IOU", "NMS IoU stored in the model (default 0.5)"),
 ]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", metavar="FILE", help="YAML file of options (keys = option names)")
+    parser.add_argument(
+        "--config", metavar="FILE", help="YAML file of options (keys = option names)"
+    )
     for flag, dest, kind, metavar, text in _FLAGS:
         parser.add_argument(flag, dest=dest, type=kind, metavar=metavar, default=None, help=text)
-    parser.add_argument("--sync-bn", dest="sync_bn", action="store_const", const=True, default=None,
-                        help="synchronise BatchNorm across DDP processes")
-    parser.add_argument("--no-augment", dest="augment", action="store_const", const=False, default=None,
-                        help="train without augmentation (debugging)")
+    parser.add_argument(
+        "--sync-bn",
+        dest="sync_bn",
+        action="store_const",
+        const=True,
+        default=None,
+        help="synchronise BatchNorm across DDP processes",
+    )
+    parser.add_argument(
+        "--no-augment",
+        dest="augment",
+        action="store_const",
+        const=False,
+        default=None,
+        help="train without augmentation (debugging)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -69,8 +106,8 @@ def run(args: argparse.Namespace) -> int:
     overrides = {k: getattr(args, k, None) for k in TrainConfig.__dataclass_fields__}
     cfg = make_config(args.config, overrides)
     try:
-        import torch  # noqa: F401
         import pytorch_lightning  # noqa: F401
+        import torch  # noqa: F401
         import ultralytics  # noqa: F401
     except ImportError as exc:
         raise ConfigError(

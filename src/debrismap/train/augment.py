@@ -83,7 +83,9 @@ def val_pipeline(size: int) -> A.Compose:
     """No augmentation: pad to `size` (bottom/right) and crop anything beyond it."""
     return A.Compose(
         [
-            A.PadIfNeeded(size, size, position="top_left", border_mode=cv2.BORDER_CONSTANT, fill=PAD_VALUE),
+            A.PadIfNeeded(
+                size, size, position="top_left", border_mode=cv2.BORDER_CONSTANT, fill=PAD_VALUE
+            ),
             A.Crop(0, 0, size, size),
         ],
         bbox_params=_bbox_params(),
@@ -137,13 +139,13 @@ def mosaic(samples: list[Sample], size: int, rng: random.Random) -> Sample:
 class TrainTransform:
     """Picklable (for dataloader workers) train-time transform: optional mosaic, then albumentations."""
 
-    def __init__(self, imgsz: int, scale_jitter: float = 0.2, mosaic_p: float = 0.0, augment: bool = True):
+    def __init__(
+        self, imgsz: int, scale_jitter: float = 0.2, mosaic_p: float = 0.0, augment: bool = True
+    ):
         self.imgsz = imgsz
         self.mosaic_p = mosaic_p
         self.augment = augment
-        self.pipeline = (
-            train_pipeline(imgsz, scale_jitter) if augment else val_pipeline(imgsz)
-        )
+        self.pipeline = train_pipeline(imgsz, scale_jitter) if augment else val_pipeline(imgsz)
 
     def __call__(self, sample: Sample, dataset) -> Sample:
         # the module-level RNG: Lightning seeds it differently in each dataloader worker

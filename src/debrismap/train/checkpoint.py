@@ -28,14 +28,18 @@ def load_checkpoint(path: str | Path) -> dict:
         text = str(exc).strip()
         found = re.search(r"GLOBAL (\S+)", text)
         if not found:  # not a refusal of a global: the bytes are not a (valid) pickle at all
-            raise ModelError("is not a readable torch checkpoint (corrupt or not a checkpoint)", path=path) from None
+            raise ModelError(
+                "is not a readable torch checkpoint (corrupt or not a checkpoint)", path=path
+            ) from None
         what = f"it would import {found.group(1)}"
         raise ModelError(
             f"refused: the checkpoint holds pickled objects that are not plain tensors/containers ({what})",
             path=path,
         ) from None
     except Exception as exc:  # noqa: BLE001 - zip, struct, EOF, runtime errors: all mean "not a checkpoint"
-        raise ModelError(f"is not a readable torch checkpoint ({type(exc).__name__})", path=path) from None
+        raise ModelError(
+            f"is not a readable torch checkpoint ({type(exc).__name__})", path=path
+        ) from None
     return validate_checkpoint(checkpoint, path)
 
 
@@ -61,8 +65,12 @@ def validate_checkpoint(checkpoint, path: str | Path) -> dict:
 def ema_state_dict(checkpoint: dict) -> dict:
     """The EMA weights, keyed as in a bare DetectionModel."""
     prefix = "ema.module."
-    state = {k[len(prefix):]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)}
+    state = {
+        k[len(prefix) :]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)
+    }
     if not state:  # a checkpoint saved without EMA: fall back to the raw weights
         prefix = "model."
-        state = {k[len(prefix):]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)}
+        state = {
+            k[len(prefix) :]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)
+        }
     return state

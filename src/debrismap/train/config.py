@@ -67,24 +67,38 @@ class TrainConfig:
     mosaic: float = 0.0  # probability of a 4-chip mosaic (scale-preserving)
     scale_jitter: float = 0.2  # +-fraction of random zoom; small because the model is GSD-pinned
     val_every: int = 1  # validate every N epochs
-    checkpoint_minutes: float = 0.0  # also refresh last.ckpt this often within an epoch (0 = per epoch)
+    checkpoint_minutes: float = (
+        0.0  # also refresh last.ckpt this often within an epoch (0 = per epoch)
+    )
     log_every: int = 10  # log training scalars every N steps
 
-    def validate(self, source: str | None = None) -> "TrainConfig":
+    def validate(self, source: str | None = None) -> TrainConfig:
         """Raise ConfigError naming the first bad value."""
         checks = [
             (self.model in SCALES, f"model must be one of {', '.join(SCALES)}, got {self.model!r}"),
             (self.arch in ARCHS, f"arch must be one of {', '.join(ARCHS)}, got {self.arch!r}"),
-            (self.optimizer in OPTIMIZERS, f"optimizer must be adamw or sgd, got {self.optimizer!r}"),
-            (self.imgsz >= 32 and self.imgsz % 32 == 0, f"imgsz must be a multiple of 32, got {self.imgsz}"),
+            (
+                self.optimizer in OPTIMIZERS,
+                f"optimizer must be adamw or sgd, got {self.optimizer!r}",
+            ),
+            (
+                self.imgsz >= 32 and self.imgsz % 32 == 0,
+                f"imgsz must be a multiple of 32, got {self.imgsz}",
+            ),
             (self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}"),
             (self.batch >= 1, f"batch must be >= 1, got {self.batch}"),
             (self.workers >= 0, f"workers must be >= 0, got {self.workers}"),
             (self.num_nodes >= 1, f"num_nodes must be >= 1, got {self.num_nodes}"),
             (self.lr > 0, f"lr must be > 0, got {self.lr}"),
             (0 <= self.mosaic <= 1, f"mosaic is a probability in [0, 1], got {self.mosaic}"),
-            (0 <= self.scale_jitter < 1, f"scale_jitter must be in [0, 1), got {self.scale_jitter}"),
-            (0 < self.score_threshold < 1, f"score_threshold must be in (0, 1), got {self.score_threshold}"),
+            (
+                0 <= self.scale_jitter < 1,
+                f"scale_jitter must be in [0, 1), got {self.scale_jitter}",
+            ),
+            (
+                0 < self.score_threshold < 1,
+                f"score_threshold must be in (0, 1), got {self.score_threshold}",
+            ),
             (0 < self.nms_iou < 1, f"nms_iou must be in (0, 1), got {self.nms_iou}"),
             (
                 not self.max_time or parse_max_time(self.max_time) is not None,

@@ -7,9 +7,9 @@ A chip without a label file, or with an empty one, is a background chip (no pile
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import cv2
 import numpy as np
@@ -42,11 +42,15 @@ def read_dataset_info(root: str | Path) -> DatasetInfo:
         raise DatasetError("dataset folder not found", path=root)
     yaml_path = root / "dataset.yaml"
     if not yaml_path.is_file():
-        raise DatasetError("no dataset.yaml (expected a chip dataset from `debrismap chips`)", path=root)
+        raise DatasetError(
+            "no dataset.yaml (expected a chip dataset from `debrismap chips`)", path=root
+        )
     try:
         meta = yaml.safe_load(yaml_path.read_text())
     except yaml.YAMLError as exc:
-        raise DatasetError(f"is not valid YAML ({str(exc).splitlines()[0]})", path=yaml_path) from None
+        raise DatasetError(
+            f"is not valid YAML ({str(exc).splitlines()[0]})", path=yaml_path
+        ) from None
     if not isinstance(meta, dict):
         raise DatasetError("must be a YAML mapping", path=yaml_path)
 
@@ -61,14 +65,18 @@ def read_dataset_info(root: str | Path) -> DatasetInfo:
     try:
         gsd_m = float(meta.get("gsd_m"))
     except (TypeError, ValueError):
-        raise DatasetError("gsd_m (metres per pixel) is missing or not a number", path=yaml_path) from None
+        raise DatasetError(
+            "gsd_m (metres per pixel) is missing or not a number", path=yaml_path
+        ) from None
     if not gsd_m > 0:
         raise DatasetError(f"gsd_m must be > 0, got {gsd_m}", path=yaml_path)
     chip_size = meta.get("chip_size")
     try:
         chip_size = int(chip_size) if chip_size is not None else None
     except (TypeError, ValueError):
-        raise DatasetError(f"chip_size must be an integer, got {chip_size!r}", path=yaml_path) from None
+        raise DatasetError(
+            f"chip_size must be an integer, got {chip_size!r}", path=yaml_path
+        ) from None
 
     # `path` in the yaml may be stale (the folder was moved): the yaml's own folder wins.
     splits = {}
@@ -90,7 +98,9 @@ def read_dataset_info(root: str | Path) -> DatasetInfo:
         parts = []
         for split, value in counts.items():
             if isinstance(value, dict):  # {train: {images, boxes, ...}} as `debrismap chips` writes
-                parts.append(f"{split} {value.get('images', '?')} chips/{value.get('boxes', '?')} boxes")
+                parts.append(
+                    f"{split} {value.get('images', '?')} chips/{value.get('boxes', '?')} boxes"
+                )
             elif isinstance(value, (int, float, str)):
                 parts.append(f"{split}={value}")
         if parts:
@@ -201,7 +211,9 @@ class ChipDataset(Dataset):
     def load(self, index: int) -> Sample:
         path = self.images[index]
         image = read_rgb(path)
-        boxes, classes = read_yolo_labels(label_path_for(path), image.shape[1], image.shape[0], self.nc)
+        boxes, classes = read_yolo_labels(
+            label_path_for(path), image.shape[1], image.shape[0], self.nc
+        )
         return Sample(image, boxes, classes, str(path))
 
     def __getitem__(self, index: int) -> dict:

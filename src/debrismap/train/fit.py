@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import warnings
-from datetime import timedelta
 from dataclasses import asdict
+from datetime import timedelta
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -38,7 +38,9 @@ def _devices(text: str):
     try:
         return int(text)
     except ValueError:
-        raise ConfigError(f"devices must be 'auto', a count or a list like 0,1; got {text!r}") from None
+        raise ConfigError(
+            f"devices must be 'auto', a count or a list like 0,1; got {text!r}"
+        ) from None
 
 
 def hparams_from(cfg: TrainConfig, dm: ChipDataModule) -> DetectionHParams:
@@ -70,8 +72,10 @@ def hparams_from(cfg: TrainConfig, dm: ChipDataModule) -> DetectionHParams:
 
 def build_trainer(cfg: TrainConfig, out: Path, extra_callbacks: list | None = None) -> pl.Trainer:
     devices = _devices(cfg.devices)
-    multi = cfg.num_nodes > 1 or (isinstance(devices, int) and devices > 1) or (
-        isinstance(devices, list) and len(devices) > 1
+    multi = (
+        cfg.num_nodes > 1
+        or (isinstance(devices, int) and devices > 1)
+        or (isinstance(devices, list) and len(devices) > 1)
     )
     strategy = cfg.strategy or ("ddp" if multi else "auto")
     best = ModelCheckpoint(
@@ -165,13 +169,17 @@ def train(cfg: TrainConfig, extra_callbacks: list | None = None) -> dict:
         dm.imgsz = hp.imgsz
     task = DebrisDetectionTask(hp)
 
-    (out / "config.yaml").write_text(yaml.safe_dump({**cfg.to_dict(), "hparams": asdict(hp)}, sort_keys=False))
+    (out / "config.yaml").write_text(
+        yaml.safe_dump({**cfg.to_dict(), "hparams": asdict(hp)}, sort_keys=False)
+    )
     trainer = build_trainer(cfg, out, extra_callbacks)
     with warnings.catch_warnings():
         # Lightning's advice to raise num_workers on tiny CPU runs is noise here
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         warnings.filterwarnings("ignore", message=".*Trying to infer the `batch_size`.*")
-        warnings.filterwarnings("ignore", message=".*exists and is not empty.*")  # config.yaml, resume
+        warnings.filterwarnings(
+            "ignore", message=".*exists and is not empty.*"
+        )  # config.yaml, resume
         # val metrics are computed from matches gathered from every rank: already global
         warnings.filterwarnings("ignore", message=".*sync_dist=True.*")
         # the EMA copy is in eval mode on purpose

@@ -12,7 +12,10 @@ IOU_THRESHOLDS = np.linspace(0.5, 0.95, 10)
 
 
 def match_predictions(
-    pred_boxes: torch.Tensor, pred_cls: torch.Tensor, true_boxes: torch.Tensor, true_cls: torch.Tensor
+    pred_boxes: torch.Tensor,
+    pred_cls: torch.Tensor,
+    true_boxes: torch.Tensor,
+    true_cls: torch.Tensor,
 ) -> np.ndarray:
     """(n_pred, 10) bool: is each prediction a true positive at IoU 0.5, 0.55, ... 0.95.
 
@@ -55,7 +58,7 @@ class DetectionStats:
         self.target_cls.append(true_cls.float().cpu().numpy().reshape(-1))
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        cat = lambda xs, shape: np.concatenate(xs) if xs else np.zeros(shape)  # noqa: E731
+        cat = lambda xs, shape: np.concatenate(xs) if xs else np.zeros(shape)
         return (
             cat(self.correct, (0, len(IOU_THRESHOLDS))).astype(bool),
             cat(self.conf, (0,)),
@@ -65,7 +68,11 @@ class DetectionStats:
 
 
 def summarize(
-    correct: np.ndarray, conf: np.ndarray, pred_cls: np.ndarray, target_cls: np.ndarray, score_threshold: float
+    correct: np.ndarray,
+    conf: np.ndarray,
+    pred_cls: np.ndarray,
+    target_cls: np.ndarray,
+    score_threshold: float,
 ) -> dict[str, float]:
     """mAP50, mAP50-95 (all scores) and precision/recall at IoU 0.5 at the operating threshold."""
     n_targets = len(target_cls)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 
-os.environ.setdefault("YOLO_OFFLINE", "1")  # before ultralytics is imported: no hub or version checks
+os.environ.setdefault(
+    "YOLO_OFFLINE", "1"
+)  # before ultralytics is imported: no hub or version checks
 
-from ultralytics.cfg import get_cfg  # noqa: E402
-from ultralytics.nn.tasks import DetectionModel, yaml_model_load  # noqa: E402
-from ultralytics.utils import IterableSimpleNamespace  # noqa: E402
+from ultralytics.cfg import get_cfg
+from ultralytics.nn.tasks import DetectionModel, yaml_model_load
+from ultralytics.utils import IterableSimpleNamespace
 
 
 def build_detection_model(

@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field, fields
 
+import numpy as np
 import pytorch_lightning as pl
 import torch
-from torch import nn
 from ultralytics.utils.nms import non_max_suppression
 
 from debrismap import __version__
@@ -52,7 +52,7 @@ class DetectionHParams:
     nms_iou: float = 0.5
 
     @classmethod
-    def from_dict(cls, values: dict) -> "DetectionHParams":
+    def from_dict(cls, values: dict) -> DetectionHParams:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in values.items() if k in known})
 
@@ -83,7 +83,9 @@ class DebrisDetectionTask(pl.LightningModule):
         if self.criterion.device != self.device:  # built on CPU before Lightning moved us
             self.criterion = self.model.init_criterion()
         loss, items = self.criterion(preds, batch)
-        return loss.sum(), torch.stack(list(items.values()) if isinstance(items, dict) else list(items))
+        return loss.sum(), torch.stack(
+            list(items.values()) if isinstance(items, dict) else list(items)
+        )
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         preds = self.model(self._images(batch))
@@ -131,8 +133,6 @@ class DebrisDetectionTask(pl.LightningModule):
             return arrays
         gathered: list = [None] * torch.distributed.get_world_size()
         torch.distributed.all_gather_object(gathered, arrays)
-        import numpy as np
-
         return tuple(np.concatenate([g[i] for g in gathered]) for i in range(len(arrays)))
 
     # -- optimisation ----------------------------------------------------------------------
@@ -155,7 +155,7 @@ class DebrisDetectionTask(pl.LightningModule):
 
         total = max(1, int(self.trainer.estimated_stepping_batches))
         epochs = max(1, self.trainer.max_epochs or 1)
-        warmup = min(int(round(hp.warmup_epochs * total / epochs)), total // 2)
+        warmup = min(round(hp.warmup_epochs * total / epochs), total // 2)
         schedule = WarmupCosine(warmup, total, hp.lrf)
 
         # a plain function, so LambdaLR saves only the step count: a resumed run with more
@@ -164,7 +164,10 @@ class DebrisDetectionTask(pl.LightningModule):
             return schedule(step)
 
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
+        }
 
     # -- checkpoints -----------------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict) -> None:
@@ -190,7 +193,3 @@ class WarmupCosine:
         span = max(1, self.total_steps - self.warmup_steps)
         progress = min(1.0, (step - self.warmup_steps) / span)
         return self.lrf + (1 - self.lrf) * 0.5 * (1 + math.cos(math.pi * progress))
-
-
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())

@@ -10,7 +10,12 @@ import yaml
 
 
 def make_toy_dataset(
-    root: str | Path, n_train: int = 12, n_val: int = 4, size: int = 128, gsd_m: float = 0.5, seed: int = 0
+    root: str | Path,
+    n_train: int = 12,
+    n_val: int = 4,
+    size: int = 128,
+    gsd_m: float = 0.5,
+    seed: int = 0,
 ) -> Path:
     """Write a YOLO-layout chip dataset of `size` px PNGs with 1-3 bright boxes each."""
     root = Path(root)
@@ -27,7 +32,9 @@ def make_toy_dataset(
                 w, h = (int(v) for v in rng.integers(size // 8, size // 3, 2))
                 x0, y0 = int(rng.integers(0, size - w)), int(rng.integers(0, size - h))
                 image[y0 : y0 + h, x0 : x0 + w] = rng.integers(180, 255, 3, dtype=np.uint8)
-                lines.append(f"0 {(x0 + w / 2) / size:.6f} {(y0 + h / 2) / size:.6f} {w / size:.6f} {h / size:.6f}")
+                lines.append(
+                    f"0 {(x0 + w / 2) / size:.6f} {(y0 + h / 2) / size:.6f} {w / size:.6f} {h / size:.6f}"
+                )
             cv2.imwrite(str(root / "images" / split / f"chip_{i:04d}.png"), image[:, :, ::-1])
             (root / "labels" / split / f"chip_{i:04d}.txt").write_text("\n".join(lines) + "\n")
             boxes_total += len(lines)
