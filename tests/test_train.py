@@ -192,3 +192,12 @@ def test_not_a_debrismap_checkpoint(tmp_path):
     (tmp_path / "junk.ckpt").write_bytes(b"not a zip")
     with pytest.raises(ModelError, match="not a readable"):
         load_checkpoint(tmp_path / "junk.ckpt")
+
+
+def test_missing_training_stack_is_one_line(tmp_path, monkeypatch, capsys):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "ultralytics", None)  # `import ultralytics` now fails
+    code = main(["train", "--data", str(tmp_path), "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "debrismap[train]" in err and "\n" not in err

@@ -20,6 +20,8 @@ import numpy as np
 from debrismap.errors import ConfigError, DatasetError, ModelError, OutputError
 from debrismap.model_meta import PREFIX, ModelMetadata
 
+os.environ.setdefault("YOLO_OFFLINE", "1")  # before ultralytics is imported (lazily, below)
+
 DEFAULT_OPSET = 17
 N_PARITY_IMAGES = 4
 

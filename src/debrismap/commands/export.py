@@ -43,8 +43,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import os
+
     from debrismap.errors import ConfigError
 
+    os.environ.setdefault("YOLO_OFFLINE", "1")  # set before ultralytics is first imported
     try:
         import torch  # noqa: F401
         import ultralytics  # noqa: F401

@@ -105,6 +105,9 @@ def run(args: argparse.Namespace) -> int:
 
     overrides = {k: getattr(args, k, None) for k in TrainConfig.__dataclass_fields__}
     cfg = make_config(args.config, overrides)
+    import os
+
+    os.environ.setdefault("YOLO_OFFLINE", "1")  # set before ultralytics is first imported
     try:
         import pytorch_lightning  # noqa: F401
         import torch  # noqa: F401
