@@ -85,12 +85,27 @@ def test_missing_default_model_is_explained(assets, tmp_path, capsys, monkeypatc
     one_line_error(err, "bundled default model", "--model")
 
 
-@pytest.mark.parametrize("gsd, word", [(2.5, "coarser"), (0.1, "finer")])
-def test_raster_of_wrong_resolution(assets, tmp_path, capsys, gsd, word):
+def test_raster_far_coarser_than_the_model_is_refused(assets, tmp_path, capsys):
+    gsd = 2.5
     raster = write_raster(tmp_path / "odd.tif", draw_squares(64, 64, []), Affine(gsd, 0, 500000.0, 0, -gsd, 4000000.0))
     code, err = detect(capsys, raster, "--out", tmp_path / "run", "--model", assets["model"])
     assert code == 2
-    one_line_error(err, "odd.tif", word, "4x")
+    one_line_error(err, "odd.tif", "coarser", "4x")
+
+
+def test_raster_far_finer_than_the_model_is_averaged_down(assets, tmp_path, capsys):
+    """A 0.1 m drone-like raster is read at the model's 0.5 m: a 40 px square becomes the
+    oracle's 8 px square and comes back once, at its true position."""
+    from test_detect_oracle import read_boxes
+
+    img = draw_squares(400, 400, [(200, 120)], k=40)
+    raster = write_raster(tmp_path / "fine.tif", img, Affine(0.1, 0, 500000.0, 0, -0.1, 4000000.0))
+    code, err = detect(capsys, raster, "--out", tmp_path / "run", "--model", assets["model"], "--no-heatmap")
+    assert code == 0, err
+    bounds, _ = read_boxes(tmp_path / "run")
+    assert len(bounds) == 1
+    expected = [500000.0 + 20.0, 4000000.0 - 16.0, 500000.0 + 24.0, 4000000.0 - 12.0]
+    assert abs(bounds[0] - expected).max() <= 0.5  # within one model pixel
 
 
 def test_missing_raster(assets, tmp_path, capsys):

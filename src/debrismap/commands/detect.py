@@ -22,6 +22,7 @@ Examples:
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -93,6 +94,12 @@ def run_heatmap_step(run_dir: Path) -> Path | None:
         from debrismap.aggregate.heatmap import run_heatmap
     except ImportError:
         print("note: the heatmap step is not available in this install; skipped", file=sys.stderr)
+        return None
+    manifest = json.loads((run_dir / "run.json").read_text())
+    if not manifest.get("crs"):
+        # Counts per km² need metres on the ground; a run in pixel coordinates has none.
+        print("note: the imagery has no georeferencing, so no heatmap (counts per km² need a CRS); "
+              "detections are in pixel coordinates", file=sys.stderr)
         return None
     outputs = run_heatmap(run_dir)
     return getattr(outputs, "heatmap_png", None)

@@ -11,7 +11,7 @@ import numpy as np
 
 from debrismap.errors import RasterError
 
-GSD_LIMIT = 4.0  # refuse rasters more than 4x coarser or finer than the model's training GSD
+GSD_LIMIT = 4.0  # refuse rasters more than 4x coarser than the model's training GSD (finer ones are averaged down)
 
 
 @dataclass
@@ -49,12 +49,8 @@ def check_gsd(source, model_gsd: float, assume_gsd: float | None) -> float:
             "debris piles are too small to see at this resolution",
             path=source.path,
         )
-    if ratio < 1 / GSD_LIMIT:
-        raise RasterError(
-            f"is {gsd:.3g} m/pixel, more than {GSD_LIMIT:g}x finer than the model's {model_gsd:g} m; "
-            "resample it first (gdal_translate -tr) or use a model trained at this resolution",
-            path=source.path,
-        )
+    # Finer imagery (drone, aerial) loses nothing the model needs when averaged down to its GSD;
+    # each window is read through GDAL's resampling (overviews where present), so memory stays bounded.
     return gsd
 
 

@@ -59,12 +59,16 @@ def _write(path: Path, geoms, crs, fields: dict, layer: str) -> None:
 
 
 def write_detections(run_dir: Path, geoms: np.ndarray, crs, fields: dict) -> None:
-    """detections.gpkg in the run CRS and detections.geojson in EPSG:4326 (pixel space if no CRS)."""
+    """detections.gpkg in the run CRS and detections.geojson in EPSG:4326.
+
+    Without georeferencing only the GeoPackage is written (in pixel coordinates): a GeoJSON
+    file is lon/lat by definition, and pixel numbers in one would be read as degrees.
+    """
     _write(run_dir / DETECTIONS_GPKG, geoms, crs, fields, "detections")
     if crs is not None:
         _write(run_dir / DETECTIONS_GEOJSON, reproject(geoms, crs, "EPSG:4326"), "EPSG:4326", fields, "detections")
-    else:  # no georeferencing: the GeoJSON carries pixel coordinates, like the GeoPackage
-        _write(run_dir / DETECTIONS_GEOJSON, geoms, None, fields, "detections")
+    else:
+        (run_dir / DETECTIONS_GEOJSON).unlink(missing_ok=True)
 
 
 def as_multipolygon(geom):
