@@ -93,6 +93,7 @@ class ModelSession:
             self.device = "cpu"
         props = dict(self._session.get_modelmeta().custom_metadata_map)
         self.metadata = self._metadata(props, unlabelled)
+        self.validation = _optional_json(props.get(PREFIX + "validation"))
         self._check_io()
         self._binding = self._session.io_binding() if self.device == "cuda" else None
 
@@ -176,3 +177,16 @@ class ModelSession:
         binding.bind_output(self.output_name, "cuda", 0)
         self._session.run_with_iobinding(binding)
         return binding.copy_outputs_to_cpu()[0]
+
+
+def _optional_json(text: str | None) -> dict | None:
+    """An optional JSON metadata value (e.g. the export's validation scores); None if absent or bad."""
+    import json
+
+    if not text:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None

@@ -1,0 +1,102 @@
+"""How well an exported ONNX detector does on a chip dataset's val split, measured on the file itself.
+
+`debrismap export` stores the result in the model (`debrismap.validation`), `detect` copies it
+into run.json, and the heatmap's summary uses it for its precision-corrected count. Measuring
+the ONNX file rather than trusting the training log means the numbers describe exactly the
+model that users run, after fusion, export and any quantisation. numpy + onnxruntime only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from debrismap.errors import DatasetError
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff"}
+
+
+def read_yolo_boxes(label_path: Path, width: int, height: int) -> np.ndarray:
+    """(N, 4) pixel corner boxes from a normalised YOLO `class cx cy w h` file (missing = none)."""
+    if not label_path.exists():
+        return np.empty((0, 4))
+    rows = [line.split() for line in label_path.read_text().splitlines() if line.strip()]
+    if not rows:
+        return np.empty((0, 4))
+    try:
+        arr = np.asarray([[float(v) for v in row[1:5]] for row in rows])
+    except ValueError:
+        raise DatasetError("malformed YOLO label line", path=label_path) from None
+    cx, cy, w, h = arr[:, 0] * width, arr[:, 1] * height, arr[:, 2] * width, arr[:, 3] * height
+    return np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(len(a), len(b)) IoU matrix of corner boxes."""
+    lt = np.maximum(a[:, None, :2], b[None, :, :2])
+    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.clip(rb - lt, 0, None).prod(axis=2)
+    area_a = (a[:, 2:] - a[:, :2]).prod(axis=1)
+    area_b = (b[:, 2:] - b[:, :2]).prod(axis=1)
+    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-12)
+
+
+def count_matches(pred: np.ndarray, scores: np.ndarray, truth: np.ndarray, iou: float) -> int:
+    """True positives under greedy one-to-one matching, best score first (as COCO and VOC do)."""
+    if len(pred) == 0 or len(truth) == 0:
+        return 0
+    ious = box_iou(pred[np.argsort(-scores)], truth)
+    taken = np.zeros(len(truth), bool)
+    tp = 0
+    for row in ious:
+        row = np.where(taken, -1.0, row)
+        j = int(row.argmax())
+        if row[j] >= iou:
+            taken[j] = True
+            tp += 1
+    return tp
+
+
+def validate_onnx(model_path: str | Path, dataset_dir: str | Path, iou: float = 0.5,
+                  batch_size: int = 16, max_images: int | None = None) -> dict:
+    """Precision, recall and F1 at the model's own score threshold on `dataset_dir/images/val`."""
+    from PIL import Image
+
+    from debrismap.detect.decode import decode_batch
+    from debrismap.detect.preprocess import Preprocessor
+    from debrismap.detect.session import ModelSession
+
+    dataset_dir = Path(dataset_dir)
+    images = sorted(p for p in (dataset_dir / "images" / "val").glob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    if max_images:
+        images = images[:max_images]
+    if not images:
+        raise DatasetError("has no val images (images/val/)", path=dataset_dir)
+    session = ModelSession(model_path, device="cpu")
+    meta, size = session.metadata, session.input_size
+    prep = Preprocessor(meta)
+    tp = n_pred = n_true = 0
+    for start in range(0, len(images), batch_size):
+        paths = images[start : start + batch_size]
+        batch = np.zeros((len(paths), 3, size, size), np.float32)
+        truths = []
+        for i, path in enumerate(paths):
+            pixels = np.asarray(Image.open(path).convert("RGB"))[:size, :size]
+            h, w = pixels.shape[:2]
+            prep(pixels, np.ones((h, w), bool), out=batch[i, :, :h, :w])
+            truths.append(read_yolo_boxes(dataset_dir / "labels" / "val" / (path.stem + ".txt"), w, h))
+        dets = decode_batch(session.run(batch), meta.score_threshold, meta.nms_iou)
+        for i, truth in enumerate(truths):
+            mine = dets.slot == i
+            tp += count_matches(dets.boxes[mine], dets.scores[mine], truth, iou)
+            n_pred += int(mine.sum())
+            n_true += len(truth)
+    precision = tp / n_pred if n_pred else 1.0
+    recall = tp / n_true if n_true else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {
+        "split": "val", "dataset": str(dataset_dir), "images": len(images), "true_boxes": n_true,
+        "detections": n_pred, "iou": iou, "score_threshold": meta.score_threshold,
+        "precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4),
+    }

@@ -1,0 +1,44 @@
+"""Validation of an exported model on a chip dataset: exact counts on a case built by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from debrismap.errors import DatasetError
+from debrismap.model_validation import box_iou, count_matches, validate_onnx
+from test_detect_oracle import K, S, build_oracle, draw_squares
+
+
+def _chip(root, name, squares, labels):
+    (root / "images" / "val").mkdir(parents=True, exist_ok=True)
+    (root / "labels" / "val").mkdir(parents=True, exist_ok=True)
+    Image.fromarray(draw_squares(S, S, squares).transpose(1, 2, 0)).save(root / "images" / "val" / f"{name}.png")
+    lines = [f"0 {(x + K / 2) / S} {(y + K / 2) / S} {K / S} {K / S}\n" for x, y in labels]
+    (root / "labels" / "val" / f"{name}.txt").write_text("".join(lines))
+
+
+def test_precision_and_recall_on_a_known_dataset(tmp_path):
+    model = build_oracle(tmp_path / "oracle.onnx")
+    data = tmp_path / "chips"
+    _chip(data, "a", squares=[(8, 8), (40, 20)], labels=[(8, 8), (40, 20)])  # 2 TP
+    _chip(data, "b", squares=[(30, 30)], labels=[])                          # 1 FP (unlabelled square)
+    _chip(data, "c", squares=[], labels=[(10, 40)])                          # 1 FN (label, nothing there)
+    result = validate_onnx(model, data, batch_size=2)
+    assert (result["images"], result["true_boxes"], result["detections"]) == (3, 3, 3)
+    assert result["precision"] == pytest.approx(2 / 3, abs=1e-4)
+    assert result["recall"] == pytest.approx(2 / 3, abs=1e-4)
+
+
+def test_matching_is_one_to_one():
+    truth = np.array([[0, 0, 10, 10]], float)
+    preds = np.array([[0, 0, 10, 10], [0, 0, 10, 9.5]], float)
+    assert count_matches(preds, np.array([0.9, 0.8]), truth, 0.5) == 1
+    assert box_iou(truth, truth)[0, 0] == pytest.approx(1.0)
+
+
+def test_dataset_without_val_images_is_refused(tmp_path):
+    model = build_oracle(tmp_path / "oracle.onnx")
+    with pytest.raises(DatasetError, match="no val images"):
+        validate_onnx(model, tmp_path)
