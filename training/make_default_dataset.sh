@@ -40,21 +40,22 @@ for seed in $SEEDS; do
 done
 
 # 2. piles composited onto real, undamaged imagery (if the realdata folder is present)
-composite() {  # composite SRC NAME [extra synth flags]
-  local src=$1 name=$2; shift 2
+composite() {  # composite SRC NAME LABEL_EXT [extra synth flags]
+  # LABEL_EXT: labels.geojson for georeferenced backgrounds, labels.txt (pixel boxes) otherwise
+  local src=$1 name=$2 ext=$3; shift 3
   [ -f "$src" ] || { echo "skip (not found): $src" >&2; return 0; }
   local out="$WORK/bg_${name}.tif"
   $DM synth --background "$src" --seed 11 --out "$out" --quiet "$@"
-  add_chips "$out" "${out%.tif}.labels.geojson"
+  add_chips "$out" "${out%.tif}.$ext"
 }
 if [ -d "$REAL" ]; then
   for f in "$REAL"/xview2deploy_joplin/pre_tile_*.tif; do         # Joplin before the tornado, ~0.6 m
-    composite "$f" "joplin_$(basename "${f%.tif}")"
+    composite "$f" "joplin_$(basename "${f%.tif}")" labels.geojson
   done
   for f in "$REAL"/planet_turkey_eq2023/*_pre.jpg; do             # Türkiye before the earthquake, 0.5 m, no georef
-    composite "$f" "turkey_$(basename "${f%.jpg}" | cut -c1-40)" --background-gsd 0.5
+    composite "$f" "turkey_$(basename "${f%.jpg}" | cut -c1-40)" labels.txt --background-gsd 0.5
   done
-  composite "$REAL/deepforest/test_tiled.tif" "dutch_urban"        # Dutch orthophoto, 0.25 m -> 0.5 m
+  composite "$REAL/deepforest/test_tiled.tif" "dutch_urban" labels.geojson  # Dutch orthophoto, 0.25 m -> 0.5 m
 else
   echo "no realdata folder at $REAL: synthetic cities only" >&2
 fi
