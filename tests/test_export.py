@@ -72,6 +72,10 @@ def test_export_writes_contract_model(checkpoint, tmp_path, capsys):
     assert 0 <= y[:, 4].min() and y[:, 4].max() <= 1  # probabilities, after sigmoid
     report = json.loads(out.with_suffix(".export.json").read_text())
     assert report["parity"]["max_rel_diff"] <= 1e-3 and report["parity"]["min_iou"] >= 0.99
+    # the file's own val precision/recall travel with it, for detect's run.json and the heatmap
+    validation = json.loads(props[PREFIX + "validation"])
+    assert validation == report["validation"]
+    assert validation["images"] > 0 and 0 <= validation["precision"] <= 1 and 0 <= validation["recall"] <= 1
 
 
 def test_failed_parity_leaves_no_file(checkpoint, tmp_path, monkeypatch):

@@ -48,6 +48,7 @@ class ExportReport:
     metadata: dict
     parity: dict = field(default_factory=dict)
     quantization: dict | None = None
+    validation: dict | None = None
 
     def summary(self) -> str:
         p = self.parity
@@ -63,6 +64,12 @@ class ExportReport:
             text += (
                 f"; int8 vs fp32 on {q['images']} calibration images: recall {q['matched_recall']:.3f}, "
                 f"precision {q['matched_precision']:.3f}, mAP50 {q['map50_vs_fp32']:.3f}"
+            )
+        if self.validation:
+            v = self.validation
+            text += (
+                f"; on {v['images']} val chips ({v['true_boxes']} piles) at score {v['score_threshold']}: "
+                f"precision {v['precision']:.3f}, recall {v['recall']:.3f}, F1 {v['f1']:.3f}"
             )
         return text
 
@@ -164,6 +171,27 @@ def _finish_onnx(path: Path, meta: ModelMetadata, extra_props: dict | None = Non
         entry.key, entry.value = key, value
     model.producer_name = "debrismap"
     onnx.save(model, str(path))
+
+
+def _validate(path: Path, hp, half: bool) -> dict | None:
+    """Precision/recall of the ONNX file itself on the dataset's val split, stored in the model.
+
+    Users and the heatmap's precision-corrected count then know how good exactly this file is.
+    Skipped (None) when the val chips are gone or the graph is fp16 (CPU onnxruntime may not run it).
+    """
+    import onnx
+
+    from debrismap.model_validation import validate_onnx
+
+    val = Path(hp.dataset) / "images" / "val" if getattr(hp, "dataset", None) else None
+    if half or val is None or not val.is_dir():
+        return None
+    result = validate_onnx(path, hp.dataset)
+    model = onnx.load(str(path))
+    entry = model.metadata_props.add()
+    entry.key, entry.value = PREFIX + "validation", json.dumps(result)
+    onnx.save(model, str(path))
+    return result
 
 
 # -- sample images ---------------------------------------------------------------------------
@@ -484,6 +512,7 @@ def export_onnx(
                 meta,
                 {PREFIX + "precision": "int8", PREFIX + "quantization": json.dumps(quant)},
             )
+        validation = _validate(final, hp, half)
         os.replace(final, out)  # atomic: a failed export leaves no file behind
     del torch
     report = ExportReport(
@@ -494,6 +523,7 @@ def export_onnx(
         metadata=meta.to_props(),
         parity=parity,
         quantization=quant,
+        validation=validation,
     )
     sidecar = out.with_suffix(".export.json")
     tmp_sidecar = sidecar.with_suffix(".json.tmp")

@@ -17,7 +17,8 @@ import yaml
 from debrismap.errors import ConfigError
 
 SCALES = ("n", "s", "m", "l", "x")
-ARCHS = ("yolov8", "yolo11")
+# yolov8-p2 adds a stride-4 head: piles of 3-8 px (2-4 m at 0.5 m) get anchors inside them.
+ARCHS = ("yolov8", "yolov8-p2", "yolo11")
 OPTIMIZERS = ("adamw", "sgd")
 
 

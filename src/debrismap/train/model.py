@@ -28,7 +28,8 @@ def build_detection_model(
     width/depth (0 = the scale's own) shrink or grow the network, e.g. for fast tests.
     """
     # ultralytics reads the scale letter from the file name and loads the family's YAML
-    cfg = yaml_model_load(f"{arch}{scale}.yaml")
+    family, _, variant = arch.partition("-")  # "yolov8-p2" -> yolov8n-p2.yaml
+    cfg = yaml_model_load(f"{family}{scale}{'-' + variant if variant else ''}.yaml")
     if width or depth:
         d, w, max_channels = cfg["scales"][scale]
         cfg["scales"][scale] = [depth or d, width or w, max_channels]
