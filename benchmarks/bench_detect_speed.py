@@ -1,6 +1,6 @@
 """Speed and memory of `debrismap detect` against the bare model (not run by CI).
 
-Targets (docs/readme/detect.md): on a 2-core CPU the whole detect run over a >= 100 Mpx city
+Targets (docs/detect.md): on a 2-core CPU the whole detect run over a >= 100 Mpx city
 costs at most 1.10x the bare model time — the same number of batches pushed through the same
 ONNX Runtime session with no I/O — and detect's peak RSS stays under 1.5 GB at any raster size.
 

@@ -3,7 +3,7 @@
 Pure numpy on arrays, no files: `evaluate_boxes` is what the CLI, the benchmarks and the tests
 all call once inputs are loaded.
 
-Definitions (also in docs/readme/evaluate.md):
+Definitions (also in docs/evaluate.md):
 - precision / recall / F1 at the operating point: detections with score >= `score`, matched
   one-to-one to truths at IoU >= `iou` (greedy by score).
 - AP50 and AP50-95: COCO 101-point interpolated AP over all loaded detections (detect already
@@ -53,7 +53,7 @@ def evaluate_boxes(
     area=None,
     options: EvaluationOptions | None = None,
 ) -> dict:
-    """All metrics as a JSON-ready dict (see docs/readme/evaluate.md for the layout)."""
+    """All metrics as a JSON-ready dict (see docs/evaluate.md for the layout)."""
     opt = options or EvaluationOptions()
     det_scores = np.asarray(det_scores, dtype=np.float64)
     n_truths = len(truth_boxes)
