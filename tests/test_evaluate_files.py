@@ -64,7 +64,11 @@ def test_wgs84_truth_is_reprojected_onto_utm_detections(tmp_path):
     world = to_world(pixel_boxes())
     run = make_run(tmp_path / "run", world)
     truth = tmp_path / "truth.geojson"
-    write_vector(truth, shapely.box(*world.T), UTM)  # GeoJSON is written as EPSG:4326 (RFC 7946)
+    from pyproj import Transformer
+
+    to_lonlat = Transformer.from_crs(UTM, "EPSG:4326", always_xy=True)
+    lonlat = shapely.transform(shapely.box(*world.T), lambda xy: np.column_stack(to_lonlat.transform(xy[:, 0], xy[:, 1])))
+    write_vector(truth, lonlat, "EPSG:4326")
     assert "32615" not in truth.read_text()  # really lon/lat on disk
     r = evaluate_paths(run, truth, iou=0.5, resamples=100)
     op = r["metrics"]["operating_point"]

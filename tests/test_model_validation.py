@@ -42,3 +42,18 @@ def test_dataset_without_val_images_is_refused(tmp_path):
     model = build_oracle(tmp_path / "oracle.onnx")
     with pytest.raises(DatasetError, match="no val images"):
         validate_onnx(model, tmp_path)
+
+
+def test_best_f1_threshold_is_the_argmax_of_its_table(tmp_path):
+    from debrismap.model_validation import best_f1_threshold
+
+    model = build_oracle(tmp_path / "oracle.onnx")
+    data = tmp_path / "chips"
+    _chip(data, "a", squares=[(8, 8), (40, 20)], labels=[(8, 8), (40, 20)])
+    _chip(data, "b", squares=[(30, 30)], labels=[])
+    threshold, table = best_f1_threshold(model, data, candidates=(0.3, 0.6, 0.95, 0.99))
+    assert [row["score_threshold"] for row in table] == [0.3, 0.6, 0.95, 0.99]
+    detections = [row["detections"] for row in table]
+    assert detections == sorted(detections, reverse=True)  # stricter threshold, never more boxes
+    best = max(table, key=lambda row: (row["f1"], row["score_threshold"]))
+    assert threshold == best["score_threshold"] and best["f1"] > 0

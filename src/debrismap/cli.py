@@ -8,9 +8,11 @@ Verb modules are imported only to build the parser, and must keep heavy imports
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import sys
+import warnings
 
 from debrismap import __version__
 from debrismap.errors import DebrismapError
@@ -60,12 +62,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
+def _warnings_as_lines(verb: str):
+    """Show each warning once, as one `debrismap VERB: warning: ...` line on stderr.
+
+    Printed directly rather than through the default `showwarning`, which a host (a notebook,
+    pytest) may have redirected: a user must see that CUDA fell back to the CPU.
+    """
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"debrismap {verb}: warning: {message}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        warnings.showwarning = show
+        yield
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     debug = args.debug or os.environ.get("DEBRISMAP_DEBUG") == "1"
     try:
-        return int(args._run(args) or 0)
+        with _warnings_as_lines(args.verb):
+            return int(args._run(args) or 0)
     except DebrismapError as exc:
         if debug:
             raise

@@ -8,6 +8,8 @@ name and renamed only after the ONNX model reproduces the torch (EMA, fused) mod
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import os
 import tempfile
@@ -171,6 +173,16 @@ def _finish_onnx(path: Path, meta: ModelMetadata, extra_props: dict | None = Non
         entry.key, entry.value = key, value
     model.producer_name = "debrismap"
     onnx.save(model, str(path))
+
+
+def _f1_threshold(path: Path, hp) -> float:
+    from debrismap.model_validation import best_f1_threshold
+
+    val = Path(hp.dataset) / "images" / "val" if getattr(hp, "dataset", None) else None
+    if val is None or not val.is_dir():
+        raise DatasetError("--score-threshold auto needs the training dataset's val split on disk", path=val)
+    threshold, _ = best_f1_threshold(path, hp.dataset)
+    return threshold
 
 
 def _validate(path: Path, hp, half: bool) -> dict | None:
@@ -447,6 +459,7 @@ def export_onnx(
     opset: int = DEFAULT_OPSET,
     imgsz: int | None = None,
     max_calib: int = 64,
+    score_threshold: float | str | None = None,
 ) -> ExportReport:
     """Export a debrismap checkpoint to ONNX; the file appears only if parity passes."""
     import torch
@@ -476,6 +489,8 @@ def export_onnx(
     if imgsz % 32:
         raise ConfigError(f"imgsz must be a multiple of 32, got {imgsz}")
     meta = metadata_for(hp, imgsz)
+    if score_threshold not in (None, "auto"):
+        meta = dataclasses.replace(meta, score_threshold=float(score_threshold))
     precision = "fp16" if half else "int8" if int8 else "fp32"
 
     with tempfile.TemporaryDirectory(prefix=".debrismap-export-", dir=out.parent) as tmp:
@@ -483,6 +498,9 @@ def export_onnx(
         fp32 = tmp / "fp32.onnx"
         _torch_to_onnx(model, imgsz, opset, fp32, half=False)
         _finish_onnx(fp32, meta)
+        if score_threshold == "auto":  # the operating point users get: best F1 on the val split
+            meta = dataclasses.replace(meta, score_threshold=_f1_threshold(fp32, hp))
+            _finish_onnx(fp32, meta)
         batch, source = parity_images(hp, imgsz)
         parity = check_parity(model, fp32, batch, hp, FP32_TOLERANCE, source)
         final = fp32

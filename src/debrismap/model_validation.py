@@ -61,6 +61,22 @@ def count_matches(pred: np.ndarray, scores: np.ndarray, truth: np.ndarray, iou: 
 def validate_onnx(model_path: str | Path, dataset_dir: str | Path, iou: float = 0.5,
                   batch_size: int = 16, max_images: int | None = None) -> dict:
     """Precision, recall and F1 at the model's own score threshold on `dataset_dir/images/val`."""
+    return _scores_at(model_path, dataset_dir, None, iou, batch_size, max_images)[0]
+
+
+def best_f1_threshold(model_path: str | Path, dataset_dir: str | Path, iou: float = 0.5,
+                      candidates=tuple(round(0.05 * k, 2) for k in range(1, 15))) -> tuple[float, list[dict]]:
+    """The score threshold with the best F1 on the val split, and the scores at every candidate.
+
+    One pass at the lowest candidate serves all of them: greedy NMS never lets a lower score
+    suppress a higher one, so NMS at a low threshold filtered to `t` equals NMS at `t`.
+    """
+    table = _scores_at(model_path, dataset_dir, tuple(sorted(candidates)), iou, 16, None)
+    best = max(table, key=lambda row: (row["f1"], row["score_threshold"]))
+    return float(best["score_threshold"]), table
+
+
+def _scores_at(model_path, dataset_dir, thresholds, iou, batch_size, max_images) -> list[dict]:
     from PIL import Image
 
     from debrismap.detect.decode import decode_batch
@@ -75,8 +91,11 @@ def validate_onnx(model_path: str | Path, dataset_dir: str | Path, iou: float = 
         raise DatasetError("has no val images (images/val/)", path=dataset_dir)
     session = ModelSession(model_path, device="cpu")
     meta, size = session.metadata, session.input_size
+    thresholds = thresholds or (meta.score_threshold,)
     prep = Preprocessor(meta)
-    tp = n_pred = n_true = 0
+    tp = np.zeros(len(thresholds), int)
+    n_pred = np.zeros(len(thresholds), int)
+    n_true = 0
     for start in range(0, len(images), batch_size):
         paths = images[start : start + batch_size]
         batch = np.zeros((len(paths), 3, size, size), np.float32)
@@ -86,17 +105,21 @@ def validate_onnx(model_path: str | Path, dataset_dir: str | Path, iou: float = 
             h, w = pixels.shape[:2]
             prep(pixels, np.ones((h, w), bool), out=batch[i, :, :h, :w])
             truths.append(read_yolo_boxes(dataset_dir / "labels" / "val" / (path.stem + ".txt"), w, h))
-        dets = decode_batch(session.run(batch), meta.score_threshold, meta.nms_iou)
+        dets = decode_batch(session.run(batch), min(thresholds), meta.nms_iou)
         for i, truth in enumerate(truths):
-            mine = dets.slot == i
-            tp += count_matches(dets.boxes[mine], dets.scores[mine], truth, iou)
-            n_pred += int(mine.sum())
             n_true += len(truth)
-    precision = tp / n_pred if n_pred else 1.0
-    recall = tp / n_true if n_true else 1.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {
-        "split": "val", "dataset": str(dataset_dir), "images": len(images), "true_boxes": n_true,
-        "detections": n_pred, "iou": iou, "score_threshold": meta.score_threshold,
-        "precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4),
-    }
+            for k, t in enumerate(thresholds):
+                mine = (dets.slot == i) & (dets.scores >= t)
+                tp[k] += count_matches(dets.boxes[mine], dets.scores[mine], truth, iou)
+                n_pred[k] += int(mine.sum())
+    rows = []
+    for k, t in enumerate(thresholds):
+        precision = tp[k] / n_pred[k] if n_pred[k] else 1.0
+        recall = tp[k] / n_true if n_true else 1.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        rows.append({
+            "split": "val", "dataset": str(dataset_dir), "images": len(images), "true_boxes": n_true,
+            "detections": int(n_pred[k]), "iou": iou, "score_threshold": float(t),
+            "precision": round(float(precision), 4), "recall": round(float(recall), 4), "f1": round(float(f1), 4),
+        })
+    return rows

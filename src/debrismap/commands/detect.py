@@ -107,15 +107,10 @@ def run_heatmap_step(run_dir: Path) -> Path | None:
 
 def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("GDAL_CACHEMAX", "128")  # bounded block cache: detect's memory must not grow with the raster
-    import warnings
-
     from debrismap.detect import run_detect
 
     settings = settings_from_args(args)
-    with warnings.catch_warnings():
-        warnings.simplefilter("default")
-        warnings.formatwarning = lambda message, category, *a, **k: f"debrismap detect: warning: {message}\n"
-        result = run_detect(args.rasters, args.out, settings)
+    result = run_detect(args.rasters, args.out, settings)  # warnings: one line each, via cli.main
     timings = result.timings
     print(
         f"{result.n_detections} detections in {result.manifest['tiling']['tiles_analysed']} tiles "

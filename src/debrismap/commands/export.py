@@ -31,6 +31,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--int8", action="store_true", help="int8 static quantisation (for CPU)")
     parser.add_argument("--calib", metavar="DIR", help="images to calibrate --int8 on")
     parser.add_argument(
+        "--score-threshold", metavar="S|auto", default=None,
+        help="operating score threshold stored in the model (default: the training config's); "
+        "'auto' picks the best F1 on the dataset's val split",
+    )
+    parser.add_argument(
         "--opset", type=int, default=17, metavar="N", help="ONNX opset (>= 17, default 17)"
     )
     parser.add_argument(
@@ -65,6 +70,19 @@ def run(args: argparse.Namespace) -> int:
         calib=args.calib,
         opset=args.opset,
         imgsz=args.imgsz,
+        score_threshold=_threshold(args.score_threshold),
     )
     print(report.summary())
     return 0
+
+
+def _threshold(value: str | None) -> float | str | None:
+    if value is None or value == "auto":
+        return value
+    try:
+        threshold = float(value)
+    except ValueError:
+        threshold = -1.0
+    if not 0.0 < threshold < 1.0:
+        raise ConfigError(f"--score-threshold must be 'auto' or a number between 0 and 1, got {value!r}")
+    return threshold

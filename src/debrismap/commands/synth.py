@@ -40,13 +40,9 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    import warnings
-
     from debrismap.synth import composite_piles, generate_city
 
-    # warnings (e.g. "not georeferenced, assuming 0.5 m") as one line, not a source listing
-    warnings.formatwarning = lambda message, *a, **k: f"debrismap synth: warning: {message}\n"
-
+    # warnings (e.g. "not georeferenced, assuming 0.5 m") reach the user as one line via cli.main
     if args.background:
         result = composite_piles(
             args.background, args.out, seed=args.seed, n_piles=args.n_piles,
