@@ -84,7 +84,7 @@ def _sweep(realdata: Path, oracle: Path, tmp_path: Path, capsys, max_pixels: int
     for must_work in ("xview2deploy_joplin/post_tile_31500-5137.tif",
                       "xview2deploy_joplin/pre_tile_337-10160.tif",
                       "xview2deploy_joplin/staging_tile_31500-5137.tif",
-                      "deepforest/5b90f92da0d7280005fab355_4310.tif"):  # 10 cm: averaged down
+                      "deepforest/OSBS_029.tif"):  # 10 cm: averaged down to the model GSD
         assert outcomes[must_work] == "ok", must_work
     assert outcomes["rasterio_testdata/corrupt.tif"] == "refused"
     assert list(outcomes.values()).count("ok") >= 10
