@@ -73,3 +73,22 @@ def test_ci_script_runs_the_readme_test_command():
     command = 'uv run --locked --all-extras pytest -m "not slow and not gpu"'
     assert command in readme.split("\n## ")[0], "README must open with the test command"
     assert command in ci
+
+
+def test_bundled_model_ships_with_metadata_and_in_the_wheel():
+    import json
+
+    import onnx
+
+    from debrismap.detect.model_file import find_default_model
+    from debrismap.model_meta import PREFIX, ModelMetadata
+
+    model = find_default_model()
+    assert model is not None and model.name == "debrismap-default.onnx"
+    props = {p.key: p.value for p in onnx.load(str(model), load_external_data=False).metadata_props}
+    meta = ModelMetadata.from_props(props, str(model))
+    assert meta.classes == ("debris",) and meta.gsd_m == 0.5 and meta.input_size == 256
+    validation = json.loads(props[PREFIX + "validation"])  # measured on the file at export
+    assert validation["images"] > 0 and validation["score_threshold"] == meta.score_threshold
+    include = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["hatch"]["build"]["targets"]["wheel"]["force-include"]
+    assert include["models/debrismap-default.onnx"] == "debrismap/models/debrismap-default.onnx"
