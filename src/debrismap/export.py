@@ -167,10 +167,7 @@ def _finish_onnx(path: Path, meta: ModelMetadata, extra_props: dict | None = Non
     ):  # (4 + nc, anchors) are fixed for a fixed input
         dim.dim_value = int(size)
     onnx.checker.check_model(model, full_check=True)
-    del model.metadata_props[:]
-    for key, value in {**meta.to_props(), **(extra_props or {})}.items():
-        entry = model.metadata_props.add()
-        entry.key, entry.value = key, value
+    _replace_props(model, {**meta.to_props(), **(extra_props or {})})
     model.producer_name = "debrismap"
     onnx.save(model, str(path))
 
@@ -191,19 +188,30 @@ def _validate(path: Path, hp, half: bool) -> dict | None:
     Users and the heatmap's precision-corrected count then know how good exactly this file is.
     Skipped (None) when the val chips are gone or the graph is fp16 (CPU onnxruntime may not run it).
     """
-    import onnx
-
     from debrismap.model_validation import validate_onnx
 
     val = Path(hp.dataset) / "images" / "val" if getattr(hp, "dataset", None) else None
     if half or val is None or not val.is_dir():
         return None
     result = validate_onnx(path, hp.dataset)
-    model = onnx.load(str(path))
-    entry = model.metadata_props.add()
-    entry.key, entry.value = PREFIX + "validation", json.dumps(result)
-    onnx.save(model, str(path))
+    _set_props(path, {PREFIX + "validation": json.dumps(result)})
     return result
+
+
+def _set_props(path: Path, props: dict[str, str]) -> None:
+    """Add or replace metadata_props of a finished ONNX file, in place; the graph is untouched."""
+    import onnx
+
+    model = onnx.load(str(path))
+    _replace_props(model, {**{p.key: p.value for p in model.metadata_props}, **props})
+    onnx.save(model, str(path))
+
+
+def _replace_props(model, props: dict[str, str]) -> None:
+    del model.metadata_props[:]
+    for key, value in props.items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
 
 
 # -- sample images ---------------------------------------------------------------------------
@@ -500,7 +508,7 @@ def export_onnx(
         _finish_onnx(fp32, meta)
         if score_threshold == "auto":  # the operating point users get: best F1 on the val split
             meta = dataclasses.replace(meta, score_threshold=_f1_threshold(fp32, hp))
-            _finish_onnx(fp32, meta)
+            _set_props(fp32, meta.to_props())
         batch, source = parity_images(hp, imgsz)
         parity = check_parity(model, fp32, batch, hp, FP32_TOLERANCE, source)
         final = fp32

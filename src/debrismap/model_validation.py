@@ -13,33 +13,18 @@ from pathlib import Path
 import numpy as np
 
 from debrismap.errors import DatasetError
+from debrismap.evaluate.boxes import iou_matrix as box_iou  # (len(a), len(b)) IoU
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff"}
 
 
 def read_yolo_boxes(label_path: Path, width: int, height: int) -> np.ndarray:
-    """(N, 4) pixel corner boxes from a normalised YOLO `class cx cy w h` file (missing = none)."""
+    """(N, 4) pixel corner boxes of a chip's normalised YOLO file (a missing file = no piles)."""
+    from debrismap.labels.yolo import read_yolo
+
     if not label_path.exists():
         return np.empty((0, 4))
-    rows = [line.split() for line in label_path.read_text().splitlines() if line.strip()]
-    if not rows:
-        return np.empty((0, 4))
-    try:
-        arr = np.asarray([[float(v) for v in row[1:5]] for row in rows])
-    except ValueError:
-        raise DatasetError("malformed YOLO label line", path=label_path) from None
-    cx, cy, w, h = arr[:, 0] * width, arr[:, 1] * height, arr[:, 2] * width, arr[:, 3] * height
-    return np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
-
-
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(len(a), len(b)) IoU matrix of corner boxes."""
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.clip(rb - lt, 0, None).prod(axis=2)
-    area_a = (a[:, 2:] - a[:, :2]).prod(axis=1)
-    area_b = (b[:, 2:] - b[:, :2]).prod(axis=1)
-    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-12)
+    return read_yolo(label_path, image_size=(width, height), fmt="normalised", allow_empty=True).xyxy
 
 
 def count_matches(pred: np.ndarray, scores: np.ndarray, truth: np.ndarray, iou: float) -> int:
