@@ -44,30 +44,16 @@ def _devices(text: str):
 
 
 def hparams_from(cfg: TrainConfig, dm: ChipDataModule) -> DetectionHParams:
-    return DetectionHParams(
-        arch=cfg.arch,
-        scale=cfg.model,
-        width=cfg.width,
-        depth=cfg.depth,
-        classes=list(dm.info.names),
-        imgsz=cfg.imgsz,
-        gsd_m=dm.info.gsd_m,
-        training_data=dm.info.description,
-        dataset=str(dm.info.root),
-        optimizer=cfg.optimizer,
-        lr=cfg.lr,
-        lrf=cfg.lrf,
-        momentum=cfg.momentum,
-        weight_decay=cfg.weight_decay,
-        warmup_epochs=cfg.warmup_epochs,
-        ema_decay=cfg.ema_decay,
-        ema_tau=cfg.ema_tau,
-        box=cfg.box,
-        cls=cfg.cls,
-        dfl=cfg.dfl,
-        score_threshold=cfg.score_threshold,
-        nms_iou=cfg.nms_iou,
-    )
+    """The module's hyper-parameters: the config's fields of the same name, plus what the
+    dataset decides (classes, GSD, provenance) and the scale, which the CLI calls --model."""
+    return DetectionHParams.from_dict({
+        **asdict(cfg),
+        "scale": cfg.model,
+        "classes": list(dm.info.names),
+        "gsd_m": dm.info.gsd_m,
+        "training_data": dm.info.description,
+        "dataset": str(dm.info.root),
+    })
 
 
 def build_trainer(cfg: TrainConfig, out: Path, extra_callbacks: list | None = None) -> pl.Trainer:
