@@ -1,15 +1,18 @@
 """Speed of `debrismap detect` against SAHI's sliced prediction, at the recall each reaches.
 
-    uv run python benchmarks/bench_speed_sahi.py --model models/debrismap-default.onnx \
-        --checkpoint runs/default-n256/last.ckpt
+    uv run python benchmarks/bench_speed_sahi.py --model models/debrismap-default-int8.onnx \
+        --checkpoint runs/default-cpu/best.ckpt
 
-On one synthetic city (seed 9003, 2048 x 2048 px = 4.2 Mpx at the model's GSD, so neither
-side resamples), with the same tile size, overlap, batch size, score threshold and NMS IoU:
+On one synthetic city (seed 9003, 6144 x 6144 px = 37.7 Mpx at the model's GSD, so neither
+side resamples; big enough that start-up costs do not decide the ratio, as on a real city),
+with the same tile size, overlap, score threshold and NMS IoU:
 
 - debrismap: `debrismap detect` (ONNX Runtime, CPU), timed as a whole process (start-up, reading,
   writing included), and by the run's own `timings.total`.
 - SAHI + PyTorch: `get_sliced_prediction` with `AutoDetectionModel.from_pretrained(
-  model_type="ultralytics", model_path=<.pt>)`, device cpu. The .pt is built from our training
+  model_type="ultralytics", model_path=<.pt>)`, device cpu, once with SAHI's default batch
+  size (1: what users running SAHI as documented get) and once with detect's batch size
+  (--sahi-batches). The .pt is built from our training
   checkpoint: the EMA weights of the DetectionModel go into an ultralytics DetectionModel saved
   in ultralytics' checkpoint layout ({"model": module, "train_args": ...}), so `YOLO(path)`
   loads it offline. Skipped without --checkpoint.
@@ -134,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, default=_common.REPO / "models" / "debrismap-default.onnx")
     parser.add_argument("--checkpoint", type=Path, default=None, help="debrismap training checkpoint of --model")
-    parser.add_argument("--size", type=int, default=2048, help="synthetic city side in pixels (default 2048)")
+    parser.add_argument("--size", type=int, default=6144, help="synthetic city side in pixels (default 6144)")
     parser.add_argument("--seed", type=int, default=9003)
     parser.add_argument("--tile", type=int, default=None, help="tile side (default: the model's input size)")
     parser.add_argument("--overlap", type=int, default=None, help="overlap in pixels (default tile/10)")
@@ -142,6 +145,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--score", type=float, default=None, help="score threshold (default: the model's)")
     parser.add_argument("--iou", type=float, default=0.3, help="IoU for recall/precision (default 0.3)")
     parser.add_argument("--skip-onnx-sahi", action="store_true")
+    parser.add_argument("--sahi-batches", default="1,8",
+                        help="SAHI + PyTorch batch sizes to time, comma separated (default 1,8: SAHI's default and detect's)")
+    parser.add_argument("--sessions", type=int, default=None, help="detect --sessions (default: detect's own)")
     args = parser.parse_args(argv)
     model = _common.check_model(args.model)
     meta = model_metadata(model)
@@ -170,24 +176,30 @@ def main(argv: list[str] | None = None) -> int:
     run_dir = work / "runs" / "debrismap"
     wall = _common.detect(city, run_dir, model, [
         "--tile", str(tile), "--overlap", str(overlap), "--batch", str(args.batch), "--score", str(score),
-        "--quiet", "--no-heatmap",
+        "--quiet", "--no-heatmap", *(["--sessions", str(args.sessions)] if args.sessions else []),
     ])
     inner = _common.read_run(run_dir).get("timings", {}).get("total")
     ev = evaluate_paths(run_dir, truth, iou=args.iou, resamples=200)
-    rows.append({"method": "debrismap detect (ONNX Runtime)", "seconds": wall, "seconds_in_run": inner, **_scores(ev)})
+    run_model = _common.read_run(run_dir).get("model", {})
+    precision = _precision_of(model)
+    rows.append({"method": f"debrismap detect ({precision}, ONNX Runtime, {run_model.get('sessions', 1)} session(s))",
+                 "seconds": wall, "seconds_in_run": inner, **_scores(ev)})
 
     if args.checkpoint:
         pt = ultralytics_pt(args.checkpoint, work / "sahi" / (args.checkpoint.stem + ".pt"))
-        boxes, seconds = sahi_run(pt, read_rgb, meta, tile, overlap, args.batch, score)
-        ev = evaluate_pixel_boxes(boxes, city, truth, work / "runs" / "sahi_torch", args.iou)
-        rows.append({"method": "SAHI + ultralytics PyTorch (.pt)", "seconds": seconds, **_scores(ev)})
+        for sahi_batch in [int(b) for b in args.sahi_batches.split(",") if b.strip()]:
+            boxes, seconds = sahi_run(pt, read_rgb, meta, tile, overlap, sahi_batch, score)
+            ev = evaluate_pixel_boxes(boxes, city, truth, work / "runs" / f"sahi_torch_b{sahi_batch}", args.iou)
+            rows.append({"method": f"SAHI + ultralytics PyTorch (fp32 .pt, batch {sahi_batch})", "seconds": seconds,
+                         **_scores(ev)})
     else:
         print("no --checkpoint: SAHI + PyTorch skipped")
     if not args.skip_onnx_sahi:
         onnx_copy = onnx_for_ultralytics(model, work / "sahi" / (model.stem + ".ultralytics.onnx"), meta)
         boxes, seconds = sahi_run(onnx_copy, read_rgb, meta, tile, overlap, args.batch, score)
         ev = evaluate_pixel_boxes(boxes, city, truth, work / "runs" / "sahi_onnx", args.iou)
-        rows.append({"method": "SAHI + same ONNX (ultralytics backend)", "seconds": seconds, **_scores(ev)})
+        rows.append({"method": f"SAHI + same ONNX (ultralytics backend, batch {args.batch})", "seconds": seconds,
+                     **_scores(ev)})
 
     # Two ratios: against detect's whole process (start-up and output writing included, which
     # favours SAHI, whose model loading is not timed) and against the run's own timings.total.
@@ -217,6 +229,15 @@ def main(argv: list[str] | None = None) -> int:
         "batch": args.batch, "score": score, "nms_iou": meta.nms_iou, "iou": args.iou, "rows": rows,
     }, extra_versions=("sahi", "ultralytics", "torch"))
     return 0
+
+
+def _precision_of(model: Path) -> str:
+    import onnx
+
+    from debrismap.model_meta import PREFIX
+
+    props = {p.key: p.value for p in onnx.load(str(model), load_external_data=False).metadata_props}
+    return props.get(PREFIX + "precision", "fp32")
 
 
 def _scores(ev: dict) -> dict:

@@ -8,7 +8,7 @@ from debrismap.cli import main
 
 
 def test_demo_without_bundled_model_makes_the_city_and_says_so(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr("debrismap.detect.run.find_default_model", lambda: None)
+    monkeypatch.setattr("debrismap.detect.run.find_default_model", lambda device="cpu": None)
     code = main(["demo", "--out", str(tmp_path / "demo"), "--size", "256", "--quiet"])
     err = capsys.readouterr().err
     assert code == 2

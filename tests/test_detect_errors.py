@@ -79,7 +79,7 @@ def test_model_shape_disagrees_with_metadata(assets, tmp_path, capsys):
 
 
 def test_missing_default_model_is_explained(assets, tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr("debrismap.detect.run.find_default_model", lambda: None)
+    monkeypatch.setattr("debrismap.detect.run.find_default_model", lambda device="cpu": None)
     code, err = detect(capsys, assets["raster"], "--out", tmp_path / "run")
     assert code == 2
     one_line_error(err, "bundled default model", "--model")

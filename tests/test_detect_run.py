@@ -206,3 +206,16 @@ def test_vrt_mosaic_input(oracle, tmp_path):
     run_detect([vrt], tmp_path / "run", _settings(oracle))
     found = sorted(map(tuple, np.round(_pixel_centres(tmp_path / "run", t) - K / 2).astype(int)))
     assert found == [(60, 60), (188, 60)]
+
+
+def test_parallel_sessions_give_the_same_detections_as_one(oracle, tmp_path):
+    width, height = 300, 250
+    corners = _grid_of_squares(width, height, 23)
+    transform = Affine(GSD, 0, 500000.0, 0, -GSD, 4000000.0)
+    raster = write_raster(tmp_path / "r.tif", draw_squares(width, height, corners), transform)
+    runs = {}
+    for sessions in (1, 3):
+        result = run_detect([raster], tmp_path / f"run{sessions}", _settings(oracle, batch=2, sessions=sessions, threads=3))
+        assert result.manifest["model"]["sessions"] == sessions
+        runs[sessions] = sorted(map(tuple, np.round(_pixel_centres(tmp_path / f"run{sessions}", transform), 6)))
+    assert runs[1] == runs[3] and len(runs[1]) == len(corners)

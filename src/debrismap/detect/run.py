@@ -32,7 +32,7 @@ from debrismap.detect.pipeline import PreparedTile, Timings, run_pipeline
 from debrismap.detect.plan import RasterJob, check_gsd, plan_tiles
 from debrismap.detect.preprocess import Preprocessor
 from debrismap.detect.regions import read_region
-from debrismap.detect.session import ModelSession, UnlabelledModelFlags
+from debrismap.detect.session import SessionPool, UnlabelledModelFlags
 from debrismap.detect.state import RunState
 from debrismap.detect.writers import write_run_json
 from debrismap.errors import ConfigError, ModelError, RasterError
@@ -55,7 +55,8 @@ class DetectSettings:
     assume_gsd: float | None = None
     resume: bool = False
     force: bool = False
-    threads: int | None = None
+    threads: int | None = None  # model threads in all (default: physical cores)
+    sessions: int | None = None  # model sessions side by side (default: 2 on a CPU, 1 on CUDA)
     readers: int = 2
     unlabelled: UnlabelledModelFlags | None = None
     progress: bool = True
@@ -70,12 +71,12 @@ class DetectResult:
     timings: dict = field(default_factory=dict)
 
 
-def resolve_model(model: Path | None) -> Path:
+def resolve_model(model: Path | None, device: str = "cpu") -> Path:
     if model is not None:
         return Path(model)
-    found = find_default_model()
+    found = find_default_model(device)
     if found is None:
-        where = " or ".join(str(p) for p in default_model_candidates())
+        where = " or ".join(str(p) for p in default_model_candidates(device))
         raise ModelError(
             f"no --model given and the bundled default model is not installed (looked in {where}); "
             "pass --model FILE.onnx (made by `debrismap export`)"
@@ -167,8 +168,8 @@ def _open_jobs(paths: list[Path], settings: DetectSettings, model_gsd: float) ->
 def _run_locked(paths: list[Path], out: Path, settings: DetectSettings, started: str, t_start: float) -> DetectResult:
     from debrismap.raster import TileGrid
 
-    model_path = resolve_model(settings.model)
-    session = ModelSession(model_path, settings.device, settings.threads, settings.unlabelled)
+    model_path = resolve_model(settings.model, settings.device)
+    session = SessionPool(model_path, settings.device, settings.threads, settings.unlabelled, settings.sessions)
     meta = session.metadata
     size = session.input_size
     tile = int(settings.tile or size)
@@ -241,7 +242,8 @@ def _run_locked(paths: list[Path], out: Path, settings: DetectSettings, started:
             "inputs": inputs,
             "model": {"path": str(model_path.resolve()), "sha256": model_sha, "classes": list(meta.classes),
                       "gsd_m": meta.gsd_m, "input_size": size, "device": session.device,
-                      "providers": session.providers, "unlabelled": settings.unlabelled is not None,
+                      "providers": session.providers, "sessions": session.count,
+                      "threads_per_session": session.threads_per_session, "unlabelled": settings.unlabelled is not None,
                       "score_threshold": meta.score_threshold, "validation": session.validation},
             "thresholds": thresholds,
             "tiling": tiling,
@@ -302,7 +304,7 @@ def _run_locked(paths: list[Path], out: Path, settings: DetectSettings, started:
             run_pipeline(
                 [batches_all[b] for b in todo_ids], todo_ids, prepare, session.run, handle,
                 (3, tile, tile), batch, readers=settings.readers, timings=timings,
-                pad_short_batches=session.fixed_batch is not None,
+                pad_short_batches=session.fixed_batch is not None, streams=session.count,
             )
         finally:
             bar.close()

@@ -130,6 +130,10 @@ class RasterView:
     def read(self, window: Window) -> TileImage:
         """RGB uint8 pixels and valid mask of a window of the view (padded beyond the raster)."""
         col, row, w, h, c0, r0, c1, r1 = self._clip(window)
+        transform = self.transform @ Affine.translation(col, row)
+        if (c0, r0, c1, r1) == (col, row, col + w, row + h):  # inside the raster: no padding copy
+            rgb, ok = self.source._read_rgb(self._source_window(c0, r0, c1, r1), (h, w), self.resampling)
+            return TileImage(rgb, ok, Window(col, row, w, h), transform)
         pixels = np.zeros((h, w, 3), dtype=np.uint8)
         valid = np.zeros((h, w), dtype=bool)
         if c1 > c0 and r1 > r0:
@@ -138,7 +142,6 @@ class RasterView:
             )
             pixels[r0 - row : r1 - row, c0 - col : c1 - col] = rgb
             valid[r0 - row : r1 - row, c0 - col : c1 - col] = ok
-        transform = self.transform @ Affine.translation(col, row)
         return TileImage(pixels, valid, Window(col, row, w, h), transform)
 
     def valid_fraction(self, window: Window) -> float:
