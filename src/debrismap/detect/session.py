@@ -7,6 +7,7 @@ any imagery is read.
 
 from __future__ import annotations
 
+import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -208,6 +209,9 @@ class SessionPool:
 
     `run(batch)` takes whichever session is free, so up to `count` batches are in the model at
     once (ONNX Runtime releases the GIL while it runs). Everything else is the first session's.
+    The first session is made (and the file validated) at once; the others are made in
+    background threads (ONNX Runtime builds sessions without holding the GIL) while the caller
+    opens rasters and plans tiles, and join the pool as they are ready.
     """
 
     def __init__(
@@ -228,15 +232,36 @@ class SessionPool:
         first = ModelSession(path, device, per_session, unlabelled)  # validates the file once
         if first.device != "cpu":
             wanted = 1  # one GPU session; extra ones would only contend for the device
-        self.sessions = [first] + [ModelSession(path, first.device, per_session, unlabelled) for _ in range(wanted - 1)]
+        self.sessions = [first]
         self.threads_per_session = per_session
+        self._count = wanted
         self._free: queue.SimpleQueue = queue.SimpleQueue()
-        for session in self.sessions:
-            self._free.put(session)
+        self._free.put(first)
+        self._makers = [
+            threading.Thread(target=self._add_session, args=(path, first.device, per_session, unlabelled), daemon=True)
+            for _ in range(wanted - 1)
+        ]
+        for maker in self._makers:
+            maker.start()
+
+    def _add_session(self, path, device, threads, unlabelled) -> None:
+        try:
+            session = ModelSession(path, device, threads, unlabelled)
+        except Exception as exc:  # noqa: BLE001 - the first session works: run on with fewer
+            warnings.warn(f"could not start an extra model session ({exc}); running with fewer", stacklevel=1)
+            return
+        self.sessions.append(session)
+        self._free.put(session)
+
+    def wait_ready(self) -> None:
+        """Block until every session is made (benchmarks time the model, not its start-up)."""
+        for maker in self._makers:
+            maker.join()
 
     @property
     def count(self) -> int:
-        return len(self.sessions)
+        """Sessions run side by side once all are made (batches beyond that wait for a free one)."""
+        return self._count
 
     def __getattr__(self, name: str):
         # metadata, input_size, device, providers, fixed_batch...: the same for every session
