@@ -117,6 +117,7 @@ def run_detect_subprocess(raster: Path, out: Path, model: Path, batch: int, thre
         cmd += ["--threads", str(threads)]
     import psutil
 
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)  # cumulative over all children waited for
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd)
     ps = psutil.Process(proc.pid)
@@ -131,9 +132,10 @@ def run_detect_subprocess(raster: Path, out: Path, model: Path, batch: int, thre
     if proc.returncode != 0:
         raise SystemExit(f"detect failed with exit code {proc.returncode}")
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    ru_peak = usage.ru_maxrss * 1024  # Linux reports KiB
+    ru_peak = usage.ru_maxrss * 1024  # Linux reports KiB: the largest child so far, fine for a maximum
     run = json.loads((out / "run.json").read_text())
-    return {"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime, "peak_rss_bytes": max(ru_peak, peak_polled),
+    cpu = (usage.ru_utime + usage.ru_stime) - (before.ru_utime + before.ru_stime)
+    return {"wall_s": wall, "cpu_s": cpu, "peak_rss_bytes": max(ru_peak, peak_polled),
             "peak_rss_polled_bytes": peak_polled, "run": run}
 
 

@@ -103,6 +103,14 @@ def test_core_cell_counts_sum_to_valid_pixels(core):
     x0, y0, x1, y1 = core
     assert counts.sum() == valid[y0:y1, x0:x1].sum()
     assert (iy0, ix0) == (y0 // CELL, x0 // CELL)
+    # all valid (the shortcut without a pass over pixels) == the same mask counted cell by cell
+    _, _, full = core_cell_counts(np.ones((64, 64), bool), (0, 0), core)
+    _, _, almost = core_cell_counts(np.pad(np.ones((64, 64), bool)[1:], ((0, 1), (0, 0))), (0, 0), core)
+    ones = np.ones((64, 64), np.int32)
+    brute = np.array([[ones[max(y0, cy * CELL):min(y1, (cy + 1) * CELL), max(x0, cx * CELL):min(x1, (cx + 1) * CELL)].sum()
+                       for cx in range(ix0, ix0 + full.shape[1])] for cy in range(iy0, iy0 + full.shape[0])])
+    assert np.array_equal(full, brute) and full.sum() == (x1 - x0) * (y1 - y0)
+    assert almost.sum() == (x1 - x0) * (min(y1, 63) - y0)  # last row invalid: the counting path
 
 
 def test_coverage_grid_partition_and_polygon():

@@ -119,7 +119,8 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"{result.n_detections} detections in {result.manifest['tiling']['tiles_analysed']} tiles "
         f"({result.tiles_run} run now) in {timings.get('total', 0):.1f} s "
-        f"(model {timings.get('inference', 0):.1f} s) -> {result.run_dir}"
+        f"(model busy {timings.get('inference', 0):.1f} s over {result.manifest['model'].get('sessions', 1)} "
+        f"session(s)) -> {result.run_dir}"
     )
     if not args.no_heatmap:
         png = run_heatmap_step(result.run_dir)

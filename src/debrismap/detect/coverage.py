@@ -25,6 +25,10 @@ def core_cell_counts(valid: np.ndarray, window_off: tuple[int, int], core: tuple
     ix1, iy1 = (x1 - 1) // CELL + 1, (y1 - 1) // CELL + 1
     bx = np.maximum(np.arange(ix0, ix1) * CELL, x0) - x0
     by = np.maximum(np.arange(iy0, iy1) * CELL, y0) - y0
+    if sub.all():  # the usual tile: each cell's count is its clipped area, no pass over pixels
+        widths = np.diff(np.append(bx, x1 - x0))
+        heights = np.diff(np.append(by, y1 - y0))
+        return iy0, ix0, np.outer(heights, widths).astype(np.int32)
     counts = np.add.reduceat(np.add.reduceat(sub.astype(np.int32), by, axis=0), bx, axis=1)
     return iy0, ix0, counts.astype(np.int32)
 
