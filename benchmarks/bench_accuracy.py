@@ -102,6 +102,7 @@ def pooled(rows: list[dict], name: str) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, default=_common.REPO / "models" / "debrismap-default.onnx")
+    parser.add_argument("--tag", default="", help="results go to results/bench_accuracy_TAG.json (e.g. int8)")
     parser.add_argument("--seed", type=int, default=9001, help="synthetic city seed (default 9001, held out)")
     parser.add_argument("--size", type=int, default=4096, help="synthetic city side in pixels (default 4096)")
     parser.add_argument("--gsd", type=float, default=0.5, help="synthetic city GSD in metres (default 0.5)")
@@ -159,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     ]))
     print(f"\nP/R/F1 at IoU {args.iou} and the model's score threshold; cells {args.cell:g} m; "
           "cell MAE/bias in piles per cell (95% bootstrap CIs in the JSON).")
-    _common.write_result("bench_accuracy", {
+    _common.write_result("bench_accuracy" + (f"_{args.tag}" if args.tag else ""), {
         "model": str(model), "model_sha256": _common.file_sha256(model), "seed": args.seed, "size_px": args.size,
         "gsd_m": args.gsd, "composite_seed": args.composite_seed, "iou": args.iou, "cell_m": args.cell,
         "training_recipe": scenes.training_recipe(), "training_overlap": overlap,

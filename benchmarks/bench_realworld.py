@@ -62,6 +62,7 @@ def slug(text: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, default=_common.REPO / "models" / "debrismap-default.onnx")
+    parser.add_argument("--tag", default="", help="results go to results/bench_realworld_TAG.json (e.g. int8)")
     parser.add_argument("--score", type=float, default=None, help="score threshold (default: the model's)")
     parser.add_argument("--sites", default=None, help="comma-separated substrings of site names to run")
     parser.add_argument("--reuse", action="store_true", help="reuse finished runs in the cache")
@@ -129,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         if r["pre_used_in_training"] or r["post_used_in_training"]:
             print(f"note: {r['site']}: used as a training background: "
                   f"{', '.join(r['pre_used_in_training'] + r['post_used_in_training'])}")
-    _common.write_result("bench_realworld", {
+    _common.write_result("bench_realworld" + (f"_{args.tag}" if args.tag else ""), {
         "model": str(model), "model_sha256": _common.file_sha256(model),
         "score": args.score, "sites": rows,
     })
