@@ -22,13 +22,15 @@ with the same tile size, overlap, score threshold and NMS IoU:
   metadata keys (stride, task, imgsz, names, batch) are added, to a temporary copy.
 
 SAHI's time covers reading the raster into memory and the sliced prediction, not model
-loading. Recall, precision and AP50 of all three are computed with `debrismap evaluate` on the
+loading. The methods run round-robin --repeats times (default 3) and each one's median time
+is reported, with every run's time in the JSON. Recall, precision and AP50 of all three are computed with `debrismap evaluate` on the
 same truth, so the speed ratio is quoted together with the recall it was obtained at.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -148,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sahi-batches", default="1,8",
                         help="SAHI + PyTorch batch sizes to time, comma separated (default 1,8: SAHI's default and detect's)")
     parser.add_argument("--sessions", type=int, default=None, help="detect --sessions (default: detect's own)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed rounds, round-robin; medians reported (default 3)")
     args = parser.parse_args(argv)
     model = _common.check_model(args.model)
     meta = model_metadata(model)
@@ -172,34 +175,57 @@ def main(argv: list[str] | None = None) -> int:
 
     from debrismap.evaluate import evaluate_paths
 
-    rows = []
+    # Each method is a function -> (seconds, seconds inside the run or None, evaluation). The
+    # methods run round-robin --repeats times, so a drift in the shared machine's load hits
+    # them alike; each method's median time is reported, its accuracy from its first round.
     run_dir = work / "runs" / "debrismap"
-    wall = _common.detect(city, run_dir, model, [
-        "--tile", str(tile), "--overlap", str(overlap), "--batch", str(args.batch), "--score", str(score),
-        "--quiet", "--no-heatmap", *(["--sessions", str(args.sessions)] if args.sessions else []),
-    ])
-    inner = _common.read_run(run_dir).get("timings", {}).get("total")
-    ev = evaluate_paths(run_dir, truth, iou=args.iou, resamples=200)
-    run_model = _common.read_run(run_dir).get("model", {})
-    precision = _precision_of(model)
-    rows.append({"method": f"debrismap detect ({precision}, ONNX Runtime, {run_model.get('sessions', 1)} session(s))",
-                 "seconds": wall, "seconds_in_run": inner, **_scores(ev)})
 
+    def run_detect_once():
+        wall = _common.detect(city, run_dir, model, [
+            "--tile", str(tile), "--overlap", str(overlap), "--batch", str(args.batch), "--score", str(score),
+            "--quiet", "--no-heatmap", *(["--sessions", str(args.sessions)] if args.sessions else []),
+        ])
+        inner = _common.read_run(run_dir).get("timings", {}).get("total")
+        return wall, inner, lambda: evaluate_paths(run_dir, truth, iou=args.iou, resamples=200)
+
+    def sahi_method(model_path: Path, sahi_batch: int, name: str):
+        def once():
+            boxes, seconds = sahi_run(model_path, read_rgb, meta, tile, overlap, sahi_batch, score)
+            return seconds, None, lambda: evaluate_pixel_boxes(boxes, city, truth, work / "runs" / name, args.iou)
+        return once
+
+    sessions = None
+    methods = [(None, run_detect_once)]
     if args.checkpoint:
         pt = ultralytics_pt(args.checkpoint, work / "sahi" / (args.checkpoint.stem + ".pt"))
         for sahi_batch in [int(b) for b in args.sahi_batches.split(",") if b.strip()]:
-            boxes, seconds = sahi_run(pt, read_rgb, meta, tile, overlap, sahi_batch, score)
-            ev = evaluate_pixel_boxes(boxes, city, truth, work / "runs" / f"sahi_torch_b{sahi_batch}", args.iou)
-            rows.append({"method": f"SAHI + ultralytics PyTorch (fp32 .pt, batch {sahi_batch})", "seconds": seconds,
-                         **_scores(ev)})
+            methods.append((f"SAHI + ultralytics PyTorch (fp32 .pt, batch {sahi_batch})",
+                            sahi_method(pt, sahi_batch, f"sahi_torch_b{sahi_batch}")))
     else:
         print("no --checkpoint: SAHI + PyTorch skipped")
     if not args.skip_onnx_sahi:
         onnx_copy = onnx_for_ultralytics(model, work / "sahi" / (model.stem + ".ultralytics.onnx"), meta)
-        boxes, seconds = sahi_run(onnx_copy, read_rgb, meta, tile, overlap, args.batch, score)
-        ev = evaluate_pixel_boxes(boxes, city, truth, work / "runs" / "sahi_onnx", args.iou)
-        rows.append({"method": f"SAHI + same ONNX (ultralytics backend, batch {args.batch})", "seconds": seconds,
-                     **_scores(ev)})
+        methods.append((f"SAHI + same ONNX (ultralytics backend, batch {args.batch})",
+                        sahi_method(onnx_copy, args.batch, "sahi_onnx")))
+
+    times: list[list[float]] = [[] for _ in methods]
+    inner_times: list[list[float]] = [[] for _ in methods]
+    scores: list[dict | None] = [None for _ in methods]
+    for _ in range(max(1, args.repeats)):
+        for i, (_, once) in enumerate(methods):
+            seconds, inner, evaluation = once()
+            times[i].append(seconds)
+            if inner is not None:
+                inner_times[i].append(inner)
+            if scores[i] is None:
+                scores[i] = _scores(evaluation())
+                if i == 0:
+                    sessions = _common.read_run(run_dir).get("model", {}).get("sessions", 1)
+    rows = []
+    for i, (name, _) in enumerate(methods):
+        name = name or f"debrismap detect ({_precision_of(model)}, ONNX Runtime, {sessions} session(s))"
+        rows.append({"method": name, "seconds": statistics.median(times[i]), "runs_s": [round(t, 2) for t in times[i]],
+                     "seconds_in_run": statistics.median(inner_times[i]) if inner_times[i] else None, **scores[i]})
 
     # Two ratios: against detect's whole process (start-up and output writing included, which
     # favours SAHI, whose model loading is not timed) and against the run's own timings.total.
