@@ -1,7 +1,6 @@
 """Speed of `debrismap detect` against SAHI's sliced prediction, at the recall each reaches.
 
-    uv run python benchmarks/bench_speed_sahi.py --model models/debrismap-default-int8.onnx \
-        --checkpoint runs/default-cpu/best.ckpt
+    uv run python benchmarks/bench_speed_sahi.py --model models/debrismap-default-int8.onnx
 
 On one synthetic city (seed 9003, 6144 x 6144 px = 37.7 Mpx at the model's GSD, so neither
 side resamples; big enough that start-up costs do not decide the ratio, as on a real city),
@@ -12,10 +11,10 @@ with the same tile size, overlap, score threshold and NMS IoU:
 - SAHI + PyTorch: `get_sliced_prediction` with `AutoDetectionModel.from_pretrained(
   model_type="ultralytics", model_path=<.pt>)`, device cpu, once with SAHI's default batch
   size (1: what users running SAHI as documented get) and once with detect's batch size
-  (--sahi-batches). The .pt is built from our training
-  checkpoint: the EMA weights of the DetectionModel go into an ultralytics DetectionModel saved
-  in ultralytics' checkpoint layout ({"model": module, "train_args": ...}), so `YOLO(path)`
-  loads it offline. Skipped without --checkpoint.
+  (--sahi-batches). The .pt holds the same trained weights as --model, in ultralytics'
+  checkpoint layout ({"model": module, "train_args": ...}) so `YOLO(path)` loads it offline:
+  rebuilt from the fp32 ONNX twin of --model (benchmarks/torch_twin.py, which checks that it
+  reproduces the ONNX output), or taken from the training checkpoint with --checkpoint.
 - SAHI + ONNX: the same call with model_path=<our .onnx>. SAHI 0.12 has no separate ONNX model
   type; its ultralytics wrapper runs .onnx files through ultralytics' ONNX Runtime backend.
   Our graph already has ultralytics' raw output layout (N, 4 + nc, A), so only ultralytics'
@@ -138,7 +137,11 @@ def evaluate_pixel_boxes(boxes: list, raster: Path, truth: Path, folder: Path, i
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, default=_common.REPO / "models" / "debrismap-default.onnx")
-    parser.add_argument("--checkpoint", type=Path, default=None, help="debrismap training checkpoint of --model")
+    parser.add_argument("--checkpoint", type=Path, default=None,
+                        help="debrismap training checkpoint of --model (default: rebuild the network from --torch-from)")
+    parser.add_argument("--torch-from", type=Path, default=None,
+                        help="fp32 ONNX file whose weights the PyTorch rows run (default: --model, or its fp32 "
+                             "twin without '-int8' in the name)")
     parser.add_argument("--size", type=int, default=6144, help="synthetic city side in pixels (default 6144)")
     parser.add_argument("--seed", type=int, default=9003)
     parser.add_argument("--tile", type=int, default=None, help="tile side (default: the model's input size)")
@@ -198,11 +201,14 @@ def main(argv: list[str] | None = None) -> int:
     methods = [(None, run_detect_once)]
     if args.checkpoint:
         pt = ultralytics_pt(args.checkpoint, work / "sahi" / (args.checkpoint.stem + ".pt"))
-        for sahi_batch in [int(b) for b in args.sahi_batches.split(",") if b.strip()]:
-            methods.append((f"SAHI + ultralytics PyTorch (fp32 .pt, batch {sahi_batch})",
-                            sahi_method(pt, sahi_batch, f"sahi_torch_b{sahi_batch}")))
     else:
-        print("no --checkpoint: SAHI + PyTorch skipped")
+        import torch_twin
+
+        fp32 = args.torch_from or model.with_name(model.name.replace("-int8", ""))
+        pt = torch_twin.write_ultralytics_pt(_common.check_model(fp32), work / "sahi" / (fp32.stem + ".pt"), meta)
+    for sahi_batch in [int(b) for b in args.sahi_batches.split(",") if b.strip()]:
+        methods.append((f"SAHI + ultralytics PyTorch (fp32 .pt, batch {sahi_batch})",
+                        sahi_method(pt, sahi_batch, f"sahi_torch_b{sahi_batch}")))
     if not args.skip_onnx_sahi:
         onnx_copy = onnx_for_ultralytics(model, work / "sahi" / (model.stem + ".ultralytics.onnx"), meta)
         methods.append((f"SAHI + same ONNX (ultralytics backend, batch {args.batch})",
@@ -250,7 +256,8 @@ def main(argv: list[str] | None = None) -> int:
           f"score >= {score}, NMS IoU {meta.nms_iou}, recall at IoU {args.iou}")
     _common.write_result("bench_speed_sahi", {
         "model": str(model), "model_sha256": _common.file_sha256(model),
-        "checkpoint": str(args.checkpoint) if args.checkpoint else None, "raster": str(city),
+        "checkpoint": str(args.checkpoint) if args.checkpoint else None,
+        "torch_weights": str(args.checkpoint or pt), "raster": str(city),
         "size_px": args.size, "mpx": mpx, "gsd_m": meta.gsd_m, "tile": tile, "overlap": overlap,
         "batch": args.batch, "score": score, "nms_iou": meta.nms_iou, "iou": args.iou, "rows": rows,
     }, extra_versions=("sahi", "ultralytics", "torch"))

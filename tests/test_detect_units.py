@@ -138,13 +138,37 @@ def test_coverage_grid_partition_and_polygon():
 def test_preprocess_normalises_and_fills_masked_pixels():
     meta = ModelMetadata(classes=("debris",), input_size=4, gsd_m=0.5,
                          normalization={"type": "scale", "divisor": 255.0, "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5]})
-    pixels = np.full((4, 4, 3), 255, np.uint8)
+    pixels = np.full((3, 4, 4), 255, np.uint8)  # band first, as detect reads tiles
+    pixels[2] = 0  # blue stays blue: no band is mixed up with a row or column
     valid = np.ones((4, 4), bool)
     valid[0, 0] = False
     x = Preprocessor(meta)(pixels, valid)
     assert x.shape == (3, 4, 4) and x.dtype == np.float32
-    np.testing.assert_allclose(x[:, 1, 1], 1.0, atol=1e-6)
+    np.testing.assert_allclose(x[:, 1, 1], [1.0, 1.0, -1.0], atol=1e-6)
     np.testing.assert_allclose(x[:, 0, 0], (FILL_VALUE / 255 - 0.5) / 0.5, atol=1e-6)
+
+
+def test_band_first_read_is_the_transposed_tile(tmp_path):
+    """detect reads tiles band first; the pixels and the padding beyond the raster must agree."""
+    import rasterio
+    from rasterio.transform import from_origin
+    from rasterio.windows import Window
+
+    from debrismap.raster import open_raster
+
+    path = tmp_path / "r.tif"
+    data = np.random.default_rng(0).integers(0, 255, (3, 40, 50), dtype=np.uint8)
+    with rasterio.open(path, "w", driver="GTiff", width=50, height=40, count=3, dtype="uint8",
+                       crs="EPSG:32633", transform=from_origin(500000, 4000000, 0.5, 0.5)) as dst:
+        dst.write(data)
+    with open_raster(path) as src:
+        view = src.at_gsd(0.5)
+        for window in (Window(5, 5, 16, 16), Window(40, 30, 16, 16)):  # inside; over the edge
+            hwc = view.read(window)
+            chw = view.read(window, band_first=True)
+            np.testing.assert_array_equal(chw.pixels, hwc.pixels.transpose(2, 0, 1))
+            np.testing.assert_array_equal(chw.valid, hwc.valid)
+        assert not chw.valid.all()
 
 
 def test_decode_caps_candidates_per_tile_by_score():

@@ -86,8 +86,8 @@ def _scores_at(model_path, dataset_dir, thresholds, iou, batch_size, max_images)
         batch = np.zeros((len(paths), 3, size, size), np.float32)
         truths = []
         for i, path in enumerate(paths):
-            pixels = np.asarray(Image.open(path).convert("RGB"))[:size, :size]
-            h, w = pixels.shape[:2]
+            pixels = np.asarray(Image.open(path).convert("RGB"))[:size, :size].transpose(2, 0, 1)  # band first
+            h, w = pixels.shape[1:]
             prep(pixels, np.ones((h, w), bool), out=batch[i, :, :h, :w])
             truths.append(read_yolo_boxes(dataset_dir / "labels" / "val" / (path.stem + ".txt"), w, h))
         dets = decode_batch(session.run(batch), min(thresholds), meta.nms_iou)

@@ -268,7 +268,7 @@ def _run_locked(paths: list[Path], out: Path, settings: DetectSettings, started:
             t = job.grid.tile_at(row, col)
             view = views.view(r)
             c0, t0 = time.thread_time(), time.perf_counter()
-            img = view.read(t.window)
+            img = view.read(t.window, band_first=True)
             t1 = time.perf_counter()
             x = preprocess(img.pixels, img.valid)
             cov = core_cell_counts(img.valid, (int(t.window.col_off), int(t.window.row_off)), t.core_bounds)

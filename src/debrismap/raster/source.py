@@ -290,9 +290,9 @@ class RasterSource:
         return data[order], valid
 
     def _read_rgb(
-        self, window: Window, out_shape: tuple[int, int], resampling: Resampling
+        self, window: Window, out_shape: tuple[int, int], resampling: Resampling, band_first: bool = False
     ) -> tuple[np.ndarray, np.ndarray]:
-        """(h, w, 3) uint8 pixels after palette / stretch, and the valid mask."""
+        """(h, w, 3) uint8 pixels after palette / stretch ((3, h, w) if band_first), and the valid mask."""
         data, valid = self._read_raw(window, out_shape, resampling)
         all_valid = bool(valid.all())  # the common case: skip the masking passes
         if self._palette is not None:
@@ -305,6 +305,8 @@ class RasterSource:
                 rgb[:, ~valid] = 0
         else:
             rgb = self.stretch.apply(data, None if all_valid else valid)
+        if band_first:  # as GDAL read it: a model input needs no transposes
+            return np.ascontiguousarray(rgb), valid
         # band by band into (h, w, 3): numpy's copy of the transposed view is ~7x slower
         return np.stack(tuple(rgb), axis=-1), valid
 

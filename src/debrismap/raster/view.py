@@ -40,7 +40,7 @@ class GsdUnknownWarning(UserWarning):
 class TileImage:
     """One read window: RGB pixels, which of them are real data, and where they are."""
 
-    pixels: NDArray[np.uint8]  # (H, W, 3)
+    pixels: NDArray[np.uint8]  # (H, W, 3); (3, H, W) when read with band_first=True
     valid: NDArray[np.bool_]  # (H, W); False for nodata, masked, and padding beyond the raster
     window: Window  # in the view's pixel grid
     transform: Affine  # world = transform * (x, y) for pixel (x, y) of this tile
@@ -127,21 +127,25 @@ class RasterView:
         c1, r1 = min(col + w, self.width), min(row + h, self.height)
         return col, row, w, h, c0, r0, c1, r1
 
-    def read(self, window: Window) -> TileImage:
-        """RGB uint8 pixels and valid mask of a window of the view (padded beyond the raster)."""
+    def read(self, window: Window, band_first: bool = False) -> TileImage:
+        """RGB uint8 pixels and valid mask of a window of the view (padded beyond the raster).
+
+        Pixels are (H, W, 3), or (3, H, W) with band_first (the layout of a model input).
+        """
         col, row, w, h, c0, r0, c1, r1 = self._clip(window)
         transform = self.transform @ Affine.translation(col, row)
         if (c0, r0, c1, r1) == (col, row, col + w, row + h):  # inside the raster: no padding copy
-            rgb, ok = self.source._read_rgb(self._source_window(c0, r0, c1, r1), (h, w), self.resampling)
+            rgb, ok = self.source._read_rgb(self._source_window(c0, r0, c1, r1), (h, w), self.resampling, band_first)
             return TileImage(rgb, ok, Window(col, row, w, h), transform)
-        pixels = np.zeros((h, w, 3), dtype=np.uint8)
+        pixels = np.zeros((3, h, w) if band_first else (h, w, 3), dtype=np.uint8)
         valid = np.zeros((h, w), dtype=bool)
         if c1 > c0 and r1 > r0:
             rgb, ok = self.source._read_rgb(
-                self._source_window(c0, r0, c1, r1), (r1 - r0, c1 - c0), self.resampling
+                self._source_window(c0, r0, c1, r1), (r1 - r0, c1 - c0), self.resampling, band_first
             )
-            pixels[r0 - row : r1 - row, c0 - col : c1 - col] = rgb
-            valid[r0 - row : r1 - row, c0 - col : c1 - col] = ok
+            inside = (slice(r0 - row, r1 - row), slice(c0 - col, c1 - col))
+            pixels[(slice(None), *inside) if band_first else inside] = rgb
+            valid[inside] = ok
         return TileImage(pixels, valid, Window(col, row, w, h), transform)
 
     def valid_fraction(self, window: Window) -> float:
