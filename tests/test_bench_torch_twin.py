@@ -11,7 +11,7 @@ pytest.importorskip("ultralytics")
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-import torch_twin  # noqa: E402
+import torch_twin
 
 
 def _metadata(path: Path):

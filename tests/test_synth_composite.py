@@ -97,7 +97,7 @@ def _scene_with_shadows(sun_azimuth: float, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     lum = np.full((256, 256), 120.0)
     dx, dy = -np.sin(np.deg2rad(sun_azimuth)), np.cos(np.deg2rad(sun_azimuth))  # away from the sun
-    boxes = [(int(x), int(y), int(s)) for x, y, s in rng.integers([16, 16, 8], [224, 224, 20], (24, 3))]
+    boxes = [(x, y, s) for x, y, s in rng.integers([16, 16, 8], [224, 224, 20], (24, 3))]
     for x, y, s in boxes:
         for step in np.linspace(0, 8, 17):
             ox, oy = int(round(x + dx * step)), int(round(y + dy * step))
