@@ -100,7 +100,7 @@ def _scene_with_shadows(sun_azimuth: float, seed: int = 0) -> np.ndarray:
     boxes = [(x, y, s) for x, y, s in rng.integers([16, 16, 8], [224, 224, 20], (24, 3))]
     for x, y, s in boxes:
         for step in np.linspace(0, 8, 17):
-            ox, oy = int(round(x + dx * step)), int(round(y + dy * step))
+            ox, oy = round(x + dx * step), round(y + dy * step)
             lum[max(oy, 0) : oy + s, max(ox, 0) : ox + s] = 50.0
     for x, y, s in boxes:
         lum[y : y + s, x : x + s] = 210.0
