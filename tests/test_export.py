@@ -51,7 +51,7 @@ def checkpoint(tmp_path_factory):
 
 def test_export_writes_contract_model(checkpoint, tmp_path, capsys):
     out = tmp_path / "model.onnx"
-    assert main(["export", str(checkpoint["ckpt"]), "--out", str(out)]) == 0
+    assert main(["export", str(checkpoint["ckpt"]), "--out", str(out), "--decoded-output"]) == 0
     assert "parity on 4 val images" in capsys.readouterr().out
     model = onnx.load(str(out))
     props = {p.key: p.value for p in model.metadata_props}
@@ -76,6 +76,53 @@ def test_export_writes_contract_model(checkpoint, tmp_path, capsys):
     validation = json.loads(props[PREFIX + "validation"])
     assert validation == report["validation"]
     assert validation["images"] > 0 and 0 <= validation["precision"] <= 1 and 0 <= validation["recall"] <= 1
+
+
+def test_export_moves_box_decoding_out_of_the_graph(checkpoint, tmp_path, capsys):
+    """By default the graph stops at the head's convolutions; detect decodes what the graph did."""
+    from debrismap.detect.decode import decode_batch
+    from debrismap.detect.session import ModelSession
+
+    split, decoded = tmp_path / "split.onnx", tmp_path / "decoded.onnx"
+    assert main(["export", str(checkpoint["ckpt"]), "--out", str(split)]) == 0
+    assert "box decoding in debrismap" in capsys.readouterr().out
+    assert main(["export", str(checkpoint["ckpt"]), "--out", str(decoded), "--decoded-output"]) == 0
+    props = {p.key: p.value for p in onnx.load(str(split)).metadata_props}
+    meta = ModelMetadata.from_props(props, str(split))
+    assert meta.format_version == "2" and meta.head.strides == (8, 16, 32) and meta.head.reg_max == 16
+    report = json.loads(split.with_suffix(".export.json").read_text())
+    assert report["split"]["same_anchors"] and report["split"]["anchors"] > 0
+    assert report["split"]["max_box_diff_px"] <= 1e-3
+
+    session = ort.InferenceSession(str(split), providers=["CPUExecutionProvider"])
+    shapes = {o.name: o.shape for o in session.get_outputs()}
+    assert shapes == {"box0": ["batch", 64, 16, 16], "box1": ["batch", 64, 8, 8], "box2": ["batch", 64, 4, 4],
+                      "cls0": ["batch", 1, 16, 16], "cls1": ["batch", 1, 8, 8], "cls2": ["batch", 1, 4, 4]}
+    batch = np.random.default_rng(1).random((3, 3, 128, 128), dtype=np.float32)
+    a, b = ModelSession(split), ModelSession(decoded)
+    floor = 0.001  # an untrained head: compare many low-scoring boxes, not only confident ones
+    got = decode_batch(a.run(batch), floor, 0.5, a.metadata.head)
+    want = decode_batch(b.run(batch), floor, 0.5, b.metadata.head)
+    assert len(got) == len(want) > 0
+    order_got, order_want = np.lexsort(got.boxes.T), np.lexsort(want.boxes.T)
+    np.testing.assert_allclose(got.boxes[order_got], want.boxes[order_want], atol=1e-3)
+    np.testing.assert_allclose(got.scores[order_got], want.scores[order_want], atol=1e-5)
+    assert props[PREFIX + "validation"]  # measured on the split file itself
+
+
+def test_export_converts_an_onnx_file_both_ways(checkpoint, tmp_path):
+    split, joined, again = tmp_path / "s.onnx", tmp_path / "j.onnx", tmp_path / "s2.onnx"
+    assert main(["export", str(checkpoint["ckpt"]), "--out", str(split)]) == 0
+    assert main(["export", str(split), "--out", str(joined), "--decoded-output"]) == 0
+    assert main(["export", str(joined), "--out", str(again)]) == 0
+    batch = np.random.default_rng(2).random((2, 3, 128, 128), dtype=np.float32)
+    run = lambda p: ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]).run(None, {"images": batch})  # noqa: E731
+    assert [o.shape for o in run(joined)] == [(2, 5, 16 * 16 + 8 * 8 + 4 * 4)]
+    for x, y in zip(run(split), run(again)):  # split -> joined -> split: the same graph outputs
+        np.testing.assert_array_equal(x, y)
+    meta = ModelMetadata.from_props({p.key: p.value for p in onnx.load(str(joined)).metadata_props})
+    assert meta.head is None and meta.format_version == "1"
+    assert main(["export", str(split), "--out", str(tmp_path / "x.onnx"), "--int8"]) == 2  # needs a checkpoint
 
 
 def test_failed_parity_leaves_no_file(checkpoint, tmp_path, monkeypatch):
@@ -120,10 +167,9 @@ def test_export_int8_measures_agreement(checkpoint, tmp_path):
     ModelMetadata.from_props(props, str(out))
     assert json.loads(props[PREFIX + "quantization"])["images"] == 16
     session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
-    assert session.run(None, {"images": np.zeros((2, 3, 128, 128), np.float32)})[0].shape[:2] == (
-        2,
-        5,
-    )
+    outputs = session.run(None, {"images": np.zeros((2, 3, 128, 128), np.float32)})
+    assert [o.shape[:2] for o in outputs] == [(2, 64)] * 3 + [(2, 1)] * 3  # split head, int8 inside
+    assert report.split["same_anchors"]
 
 
 def test_export_half_keeps_float32_io(checkpoint, tmp_path):

@@ -1,9 +1,12 @@
 """Checkpoint -> ONNX detector with debrismap metadata, verified against torch before it is kept.
 
 The ONNX contract (docs/contracts.md): input `images` float32 (N, 3, S, S) RGB scaled to [0, 1],
-output `output0` float32 (N, 4 + nc, A) = cx, cy, w, h in input pixels + class probabilities,
-no NMS in the graph, and every `debrismap.*` metadata key. The file is written under a temp
-name and renamed only after the ONNX model reproduces the torch (EMA, fused) model's boxes.
+no NMS in the graph, and every `debrismap.*` metadata key. The graph is exported and checked in
+ultralytics' layout, output `output0` float32 (N, 4 + nc, A) = cx, cy, w, h in input pixels +
+class probabilities; then, by default, its box decoding is moved out of the graph
+(format_version 2: per-level head outputs, decoded by detect; see debrismap.model_head). The
+file is written under a temp name and renamed only after the ONNX model reproduces the torch
+(EMA, fused) model's boxes, and the split file the graph's own decoding.
 """
 
 from __future__ import annotations
@@ -50,21 +53,29 @@ class ExportReport:
     parity: dict = field(default_factory=dict)
     quantization: dict | None = None
     validation: dict | None = None
+    split: dict | None = None  # box decoding moved out of the graph: agreement with the graph's own
 
     def summary(self) -> str:
         p = self.parity
-        text = (
-            f"wrote {self.path} ({self.precision}, opset {self.opset}, input {self.input_size} px); "
-            f"parity on {p.get('images')} {p.get('source')} images: max rel diff "
-            f"{p.get('max_rel_diff', float('nan')):.2e}; {p.get('kept_boxes')} NMS boxes: min IoU "
-            f"{p.get('min_iou', 1.0):.4f}, max |dscore| {p.get('max_score_diff', 0.0):.2e}; at the "
-            f"operating threshold {p.get('matched')}/{p.get('torch_boxes')} torch boxes matched"
-        )
+        text = f"wrote {self.path} ({self.precision}, opset {self.opset}, input {self.input_size} px)"
+        if p:
+            text += (
+                f"; parity on {p.get('images')} {p.get('source')} images: max rel diff "
+                f"{p.get('max_rel_diff', float('nan')):.2e}; {p.get('kept_boxes')} NMS boxes: min IoU "
+                f"{p.get('min_iou', 1.0):.4f}, max |dscore| {p.get('max_score_diff', 0.0):.2e}; at the "
+                f"operating threshold {p.get('matched')}/{p.get('torch_boxes')} torch boxes matched"
+            )
         if self.quantization:
             q = self.quantization
             text += (
                 f"; int8 vs fp32 on {q['images']} calibration images: recall {q['matched_recall']:.3f}, "
                 f"precision {q['matched_precision']:.3f}, mAP50 {q['map50_vs_fp32']:.3f}"
+            )
+        if self.split:
+            text += (
+                f"; box decoding {'in the graph' if self.metadata.get(PREFIX + 'head') is None else 'in debrismap'}: "
+                f"the same {self.split['anchors']} anchors decoded in and out of the graph, max box diff "
+                f"{self.split['max_box_diff_px']:.1e} px"
             )
         if self.validation:
             v = self.validation
@@ -85,7 +96,7 @@ def load_torch_model(checkpoint_path: str | Path):
     checkpoint = load_checkpoint(checkpoint_path)
     hp = DetectionHParams.from_dict(checkpoint["debrismap"]["hparams"])
     model = build_detection_model(
-        hp.arch, hp.scale, len(hp.classes), hp.box, hp.cls, hp.dfl, hp.width, hp.depth
+        hp.arch, hp.scale, len(hp.classes), hp.box, hp.cls, hp.dfl, hp.width, hp.depth, hp.act
     )
     try:
         model.load_state_dict(ema_state_dict(checkpoint), strict=True)
@@ -393,6 +404,136 @@ def check_parity(
     return result
 
 
+# -- where the boxes are decoded -----------------------------------------------------------------
+SPLIT_TOLERANCE = {"box_px": 1e-3, "score": 1e-5}
+
+
+def split_checked(decoded_path: Path, out_path: Path, meta: ModelMetadata, batch: np.ndarray):
+    """Write `decoded_path` with its box decoding moved out of the graph; (path, metadata, report).
+
+    Refused (ModelError) unless debrismap's decoding of the split file gives the same anchors,
+    boxes and scores as the graph's own decoding on `batch`.
+    """
+    import onnx
+
+    from debrismap.model_head import split_agreement, split_box_decoding
+
+    model = onnx.load(str(decoded_path))
+    props = {p.key: p.value for p in model.metadata_props}
+    split_model, head = split_box_decoding(model, meta.input_size)
+    meta = meta.with_split_head(head)
+    _replace_props(split_model, {**props, **meta.to_props()})
+    onnx.save(split_model, str(out_path))
+    report = _check_split(_ort_run(decoded_path, batch), _ort_run_all(out_path, batch), head, meta)
+    return out_path, meta, report
+
+
+def _check_split(decoded: np.ndarray, split_outputs: list[np.ndarray], head, meta: ModelMetadata) -> dict:
+    """ModelError unless decoding `split_outputs` in numpy gives `decoded`'s anchors, boxes and scores."""
+    from debrismap.model_head import split_agreement
+
+    floor = _comparison_floor(decoded[:, 4:, :].max(axis=1), min(0.01, meta.score_threshold))
+    report = split_agreement(decoded, split_outputs, head, floor)
+    report.update(score_floor=floor, tolerance=SPLIT_TOLERANCE)
+    if (
+        not report["same_anchors"]
+        or report["max_box_diff_px"] > SPLIT_TOLERANCE["box_px"]
+        or report["max_score_diff"] > SPLIT_TOLERANCE["score"]
+    ):
+        raise ModelError(f"the graph's box decoding and debrismap's disagree ({report})")
+    return report
+
+
+def _comparison_floor(best: np.ndarray, ceiling: float, k: int = 50) -> float:
+    """A score floor for comparing two decodings: low enough that even an untrained model's best
+    ~k anchors per tile take part, and in the widest gap between scores near there, so that no
+    score sits at the floor where float rounding could put it on either side."""
+    target = float(np.sort(best, axis=1)[:, -min(k, best.shape[1])].min())
+    values = np.unique(best[(best >= target / 4) & (best <= min(ceiling, 4 * target))])
+    if len(values) < 2:
+        return float(np.clip(target * 0.999, 1e-6, ceiling))
+    gaps = np.log(values[1:]) - np.log(values[:-1])
+    i = int(np.argmax(gaps))
+    return float(np.sqrt(values[i] * values[i + 1]))
+
+
+def convert_layout(source: str | Path, out: str | Path, decoded_output: bool = False) -> ExportReport:
+    """Rewrite a debrismap ONNX file with its box decoding outside (or, decoded_output, inside) the graph.
+
+    No torch needed: the weights and quantisation are copied as they are. A split file made from
+    a decoded one is checked like export checks it, on generated tiles.
+    """
+    import onnx
+
+    from debrismap.model_head import join_box_decoding
+
+    source, out = Path(source), Path(out)
+    if out.suffix.lower() != ".onnx":
+        raise ConfigError("output file must end in .onnx", path=out)
+    if not out.parent.exists():
+        raise OutputError("output folder does not exist", path=out.parent)
+    try:
+        model = onnx.load(str(source))
+    except Exception as exc:  # noqa: BLE001 - protobuf and OS errors alike mean "not usable"
+        raise ModelError(f"not a readable ONNX file ({str(exc).splitlines()[0][:120]})", path=source) from None
+    props = {p.key: p.value for p in model.metadata_props}
+    meta = ModelMetadata.from_props(props, source=str(source))
+    precision = props.get(PREFIX + "precision", "fp32")
+    split = None
+    with tempfile.TemporaryDirectory(prefix=".debrismap-export-", dir=out.parent) as tmp:
+        tmp = Path(tmp)
+        if decoded_output == (meta.head is None):
+            onnx.save(model, str(tmp / "same.onnx"))
+            final = tmp / "same.onnx"  # already in the asked layout: a plain copy
+        elif decoded_output:
+            head = meta.head
+            joined = join_box_decoding(model, head, meta.input_size)
+            meta = meta.with_decoded_output()
+            _replace_props(joined, {k: v for k, v in {**props, **meta.to_props()}.items() if k != PREFIX + "head"})
+            final = tmp / "joined.onnx"
+            onnx.save(joined, str(final))
+            batch, _ = parity_images(_NoDataset(), meta.input_size)
+            split = _check_split(_ort_run(final, batch), _ort_run_all(source, batch), head, meta)
+        else:
+            if precision == "fp16":
+                raise ConfigError("an fp16 model keeps its box decoding in the graph (it is for GPUs)", path=source)
+            batch, _ = parity_images(_NoDataset(), meta.input_size)
+            final, meta, split = split_checked(source, tmp / "split.onnx", meta, batch)
+        os.replace(final, out)
+    report = ExportReport(path=str(out), precision=precision, opset=_opset(model), input_size=meta.input_size,
+                          metadata=meta.to_props(), split=split)
+    earlier = source.with_suffix(".export.json")  # the export that made the source file, if at hand
+    _write_sidecar(out, {**asdict(report), "converted_from": {
+        "path": str(source), "export_report": json.loads(earlier.read_text()) if earlier.is_file() else None}})
+    return report
+
+
+def _write_sidecar(out: Path, report: dict) -> None:
+    sidecar = out.with_suffix(".export.json")
+    tmp_sidecar = sidecar.with_suffix(".json.tmp")
+    tmp_sidecar.write_text(json.dumps(report, indent=2, default=str))
+    os.replace(tmp_sidecar, sidecar)
+
+
+class _NoDataset:
+    """parity_images() of a model whose training data is not at hand: generated tiles."""
+
+    dataset = ""
+
+
+def _opset(model) -> int:
+    return max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0)
+
+
+def _ort_run_all(path: Path, batch: np.ndarray) -> list[np.ndarray]:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return session.run(None, {session.get_inputs()[0].name: batch})
+
+
 # -- int8 --------------------------------------------------------------------------------------
 def quantize_int8(fp32_path: Path, out_path: Path, calib: np.ndarray) -> None:
     """onnxruntime static QDQ quantisation, per-channel weights, calibrated on `calib` images.
@@ -492,8 +633,14 @@ def export_onnx(
     imgsz: int | None = None,
     max_calib: int = 64,
     score_threshold: float | str | None = None,
+    decoded_output: bool = False,
 ) -> ExportReport:
-    """Export a debrismap checkpoint to ONNX; the file appears only if parity passes."""
+    """Export a debrismap checkpoint to ONNX; the file appears only if parity passes.
+
+    The box decoding is checked inside the graph, then moved out of it (format_version 2, see
+    debrismap.model_head) unless `decoded_output` or `half` (a GPU model), which keep
+    ultralytics' (N, 4 + nc, A) layout.
+    """
     import torch
 
     if half and int8:
@@ -564,6 +711,9 @@ def export_onnx(
                 meta,
                 {PREFIX + "precision": "int8", PREFIX + "quantization": json.dumps(quant)},
             )
+        split = None
+        if not decoded_output and not half:  # fp16 is for GPUs, where the in-graph decoding is cheap
+            final, meta, split = split_checked(final, tmp / "split.onnx", meta, batch)
         validation = _validate(final, hp, half)
         os.replace(final, out)  # atomic: a failed export leaves no file behind
     del torch
@@ -576,9 +726,7 @@ def export_onnx(
         parity=parity,
         quantization=quant,
         validation=validation,
+        split=split,
     )
-    sidecar = out.with_suffix(".export.json")
-    tmp_sidecar = sidecar.with_suffix(".json.tmp")
-    tmp_sidecar.write_text(json.dumps(asdict(report), indent=2, default=str))
-    os.replace(tmp_sidecar, sidecar)
+    _write_sidecar(out, asdict(report))
     return report

@@ -7,13 +7,19 @@ torch or onnxruntime: it works on plain dicts of strings.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from debrismap import __version__
 from debrismap.errors import ModelError
+from debrismap.model_head import SplitHead
 
 PREFIX = "debrismap."
+# "1": one output `output0` (N, 4 + nc, A), boxes decoded in the graph (ultralytics' layout).
+# "2": the graph stops at the Detect head's convolutions (outputs box{i}, cls{i} per level) and
+#      the `head` key says how to decode them (debrismap.model_head).
 FORMAT_VERSION = "1"
+SPLIT_HEAD_FORMAT_VERSION = "2"
+SUPPORTED_FORMAT_VERSIONS = (FORMAT_VERSION, SPLIT_HEAD_FORMAT_VERSION)
 REQUIRED_KEYS = (
     "classes",
     "input_size",
@@ -47,11 +53,23 @@ class ModelMetadata:
     training_data: str = ""
     created: str = ""
     software_version: str = __version__
+    head: SplitHead | None = None  # set for format_version 2 files: box decoding runs in debrismap
+
+    def with_split_head(self, head: SplitHead) -> ModelMetadata:
+        """The metadata of the same model with its box decoding moved out of the graph."""
+        return replace(self, head=head, format_version=SPLIT_HEAD_FORMAT_VERSION)
+
+    def with_decoded_output(self) -> ModelMetadata:
+        return replace(self, head=None, format_version=FORMAT_VERSION)
 
     def to_props(self) -> dict[str, str]:
         """Flatten to ONNX metadata_props: every value a string, keys prefixed."""
         out = {}
         for key, value in asdict(self).items():
+            if key == "head":
+                if self.head is not None:
+                    out[PREFIX + key] = self.head.to_json()
+                continue
             if isinstance(value, (list, tuple, dict)):
                 text = json.dumps(list(value) if isinstance(value, tuple) else value)
             else:
@@ -87,12 +105,16 @@ class ModelMetadata:
             )
         except (ValueError, TypeError) as exc:
             raise ModelError(f"has malformed debrismap metadata ({exc})", path=source) from None
-        if meta.format_version != FORMAT_VERSION:
+        if meta.format_version not in SUPPORTED_FORMAT_VERSIONS:
             raise ModelError(
                 f"metadata format_version {meta.format_version} is not supported "
-                f"(this debrismap reads {FORMAT_VERSION})",
+                f"(this debrismap reads {' and '.join(SUPPORTED_FORMAT_VERSIONS)}): a newer debrismap wrote it",
                 path=source,
             )
+        if meta.format_version == SPLIT_HEAD_FORMAT_VERSION:
+            if PREFIX + "head" not in props:
+                raise ModelError("is a format_version 2 model without the 'head' metadata key", path=source)
+            meta = replace(meta, head=SplitHead.from_json(props[PREFIX + "head"], source))
         if not meta.classes or meta.input_size <= 0 or meta.gsd_m <= 0:
             raise ModelError("has invalid debrismap metadata (classes, input_size or gsd_m)", path=source)
         return meta

@@ -90,7 +90,7 @@ def _scores_at(model_path, dataset_dir, thresholds, iou, batch_size, max_images)
             h, w = pixels.shape[1:]
             prep(pixels, np.ones((h, w), bool), out=batch[i, :, :h, :w])
             truths.append(read_yolo_boxes(dataset_dir / "labels" / "val" / (path.stem + ".txt"), w, h))
-        dets = decode_batch(session.run(batch), min(thresholds), meta.nms_iou)
+        dets = decode_batch(session.run(batch), min(thresholds), meta.nms_iou, meta.head)
         for i, truth in enumerate(truths):
             n_true += len(truth)
             for k, t in enumerate(thresholds):

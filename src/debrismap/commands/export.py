@@ -1,18 +1,28 @@
 """Export a trained checkpoint (from `debrismap train`) to an ONNX model for `debrismap detect`.
 
 Uses the EMA weights with Conv+BN fused; input `images` float32 (N, 3, S, S) with a dynamic
-batch axis, output `output0` (N, 4 + nc, A); all debrismap.* metadata (classes, input size,
-training GSD, bands, normalisation, thresholds, ...). Before the file is kept, onnxruntime and
-torch must give the same boxes on sample chips (the training dataset's val split when it is
-still on disk); otherwise nothing is written. A report goes to OUT.export.json.
+batch axis; all debrismap.* metadata (classes, input size, training GSD, bands, normalisation,
+thresholds, ...). Before the file is kept, onnxruntime and torch must give the same boxes on
+sample chips (the training dataset's val split when it is still on disk); otherwise nothing is
+written. A report goes to OUT.export.json.
+
+The box decoding (DFL softmax, anchors, strides, sigmoid) is moved out of the graph: detect
+decodes only the anchors that clear the score threshold, which makes the model a seventh
+faster on a CPU. --decoded-output keeps ultralytics' layout instead, one output `output0`
+(N, 4 + nc, A), for other tools (SAHI, ultralytics); detect runs both.
 
   --half            fp16 weights and compute (for CUDA), float32 input/output kept
   --int8 --calib D  static int8 quantisation (QDQ, per-channel) for CPU, calibrated on the
                     images under D; its agreement with fp32 is measured and stored
 
+Given an .onnx file instead of a checkpoint, only the layout changes (no torch needed): the
+same weights and quantisation, with the box decoding moved out of the graph, or put back in
+with --decoded-output.
+
 examples:
   debrismap export runs/n256/best.ckpt --out debris.onnx
   debrismap export runs/n256/best.ckpt --out debris-int8.onnx --int8 --calib chips/images/val
+  debrismap export debris.onnx --out debris-ultralytics.onnx --decoded-output
 """
 
 from __future__ import annotations
@@ -24,7 +34,7 @@ HELP = "export a training checkpoint to ONNX with metadata and a parity check"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "checkpoint", metavar="CHECKPOINT", help="a debrismap checkpoint (best.ckpt)"
+        "checkpoint", metavar="CHECKPOINT", help="a debrismap checkpoint (best.ckpt), or an .onnx file to convert"
     )
     parser.add_argument("--out", required=True, metavar="FILE.onnx", help="ONNX file to write")
     parser.add_argument("--half", action="store_true", help="fp16 model (for CUDA execution)")
@@ -34,6 +44,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--score-threshold", metavar="S|auto", default=None,
         help="operating score threshold stored in the model (default: the training config's); "
         "'auto' picks the best F1 on the dataset's val split",
+    )
+    parser.add_argument(
+        "--decoded-output", action="store_true",
+        help="keep the box decoding in the graph: ultralytics' (N, 4 + nc, A) output, for other tools",
     )
     parser.add_argument(
         "--opset", type=int, default=17, metavar="N", help="ONNX opset (>= 17, default 17)"
@@ -52,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
 
     from debrismap.errors import ConfigError
 
+    if args.checkpoint.lower().endswith(".onnx"):
+        return _convert(args)
     os.environ.setdefault("YOLO_OFFLINE", "1")  # set before ultralytics is first imported
     try:
         import torch  # noqa: F401
@@ -71,8 +87,26 @@ def run(args: argparse.Namespace) -> int:
         opset=args.opset,
         imgsz=args.imgsz,
         score_threshold=_threshold(args.score_threshold),
+        decoded_output=args.decoded_output,
     )
     print(report.summary())
+    return 0
+
+
+def _convert(args: argparse.Namespace) -> int:
+    """An ONNX file in, the same model in the other output layout out (no torch)."""
+    from pathlib import Path
+
+    from debrismap.errors import ConfigError, ModelError
+    from debrismap.export import convert_layout
+
+    given = [flag for flag, on in (("--half", args.half), ("--int8", args.int8), ("--calib", args.calib),
+                                   ("--score-threshold", args.score_threshold), ("--imgsz", args.imgsz)) if on]
+    if given:
+        raise ConfigError(f"{', '.join(given)}: only for a checkpoint; an .onnx input only changes the output layout")
+    if not Path(args.checkpoint).is_file():
+        raise ModelError("model file not found", path=args.checkpoint)
+    print(convert_layout(args.checkpoint, args.out, decoded_output=args.decoded_output).summary())
     return 0
 
 

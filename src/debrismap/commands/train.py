@@ -27,6 +27,8 @@ _FLAGS = [
     ("--data", "data", str, "DIR", "chip dataset folder (images/, labels/, dataset.yaml)"),
     ("--model", "model", str, "SCALE", "model scale n, s or m (default n)"),
     ("--arch", "arch", str, "NAME", "model family yolov8, yolov8-p2 (extra stride-4 head for tiny piles) or yolo11 (default yolov8)"),
+    ("--act", "act", str, "NAME", "activation after each convolution: silu (ultralytics') or relu "
+     "(folds into int8 convolutions: a faster CPU model) (default silu)"),
     ("--epochs", "epochs", int, "N", "epochs (default 100)"),
     ("--imgsz", "imgsz", int, "PX", "input size, a multiple of 32 (default 256)"),
     ("--batch", "batch", int, "N", "batch size per device (default 16)"),

@@ -1,4 +1,4 @@
-"""Turn the model's raw output (N, 4 + nc, A) into scored boxes per tile, vectorised over the batch."""
+"""Turn the model's outputs (decoded boxes, or a split head's per-level maps) into scored boxes per tile."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from debrismap.detect.nms import nms
+from debrismap.model_head import SplitHead, decode_split_head
 
 
 @dataclass
@@ -39,13 +40,37 @@ def top_k_per_slot(slot: np.ndarray, score: np.ndarray, k: int) -> np.ndarray:
     return np.sort(order[rank < k])
 
 
-def decode_batch(output: np.ndarray, score_threshold: float, nms_iou: float) -> Detections:
-    """Threshold, convert cx/cy/w/h to corners, and run class-aware NMS within each tile.
+def decode_batch(
+    outputs: np.ndarray | list[np.ndarray], score_threshold: float, nms_iou: float, head: SplitHead | None = None
+) -> Detections:
+    """Threshold, make corner boxes, and run class-aware NMS within each tile.
 
+    `outputs` is what ModelSession.run returns: one (N, 4 + nc, A) array of decoded boxes
+    (cx, cy, w, h) and probabilities, or, with `head`, a split-head model's per-level
+    convolution outputs, of which only the anchors above the threshold are decoded.
     Coordinates stay in model-input pixels of each tile; the caller shifts them to the raster.
     At most MAX_CANDIDATES_PER_TILE boxes per tile enter NMS and MAX_DETECTIONS_PER_TILE leave it.
     """
-    output = np.asarray(output)
+    if head is not None:
+        slot, cls, score, boxes = decode_split_head(list(outputs), head, score_threshold)
+        nc = int(np.shape(outputs[len(head.strides)])[1])
+    else:
+        slot, cls, score, boxes, nc = _decoded_candidates(outputs, score_threshold)
+    if len(slot) > MAX_CANDIDATES_PER_TILE and np.bincount(slot).max() > MAX_CANDIDATES_PER_TILE:
+        pick = top_k_per_slot(slot, score, MAX_CANDIDATES_PER_TILE)
+        slot, cls, score, boxes = slot[pick], cls[pick], score[pick], boxes[pick]
+    dets = Detections(boxes, score, cls, slot.astype(np.int32))
+    if len(dets) == 0:
+        return dets
+    keep = np.sort(nms(boxes, score, nms_iou, groups=slot.astype(np.int64) * nc + cls))
+    if len(keep) > MAX_DETECTIONS_PER_TILE:
+        keep = keep[top_k_per_slot(dets.slot[keep], dets.scores[keep], MAX_DETECTIONS_PER_TILE)]
+    return dets.take(keep)
+
+
+def _decoded_candidates(outputs, score_threshold: float):
+    """(slot, class, score, xyxy boxes, nc) above the threshold of a (N, 4 + nc, A) output."""
+    output = np.asarray(outputs[0] if isinstance(outputs, (list, tuple)) else outputs)
     if output.ndim != 3 or output.shape[1] < 5:
         raise ValueError(f"model output has shape {output.shape}, expected (N, 4 + classes, anchors)")
     nc = output.shape[1] - 4
@@ -59,15 +84,6 @@ def decode_batch(output: np.ndarray, score_threshold: float, nms_iou: float) -> 
         slot, anchor = np.nonzero(best_score >= score_threshold)
         cls = class_scores[slot, :, anchor].argmax(axis=1).astype(np.int32)
     score = best_score[slot, anchor].astype(np.float32)
-    if len(slot) > MAX_CANDIDATES_PER_TILE and np.bincount(slot).max() > MAX_CANDIDATES_PER_TILE:
-        pick = top_k_per_slot(slot, score, MAX_CANDIDATES_PER_TILE)
-        slot, anchor, cls, score = slot[pick], anchor[pick], cls[pick], score[pick]
     cx, cy, w, h = (output[slot, k, anchor].astype(np.float64) for k in range(4))
     boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
-    dets = Detections(boxes, score, cls, slot.astype(np.int32))
-    if len(dets) == 0:
-        return dets
-    keep = np.sort(nms(boxes, score, nms_iou, groups=slot.astype(np.int64) * nc + cls))
-    if len(keep) > MAX_DETECTIONS_PER_TILE:
-        keep = keep[top_k_per_slot(dets.slot[keep], dets.scores[keep], MAX_DETECTIONS_PER_TILE)]
-    return dets.take(keep)
+    return slot, cls, score, boxes, nc

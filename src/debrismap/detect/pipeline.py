@@ -94,6 +94,13 @@ class _PostThread(threading.Thread):
             raise self.error
 
 
+def _first(outputs, n: int):
+    """The rows of the batch's real tiles (a padded batch carries zeros after them), per output."""
+    if isinstance(outputs, (list, tuple)):
+        return [o[:n] for o in outputs]
+    return outputs[:n]
+
+
 READER_NICENESS = 5
 
 
@@ -113,8 +120,8 @@ def run_pipeline(
     batches: list[list[int]],
     batch_ids: list[int],
     prepare: Callable[[int], PreparedTile],
-    infer: Callable[[np.ndarray], np.ndarray],
-    handle: Callable[[int, list[PreparedTile], np.ndarray], None],
+    infer: Callable[[np.ndarray], list[np.ndarray]],
+    handle: Callable[[int, list[PreparedTile], list[np.ndarray]], None],
     input_shape: tuple[int, int, int],
     batch_size: int,
     readers: int = 2,
@@ -160,7 +167,7 @@ def run_pipeline(
         output, seconds = future.result()
         timings.inference += seconds
         free_buffers.append(buffer_index)
-        post.put((batch_id, tiles, output[:n]))
+        post.put((batch_id, tiles, _first(output, n)))
 
     def top_up() -> None:
         nonlocal next_index
@@ -196,7 +203,7 @@ def run_pipeline(
                 output, seconds = timed_infer(model_input)
                 timings.inference += seconds
                 free_buffers.append(buffer_index)
-                post.put((batch_id, tiles, output[: len(batch)]))
+                post.put((batch_id, tiles, _first(output, len(batch))))
             else:
                 future = model_pool.submit(timed_infer, model_input)
                 in_model.append((batch_id, tiles, len(batch), buffer_index, future))

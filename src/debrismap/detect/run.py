@@ -244,7 +244,8 @@ def _run_locked(paths: list[Path], out: Path, settings: DetectSettings, started:
                       "gsd_m": meta.gsd_m, "input_size": size, "device": session.device,
                       "providers": session.providers, "sessions": session.count,
                       "threads_per_session": session.threads_per_session, "unlabelled": settings.unlabelled is not None,
-                      "score_threshold": meta.score_threshold, "validation": session.validation},
+                      "score_threshold": meta.score_threshold, "validation": session.validation,
+                      "box_decoding": "debrismap" if meta.head is not None else "in the model graph"},
             "thresholds": thresholds,
             "tiling": tiling,
             "aoi": str(aoi.path) if aoi else None,
@@ -280,9 +281,9 @@ def _run_locked(paths: list[Path], out: Path, settings: DetectSettings, started:
         bar = tqdm(total=len(plan), initial=len(plan) - tiles_run, unit="tile", desc="detect",
                    disable=not settings.progress, dynamic_ncols=True, smoothing=0.1)
 
-        def handle(batch_id: int, tiles: list[PreparedTile], output: np.ndarray) -> None:
+        def handle(batch_id: int, tiles: list[PreparedTile], outputs: list[np.ndarray]) -> None:
             t0 = time.perf_counter()
-            dets = decode_batch(output, score, nms_iou)
+            dets = decode_batch(outputs, score, nms_iou, meta.head)
             placements = []
             for p in tiles:
                 r, row, col = (int(v) for v in plan[p.index])

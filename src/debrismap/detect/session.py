@@ -138,6 +138,17 @@ class ModelSession:
                 )
         if "float" not in inputs[0].type:
             raise ModelError(f"input type is {inputs[0].type}, expected tensor(float)", path=self.path)
+        if meta.head is not None:
+            self._check_split_outputs(outputs)
+        else:
+            self._check_decoded_output(outputs)
+        self.input_name = inputs[0].name
+        self.output_names = [o.name for o in outputs] if meta.head is not None else [outputs[0].name]
+        self.fixed_batch = shape[0] if isinstance(shape[0], int) else None
+        self.fixed_spatial = isinstance(shape[2], int) or isinstance(shape[3], int)
+
+    def _check_decoded_output(self, outputs) -> None:
+        meta = self.metadata
         out_shape = outputs[0].shape
         if len(out_shape) != 3:
             raise ModelError(f"output has shape {out_shape}, expected (N, 4 + classes, anchors)", path=self.path)
@@ -146,10 +157,21 @@ class ModelSession:
                 f"output has {out_shape[1]} rows per anchor but 4 + {len(meta.classes)} classes are expected",
                 path=self.path,
             )
-        self.input_name = inputs[0].name
-        self.output_name = outputs[0].name
-        self.fixed_batch = shape[0] if isinstance(shape[0], int) else None
-        self.fixed_spatial = isinstance(shape[2], int) or isinstance(shape[3], int)
+
+    def _check_split_outputs(self, outputs) -> None:
+        """A split-head file: outputs box0.., cls0.. with 4 * reg_max and nc channels per level."""
+        head, nc = self.metadata.head, len(self.metadata.classes)
+        names = [o.name for o in outputs]
+        if names != head.output_names():
+            raise ModelError(
+                f"outputs are {', '.join(names)} but its 'head' metadata promises {', '.join(head.output_names())}",
+                path=self.path,
+            )
+        levels = len(head.strides)
+        for i, out in enumerate(outputs):
+            channels = 4 * head.reg_max if i < levels else nc
+            if len(out.shape) != 4 or (isinstance(out.shape[1], int) and out.shape[1] != channels):
+                raise ModelError(f"output {out.name} has shape {out.shape}, expected (N, {channels}, H, W)", path=self.path)
 
     # -- running -----------------------------------------------------------------------------
     @property
@@ -164,20 +186,24 @@ class ModelSession:
     def providers(self) -> list[str]:
         return list(self._session.get_providers())
 
-    def run(self, batch: np.ndarray) -> np.ndarray:
-        """(N, 3, S, S) float32 -> (N, 4 + nc, A) float32. Releases the GIL while the model runs."""
+    def run(self, batch: np.ndarray) -> list[np.ndarray]:
+        """(N, 3, S, S) float32 -> the model's outputs, for `decode_batch`. Releases the GIL while it runs.
+
+        One (N, 4 + nc, A) array for a decoded-output model, box0.., cls0.. for a split-head one.
+        """
         if self._binding is None:
-            return self._session.run([self.output_name], {self.input_name: batch})[0]
+            return self._session.run(self.output_names, {self.input_name: batch})
         import onnxruntime as ort
 
-        # IO binding: the batch goes to the GPU once, the output comes back once.
+        # IO binding: the batch goes to the GPU once, the outputs come back once.
         binding = self._binding
         binding.clear_binding_inputs()
         binding.clear_binding_outputs()
         binding.bind_ortvalue_input(self.input_name, ort.OrtValue.ortvalue_from_numpy(batch, "cuda", 0))
-        binding.bind_output(self.output_name, "cuda", 0)
+        for name in self.output_names:
+            binding.bind_output(name, "cuda", 0)
         self._session.run_with_iobinding(binding)
-        return binding.copy_outputs_to_cpu()[0]
+        return binding.copy_outputs_to_cpu()
 
 
 def _optional_json(text: str | None) -> dict | None:
@@ -269,7 +295,7 @@ class SessionPool:
             raise AttributeError(name)
         return getattr(self.sessions[0], name)
 
-    def run(self, batch: np.ndarray) -> np.ndarray:
+    def run(self, batch: np.ndarray) -> list[np.ndarray]:
         session = self._free.get()
         try:
             return session.run(batch)

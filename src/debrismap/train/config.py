@@ -19,6 +19,7 @@ from debrismap.errors import ConfigError
 SCALES = ("n", "s", "m", "l", "x")
 # yolov8-p2 adds a stride-4 head: piles of 3-8 px (2-4 m at 0.5 m) get anchors inside them.
 ARCHS = ("yolov8", "yolov8-p2", "yolo11")
+ACTS = ("silu", "relu")  # train.model.ACTIVATIONS (not imported: this module stays torch-free)
 OPTIMIZERS = ("adamw", "sgd")
 
 
@@ -30,6 +31,7 @@ class TrainConfig:
     out: str = "runs/train"  # run folder: checkpoints, logs, config.yaml
     model: str = "n"  # model scale
     arch: str = "yolov8"  # ultralytics model family (config YAML, built from scratch)
+    act: str = "silu"  # activation after each convolution: silu (ultralytics') or relu (faster int8)
     width: float = 0.0  # width multiple override, 0 = the scale's own (tests use tiny nets)
     depth: float = 0.0  # depth multiple override, 0 = the scale's own
     epochs: int = 100
@@ -78,6 +80,7 @@ class TrainConfig:
         checks = [
             (self.model in SCALES, f"model must be one of {', '.join(SCALES)}, got {self.model!r}"),
             (self.arch in ARCHS, f"arch must be one of {', '.join(ARCHS)}, got {self.arch!r}"),
+            (self.act in ACTS, f"act must be one of {', '.join(ACTS)}, got {self.act!r}"),
             (
                 self.optimizer in OPTIMIZERS,
                 f"optimizer must be adamw or sgd, got {self.optimizer!r}",

@@ -30,6 +30,7 @@ class DetectionHParams:
 
     arch: str = "yolov8"
     scale: str = "n"
+    act: str = "silu"  # activation after each convolution (checkpoints without it used SiLU)
     width: float = 0.0  # width multiple override (0 = the scale's)
     depth: float = 0.0  # depth multiple override (0 = the scale's)
     classes: list = field(default_factory=lambda: ["debris"])
@@ -68,7 +69,7 @@ class DebrisDetectionTask(pl.LightningModule):
         # plain primitives only, so checkpoints load with torch.load(weights_only=True)
         self.save_hyperparameters(asdict(hp))
         self.model = build_detection_model(
-            hp.arch, hp.scale, len(hp.classes), hp.box, hp.cls, hp.dfl, hp.width, hp.depth
+            hp.arch, hp.scale, len(hp.classes), hp.box, hp.cls, hp.dfl, hp.width, hp.depth, hp.act
         )
         self.criterion = self.model.init_criterion()
         self.ema = EMA(self.model, hp.ema_decay, hp.ema_tau)
