@@ -16,9 +16,10 @@ with the same tile size, overlap, score threshold and NMS IoU:
   rebuilt from the fp32 ONNX twin of --model (benchmarks/torch_twin.py, which checks that it
   reproduces the ONNX output), or taken from the training checkpoint with --checkpoint.
 - SAHI + ONNX: the same call with model_path=<our .onnx>. SAHI 0.12 has no separate ONNX model
-  type; its ultralytics wrapper runs .onnx files through ultralytics' ONNX Runtime backend.
-  Our graph already has ultralytics' raw output layout (N, 4 + nc, A), so only ultralytics'
-  metadata keys (stride, task, imgsz, names, batch) are added, to a temporary copy.
+  type; its ultralytics wrapper runs .onnx files through ultralytics' ONNX Runtime backend,
+  which wants ultralytics' output layout (N, 4 + nc, A): a temporary copy gets the box decoding
+  put back in the graph (when --model has it outside) and ultralytics' metadata keys (stride,
+  task, imgsz, names, batch). So this row runs the box decoding on every anchor, in the graph.
 
 SAHI's time covers reading the raster into memory and the sliced prediction, not model
 loading. The methods run round-robin --repeats times (default 3) and each one's median time
@@ -71,9 +72,15 @@ def ultralytics_pt(checkpoint: Path, out: Path) -> Path:
 
 
 def onnx_for_ultralytics(onnx_path: Path, out: Path, meta) -> Path:
+    """A copy in ultralytics' layout: the box decoding put back in the graph (the same weights and
+    quantisation, model_head.join_box_decoding) if the file has it outside, and ultralytics' keys."""
     import onnx
 
+    from debrismap.model_head import join_box_decoding
+
     proto = onnx.load(str(onnx_path))
+    if meta.head is not None:
+        proto = join_box_decoding(proto, meta.head, meta.input_size)
     extra = {
         "stride": "32", "task": "detect", "batch": "1", "imgsz": str([meta.input_size, meta.input_size]),
         "names": str({i: n for i, n in enumerate(meta.classes)}), "args": str({"dynamic": True, "nms": False}),

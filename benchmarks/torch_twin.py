@@ -6,7 +6,8 @@ holds every trained weight under its torch name: export folds BatchNorm into the
 (`DetectionModel.fuse()`) and the TorchScript exporter keeps the state-dict names for the
 initializers. So a freshly built, fused ultralytics DetectionModel of the right architecture
 takes them back exactly. The architecture is found by trying the families and scales debrismap
-trains (the one whose fused state dict has exactly these names and shapes); the DFL
+trains (the one whose fused state dict has exactly these names and shapes), with ReLU where the
+graph has Relu nodes and SiLU otherwise; the DFL
 convolution's fixed 0..15 weights are the one tensor the exporter renames (constant-folded into
 a MatMul), and they are not trained.
 
@@ -39,8 +40,16 @@ def onnx_weights(onnx_path: Path) -> dict:
     return {init.name: nh.to_array(init) for init in proto.graph.initializer}
 
 
+def activation(onnx_path: Path) -> str:
+    """relu if the graph's convolutions are followed by Relu (train --act relu), else silu."""
+    import onnx
+
+    ops = {node.op_type for node in onnx.load(str(onnx_path), load_external_data=False).graph.node}
+    return "relu" if "Relu" in ops else "silu"
+
+
 def rebuild(onnx_path: Path, classes: int):
-    """(fused eval DetectionModel carrying the ONNX file's weights, 'arch scale') or SystemExit."""
+    """(fused eval DetectionModel carrying the ONNX file's weights, 'arch scale act') or SystemExit."""
     import torch
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
@@ -48,16 +57,17 @@ def rebuild(onnx_path: Path, classes: int):
     from debrismap.train.model import build_detection_model
 
     weights = onnx_weights(onnx_path)
+    act = activation(onnx_path)
     for arch in ARCHS:
         for scale in SCALES:
-            model = build_detection_model(arch, scale, classes).eval()
+            model = build_detection_model(arch, scale, classes, act=act).eval()
             model.fuse(verbose=False)
             state = model.state_dict()
             trained = {k: v for k, v in state.items() if not k.endswith("dfl.conv.weight")}
             if set(trained) - set(weights) or any(tuple(v.shape) != weights[k].shape for k, v in trained.items()):
                 continue
             model.load_state_dict({k: torch.from_numpy(weights[k].copy()) for k in trained}, strict=False)
-            return model, f"{arch} {scale}"
+            return model, f"{arch} {scale} {act}"
     raise SystemExit(f"{onnx_path}: no debrismap architecture ({', '.join(ARCHS)} x {'/'.join(SCALES)}) has these weights")
 
 
@@ -71,12 +81,26 @@ def max_relative_difference(model, onnx_path: Path, size: int) -> float:
 
     rng = np.random.default_rng(0)
     x = rng.random((2, 3, size, size), dtype=np.float32)
-    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(decoded_layout(onnx_path), providers=["CPUExecutionProvider"])
     want = session.run(None, {session.get_inputs()[0].name: x})[0]
     with torch.inference_mode():  # on a copy: export mode patches methods that would not pickle
         got = set_export_mode(copy.deepcopy(model))(torch.from_numpy(x))
     got = (got[0] if isinstance(got, (tuple, list)) else got).numpy()
     return float(np.abs(got - want).max() / max(np.abs(want).max(), 1e-9))
+
+
+def decoded_layout(onnx_path: Path) -> bytes:
+    """The model with its box decoding in the graph (ultralytics' output layout), serialised."""
+    import onnx
+
+    from debrismap.model_head import join_box_decoding
+    from debrismap.model_meta import ModelMetadata
+
+    proto = onnx.load(str(onnx_path))
+    meta = ModelMetadata.from_props({p.key: p.value for p in proto.metadata_props}, source=str(onnx_path))
+    if meta.head is not None:
+        proto = join_box_decoding(proto, meta.head, meta.input_size)
+    return proto.SerializeToString()
 
 
 def write_ultralytics_pt(onnx_path: Path, out: Path, meta) -> Path:

@@ -84,6 +84,21 @@ def test_config_file_then_flags(tmp_path):
         make_config(None, {"max_time": "55 minutes"})
 
 
+def test_relu_activation_is_chosen_per_model_and_does_not_leak():
+    """--act relu puts ReLU after every convolution of that model only (ultralytics sets its
+    activation class-wide while building; the next model must get SiLU again)."""
+    from ultralytics.nn.modules.conv import Conv
+
+    from debrismap.train.model import build_detection_model
+
+    relu = build_detection_model("yolov8-p2", "n", 1, width=0.0625, act="relu")
+    plain = build_detection_model("yolov8-p2", "n", 1, width=0.0625)
+    acts = lambda m: {type(c.act).__name__ for c in m.modules() if isinstance(c, Conv)}  # noqa: E731
+    assert acts(relu) == {"ReLU"} and acts(plain) == {"SiLU"}
+    with pytest.raises(ConfigError, match="act must be one of silu, relu"):
+        make_config(None, {"act": "gelu"})
+
+
 def test_dataset_errors_are_one_line(tmp_path, capsys):
     data = make_toy_dataset(tmp_path / "chips", n_train=2, n_val=1, size=64)
     (data / "dataset.yaml").write_text("names: [debris]\ngsd_m: [oops\n")
