@@ -129,6 +129,7 @@ def run_pipeline(
     timings: Timings | None = None,
     pad_short_batches: bool = False,
     streams: int = 1,
+    reader_of: Callable[[int], int] | None = None,
 ) -> Timings:
     """Push `batches` (lists of plan indices) through prepare -> infer -> handle.
 
@@ -136,7 +137,8 @@ def run_pipeline(
     unbroken and in a resumed run; it is zero-padded only for models with a fixed batch size.
     With `streams` > 1, that many batches are in `infer` at once (from as many threads; `infer`
     must allow it) and are handed to `handle` in plan order. `timings.inference` then sums the
-    model's busy seconds over the streams.
+    model's busy seconds over the streams. `reader_of(index)` picks the reader thread of a tile
+    (default: round robin).
     """
     timings = timings or Timings()
     ahead = ahead or (streams + 2) * batch_size + readers
@@ -151,7 +153,14 @@ def run_pipeline(
     free_buffers = list(range(n_buffers))
     post = _PostThread(handle)
     post.start()
-    pool = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="debrismap-read", initializer=_yield_to_model)
+    # One single-thread pool per reader, so that `reader_of` decides which reader reads a tile:
+    # each reader has its own raster handle and GDAL block cache, and tiles that share blocks
+    # should go to the same one (each block is decompressed once instead of once per reader).
+    pools = [
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"debrismap-read{k}", initializer=_yield_to_model)
+        for k in range(readers)
+    ]
+    reader_of = reader_of or (lambda index: index)
     model_pool = ThreadPoolExecutor(max_workers=streams, thread_name_prefix="debrismap-model") if streams > 1 else None
     futures: deque = deque()
     in_model: deque = deque()  # (batch_id, tiles, n, buffer index, future) in plan order
@@ -172,7 +181,8 @@ def run_pipeline(
     def top_up() -> None:
         nonlocal next_index
         while len(futures) < ahead and next_index < len(order):
-            futures.append(pool.submit(prepare, order[next_index]))
+            index = order[next_index]
+            futures.append(pools[reader_of(index) % readers].submit(prepare, index))
             next_index += 1
 
     try:
@@ -214,7 +224,8 @@ def run_pipeline(
     except BaseException:
         for future in futures:
             future.cancel()
-        pool.shutdown(wait=True, cancel_futures=True)
+        for pool in pools:
+            pool.shutdown(wait=True, cancel_futures=True)
         if model_pool is not None:
             model_pool.shutdown(wait=True, cancel_futures=True)  # a running batch still owns its buffer
         try:
@@ -222,7 +233,8 @@ def run_pipeline(
         except queue.Full:
             pass
         raise
-    pool.shutdown(wait=True)
+    for pool in pools:
+        pool.shutdown(wait=True)
     if model_pool is not None:
         model_pool.shutdown(wait=True)
     return timings
