@@ -28,6 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common  # noqa: E402
+
 BASE_SIZE = 2048
 
 
@@ -119,7 +122,7 @@ def run_detect_subprocess(raster: Path, out: Path, model: Path, batch: int, thre
 
     before = resource.getrusage(resource.RUSAGE_CHILDREN)  # cumulative over all children waited for
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd)
+    proc = subprocess.Popen(cmd, env=_common.subprocess_env())  # bytecode cached, as installed
     ps = psutil.Process(proc.pid)
     peak_polled = 0
     while proc.poll() is None:  # poll too, in case ru_maxrss is not supported
