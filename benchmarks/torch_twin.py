@@ -37,7 +37,12 @@ def onnx_weights(onnx_path: Path) -> dict:
     proto = onnx.load(str(onnx_path))
     if any(node.op_type in ("QuantizeLinear", "DequantizeLinear") for node in proto.graph.node):
         raise SystemExit(f"{onnx_path}: a quantised model; pass its fp32 twin (the weights must be exact)")
-    return {init.name: nh.to_array(init) for init in proto.graph.initializer}
+    weights = {init.name: nh.to_array(init) for init in proto.graph.initializer}
+    # the exporter stores equal tensors once and names the others through Identity nodes
+    for node in proto.graph.node:
+        if node.op_type == "Identity" and node.input[0] in weights:
+            weights[node.output[0]] = weights[node.input[0]]
+    return weights
 
 
 def activation(onnx_path: Path) -> str:

@@ -27,7 +27,7 @@ def test_rebuilds_the_bundled_network_exactly(tmp_path):
     onnx_path = REPO / "models" / "debrismap-default.onnx"
     meta = _metadata(onnx_path)
     model, arch = torch_twin.rebuild(onnx_path, len(meta.classes))
-    assert arch == "yolov8-p2 n"  # the model card's architecture, found from the weights alone
+    assert arch == "yolov8-p2 n relu"  # the model card's architecture, found from the weights alone
     assert torch_twin.max_relative_difference(model, onnx_path, meta.input_size) < 1e-4
 
     pt = torch_twin.write_ultralytics_pt(onnx_path, tmp_path / "twin.pt", meta)
