@@ -7,7 +7,8 @@ ONNX Runtime sessions with no I/O — and detect's peak RSS stays under 1.5 GB a
 The city is a VRT mosaic repeating one synthetic 2048 x 2048 city (generated once into the
 cache folder), so 100 or 500 Mpx cost no disk. The model is --model, else the bundled model,
 else a YOLOv8n with random weights exported here with ultralytics (benchmark only: needs the
-[train] extra). Detect runs in a subprocess; its peak RSS is the kernel's ru_maxrss for it.
+[train] extra). Detect runs in a subprocess; its peak RSS is the kernel's high-water mark for it
+(/proc/PID/status VmHWM, read every 0.1 s while it runs).
 
     uv run python benchmarks/bench_detect_speed.py --mpx 100 --cache ~/.cache/debrismap-bench
     uv run python benchmarks/bench_detect_speed.py --mpx 500 --skip-bare   # memory only
@@ -124,22 +125,37 @@ def run_detect_subprocess(raster: Path, out: Path, model: Path, batch: int, thre
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=_common.subprocess_env())  # bytecode cached, as installed
     ps = psutil.Process(proc.pid)
-    peak_polled = 0
-    while proc.poll() is None:  # poll too, in case ru_maxrss is not supported
+    peak_polled = peak_hwm = 0
+    # Not the children's ru_maxrss: a child forked from this process starts with this process's
+    # memory counted (the bare runs' sessions), which once reported 3 GB for a 370 MB detect.
+    # The kernel's high-water mark of the detect process itself (VmHWM, Linux) is exact; RSS
+    # polled every 0.1 s is the fallback elsewhere.
+    while proc.poll() is None:
         try:
             peak_polled = max(peak_polled, ps.memory_info().rss + sum(c.memory_info().rss for c in ps.children(True)))
+            peak_hwm = max(peak_hwm, _vm_hwm(proc.pid))
         except psutil.Error:
             pass
-        time.sleep(0.25)
+        time.sleep(0.1)
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
         raise SystemExit(f"detect failed with exit code {proc.returncode}")
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    ru_peak = usage.ru_maxrss * 1024  # Linux reports KiB: the largest child so far, fine for a maximum
     run = json.loads((out / "run.json").read_text())
     cpu = (usage.ru_utime + usage.ru_stime) - (before.ru_utime + before.ru_stime)
-    return {"wall_s": wall, "cpu_s": cpu, "peak_rss_bytes": max(ru_peak, peak_polled),
+    return {"wall_s": wall, "cpu_s": cpu, "peak_rss_bytes": max(peak_hwm, peak_polled),
             "peak_rss_polled_bytes": peak_polled, "run": run}
+
+
+def _vm_hwm(pid: int) -> int:
+    """Peak resident memory of a live process since it started (Linux /proc), else 0."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
 
 
 def bare_model_seconds(model: Path, n_tiles: int, batch: int, threads: int | None) -> tuple[float, float]:
@@ -162,7 +178,8 @@ def bare_model_seconds(model: Path, n_tiles: int, batch: int, threads: int | Non
     batches = [x] * full + ([x[:rest]] if rest else [])
     c0, t0 = _cpu_self(), time.perf_counter()
     with ThreadPoolExecutor(max_workers=pool.count) as workers:
-        list(workers.map(pool.run, batches))
+        for _ in workers.map(pool.run, batches):  # drop each output, as detect's post thread does
+            pass
     return time.perf_counter() - t0, _cpu_self() - c0
 
 
@@ -237,6 +254,11 @@ def main() -> None:
     bare_cpu = median["bare_cpu_s"] if median else None
     timings = run["timings"]
     result = {
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "command": " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
+        "git_commit": _common.git_commit(),
+        "machine": _common.machine(),
+        "versions": _common.versions(),
         "host": {"machine": platform.machine(), "cpus_logical": os.cpu_count(),
                  "load_avg_at_end": os.getloadavg()},
         "raster": str(raster), "megapixels": (n * BASE_SIZE) ** 2 / 1e6, "model": str(model),

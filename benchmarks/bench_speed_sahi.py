@@ -161,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="SAHI + PyTorch batch sizes to time, comma separated (default 1,8: SAHI's default and detect's)")
     parser.add_argument("--sessions", type=int, default=None, help="detect --sessions (default: detect's own)")
     parser.add_argument("--repeats", type=int, default=3, help="timed rounds, round-robin; medians reported (default 3)")
+    parser.add_argument("--tag", default="", help="results go to results/bench_speed_sahi_TAG.json (e.g. fp32)")
     args = parser.parse_args(argv)
     model = _common.check_model(args.model)
     meta = model_metadata(model)
@@ -261,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nwarning: recalls differ by {max(recalls) - min(recalls):.3f}: the speed ratio is not at equal recall")
     print(f"\n{args.size}x{args.size} px ({mpx:.1f} Mpx), tile {tile}, overlap {overlap}, batch {args.batch}, "
           f"score >= {score}, NMS IoU {meta.nms_iou}, recall at IoU {args.iou}")
-    _common.write_result("bench_speed_sahi", {
+    _common.write_result("bench_speed_sahi" + (f"_{args.tag}" if args.tag else ""), {
         "model": str(model), "model_sha256": _common.file_sha256(model),
         "checkpoint": str(args.checkpoint) if args.checkpoint else None,
         "torch_weights": str(args.checkpoint or pt), "raster": str(city),
