@@ -26,7 +26,7 @@ import numpy as np
 @dataclass
 class PreparedTile:
     index: int  # position in the plan
-    image: np.ndarray  # (3, S, S) float32 model input
+    image: np.ndarray  # (3, S, S) tile pixels, uint8 until `to_input` writes them into the batch
     valid: np.ndarray  # (S, S) bool
     extra: dict = field(default_factory=dict)  # e.g. coverage counts for the tile's core
     read_s: float = 0.0
@@ -36,7 +36,8 @@ class PreparedTile:
 
 @dataclass
 class Timings:
-    """Seconds. read/preprocess are summed over reader threads (busy time, not wall time)."""
+    """Seconds. read is summed over reader threads (busy time, not wall time); preprocess adds the
+    reader-side masking to the main thread's normalisation into the batch."""
 
     read: float = 0.0
     preprocess: float = 0.0
@@ -130,6 +131,7 @@ def run_pipeline(
     pad_short_batches: bool = False,
     streams: int = 1,
     reader_of: Callable[[int], int] | None = None,
+    to_input: Callable[[np.ndarray, np.ndarray], None] | None = None,
 ) -> Timings:
     """Push `batches` (lists of plan indices) through prepare -> infer -> handle.
 
@@ -138,7 +140,9 @@ def run_pipeline(
     With `streams` > 1, that many batches are in `infer` at once (from as many threads; `infer`
     must allow it) and are handed to `handle` in plan order. `timings.inference` then sums the
     model's busy seconds over the streams. `reader_of(index)` picks the reader thread of a tile
-    (default: round robin).
+    (default: round robin). `to_input(image, slot)` writes a prepared tile into its batch slot
+    (default: a copy): tiles wait in the queue as uint8 and become float32 only there, which
+    keeps the queue a quarter of the size.
     """
     timings = timings or Timings()
     ahead = ahead or (streams + 2) * batch_size + readers
@@ -161,6 +165,7 @@ def run_pipeline(
         for k in range(readers)
     ]
     reader_of = reader_of or (lambda index: index)
+    to_input = to_input or (lambda image, slot: np.copyto(slot, image))
     model_pool = ThreadPoolExecutor(max_workers=streams, thread_name_prefix="debrismap-model") if streams > 1 else None
     futures: deque = deque()
     in_model: deque = deque()  # (batch_id, tiles, n, buffer index, future) in plan order
@@ -198,7 +203,9 @@ def run_pipeline(
                 tile = futures.popleft().result()
                 timings.wait_for_tiles += time.perf_counter() - t0
                 top_up()
-                buffer[slot] = tile.image
+                t1 = time.perf_counter()
+                to_input(tile.image, buffer[slot])
+                timings.preprocess += time.perf_counter() - t1
                 tile.image = None  # the batch buffer holds it now; free the copy early
                 timings.read += tile.read_s
                 timings.preprocess += tile.prep_s

@@ -30,8 +30,15 @@ class Preprocessor:
 
     def __call__(self, pixels: np.ndarray, valid: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """`pixels` band first, as `RasterView.read(window, band_first=True)` gives them."""
-        if not valid.all():
-            pixels = np.where(valid, pixels, np.uint8(FILL_VALUE))
+        return self.normalise(self.fill_masked(pixels, valid), out)
+
+    @staticmethod
+    def fill_masked(pixels: np.ndarray, valid: np.ndarray) -> np.ndarray:
+        """uint8 pixels with the masked ones set to FILL_VALUE (the array itself if all are valid)."""
+        return pixels if valid.all() else np.where(valid, pixels, np.uint8(FILL_VALUE))
+
+    def normalise(self, pixels: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """uint8 (3, H, W) -> float32 model input, written into `out` (a batch slot) when given."""
         if out is None:
             out = np.empty(pixels.shape, np.float32)
         np.multiply(pixels, self.scale, out=out, casting="unsafe")  # one pass: cast, scale

@@ -271,7 +271,7 @@ def _run_locked(paths: list[Path], out: Path, settings: DetectSettings, started:
             c0, t0 = time.thread_time(), time.perf_counter()
             img = view.read(t.window, band_first=True)
             t1 = time.perf_counter()
-            x = preprocess(img.pixels, img.valid)
+            x = preprocess.fill_masked(img.pixels, img.valid)  # uint8; normalised into the batch
             cov = core_cell_counts(img.valid, (int(t.window.col_off), int(t.window.row_off)), t.core_bounds)
             return PreparedTile(index, x, img.valid, {"cov": cov}, t1 - t0, time.perf_counter() - t1,
                                 time.thread_time() - c0)
@@ -315,6 +315,7 @@ def _run_locked(paths: list[Path], out: Path, settings: DetectSettings, started:
                 [batches_all[b] for b in todo_ids], todo_ids, prepare, session.run, handle,
                 (3, tile, tile), batch, readers=settings.readers, timings=timings,
                 pad_short_batches=session.fixed_batch is not None, streams=session.count, reader_of=reader_of,
+                to_input=lambda image, slot: preprocess.normalise(image, out=slot),
             )
         finally:
             bar.close()
