@@ -100,13 +100,22 @@ def test_export_moves_box_decoding_out_of_the_graph(checkpoint, tmp_path, capsys
                       "cls0": ["batch", 1, 16, 16], "cls1": ["batch", 1, 8, 8], "cls2": ["batch", 1, 4, 4]}
     batch = np.random.default_rng(1).random((3, 3, 128, 128), dtype=np.float32)
     a, b = ModelSession(split), ModelSession(decoded)
-    floor = 0.001  # an untrained head: compare many low-scoring boxes, not only confident ones
-    got = decode_batch(a.run(batch), floor, 0.5, a.metadata.head)
-    want = decode_batch(b.run(batch), floor, 0.5, b.metadata.head)
+    # a barely trained head: compare many low-scoring boxes, at a floor no score sits next to
+    # (float rounding may put a score equal to the floor on either side)
+    from debrismap.export import _comparison_floor
+
+    floor = _comparison_floor(b.run(batch)[0][:, 4:, :].max(axis=1), 0.01)
+    # NMS at IoU 0.999 keeps every distinct box: with near-equal scores, which of two
+    # overlapping boxes a real NMS keeps is a coin toss between the decodings
+    got = decode_batch(a.run(batch), floor, 0.999, a.metadata.head)
+    want = decode_batch(b.run(batch), floor, 0.999, b.metadata.head)
     assert len(got) == len(want) > 0
-    order_got, order_want = np.lexsort(got.boxes.T), np.lexsort(want.boxes.T)
-    np.testing.assert_allclose(got.boxes[order_got], want.boxes[order_want], atol=1e-3)
-    np.testing.assert_allclose(got.scores[order_got], want.scores[order_want], atol=1e-5)
+    # pair each box with the nearest one of the same tile: one to one, and within 1e-3 px
+    distance = np.abs(got.boxes[:, None] - want.boxes[None]).max(axis=2)
+    distance[got.slot[:, None] != want.slot[None]] = np.inf
+    pair = distance.argmin(axis=1)
+    assert len(set(pair.tolist())) == len(got) and distance[np.arange(len(got)), pair].max() <= 1e-3
+    np.testing.assert_allclose(got.scores, want.scores[pair], atol=1e-5)
     assert props[PREFIX + "validation"]  # measured on the split file itself
 
 
