@@ -95,3 +95,28 @@ def test_resume_refuses_a_different_run(assets, tmp_path, capsys):
                  "--batch", str(BATCH + 1), "--overlap", "16", "--no-heatmap", "--quiet", "--resume"])
     assert code == 2
     assert "holds a different run" in capsys.readouterr().err
+
+
+def test_kill9_then_resume_with_the_bundled_split_head_model(tmp_path):
+    """The same guarantee with the bundled int8 model, whose boxes debrismap decodes itself."""
+    from debrismap.detect.model_file import find_default_model
+    from debrismap.synth import generate_city
+
+    model = find_default_model("cpu")
+    if model is None:
+        pytest.skip("bundled model not installed")
+    city = generate_city(tmp_path / "city.tif", size=768, seed=5, progress=False).raster
+    cmd = lambda out, *extra: [sys.executable, "-m", "debrismap", "detect", str(city), "--out", str(out),  # noqa: E731
+                               "--model", str(model), "--batch", "2", "--no-heatmap", "--quiet", *extra]
+    unbroken, out = tmp_path / "unbroken", tmp_path / "run"
+    subprocess.run(cmd(unbroken), check=True, capture_output=True, timeout=120)
+    env = {**os.environ, "DEBRISMAP_TEST_KILL_AT": "batch:3"}
+    proc = subprocess.run(cmd(out), check=False, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    subprocess.run(cmd(out, "--resume"), check=True, capture_output=True, timeout=120)
+    a, fa = read_boxes(unbroken)
+    b, fb = read_boxes(out)
+    assert len(a) > 0
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(fa["score"], fb["score"])
+    assert json.loads((out / "run.json").read_text())["model"]["box_decoding"] == "debrismap"
