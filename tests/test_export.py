@@ -67,7 +67,7 @@ def test_export_writes_contract_model(checkpoint, tmp_path, capsys):
     assert inp.name == "images" and inp.type == "tensor(float)" and inp.shape[1:] == [3, 128, 128]
     assert outp.name == "output0" and isinstance(inp.shape[0], str)  # dynamic batch
     y = session.run(None, {"images": np.random.rand(3, 3, 128, 128).astype(np.float32)})[0]
-    anchors = (128 // 8) ** 2 + (128 // 16) ** 2 + (128 // 32) ** 2
+    anchors = (128 // 4) ** 2 + (128 // 8) ** 2 + (128 // 16) ** 2 + (128 // 32) ** 2  # yolov8-p2, train's default
     assert y.shape == (3, 5, anchors)
     assert 0 <= y[:, 4].min() and y[:, 4].max() <= 1  # probabilities, after sigmoid
     report = json.loads(out.with_suffix(".export.json").read_text())
@@ -89,15 +89,15 @@ def test_export_moves_box_decoding_out_of_the_graph(checkpoint, tmp_path, capsys
     assert main(["export", str(checkpoint["ckpt"]), "--out", str(decoded), "--decoded-output"]) == 0
     props = {p.key: p.value for p in onnx.load(str(split)).metadata_props}
     meta = ModelMetadata.from_props(props, str(split))
-    assert meta.format_version == "2" and meta.head.strides == (8, 16, 32) and meta.head.reg_max == 16
+    assert meta.format_version == "2" and meta.head.strides == (4, 8, 16, 32) and meta.head.reg_max == 16
     report = json.loads(split.with_suffix(".export.json").read_text())
     assert report["split"]["same_anchors"] and report["split"]["anchors"] > 0
     assert report["split"]["max_box_diff_px"] <= 1e-3
 
     session = ort.InferenceSession(str(split), providers=["CPUExecutionProvider"])
     shapes = {o.name: o.shape for o in session.get_outputs()}
-    assert shapes == {"box0": ["batch", 64, 16, 16], "box1": ["batch", 64, 8, 8], "box2": ["batch", 64, 4, 4],
-                      "cls0": ["batch", 1, 16, 16], "cls1": ["batch", 1, 8, 8], "cls2": ["batch", 1, 4, 4]}
+    assert shapes == {f"{kind}{i}": ["batch", channels, 32 >> i, 32 >> i]
+                      for kind, channels in (("box", 64), ("cls", 1)) for i in range(4)}
     batch = np.random.default_rng(1).random((3, 3, 128, 128), dtype=np.float32)
     a, b = ModelSession(split), ModelSession(decoded)
     # a barely trained head: compare many low-scoring boxes, at a floor no score sits next to
@@ -126,7 +126,7 @@ def test_export_converts_an_onnx_file_both_ways(checkpoint, tmp_path):
     assert main(["export", str(joined), "--out", str(again)]) == 0
     batch = np.random.default_rng(2).random((2, 3, 128, 128), dtype=np.float32)
     run = lambda p: ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]).run(None, {"images": batch})  # noqa: E731
-    assert [o.shape for o in run(joined)] == [(2, 5, 16 * 16 + 8 * 8 + 4 * 4)]
+    assert [o.shape for o in run(joined)] == [(2, 5, 32 * 32 + 16 * 16 + 8 * 8 + 4 * 4)]
     for x, y in zip(run(split), run(again)):  # split -> joined -> split: the same graph outputs
         np.testing.assert_array_equal(x, y)
     meta = ModelMetadata.from_props({p.key: p.value for p in onnx.load(str(joined)).metadata_props})
@@ -157,7 +157,7 @@ def test_parity_detects_a_different_model(checkpoint, tmp_path):
     export.check_parity(model, path, batch, hp, export.FP32_TOLERANCE, source)
     with torch.no_grad():  # perturb the torch side after export
         for layer in (model.model[-1].cv2[0][-1], model.model[-1].cv3[0][-1]):
-            layer.weight.normal_(0, 1)  # a different stride-8 head: boxes and scores move
+            layer.weight.normal_(0, 1)  # a different finest-level head: boxes and scores move
             layer.bias.normal_(0, 1)
     with pytest.raises(ModelError, match="parity check failed"):
         export.check_parity(model, path, batch, hp, export.FP32_TOLERANCE, source)
@@ -177,7 +177,7 @@ def test_export_int8_measures_agreement(checkpoint, tmp_path):
     assert json.loads(props[PREFIX + "quantization"])["images"] == 16
     session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     outputs = session.run(None, {"images": np.zeros((2, 3, 128, 128), np.float32)})
-    assert [o.shape[:2] for o in outputs] == [(2, 64)] * 3 + [(2, 1)] * 3  # split head, int8 inside
+    assert [o.shape[:2] for o in outputs] == [(2, 64)] * 4 + [(2, 1)] * 4  # split head, int8 inside
     assert report.split["same_anchors"]
 
 

@@ -26,9 +26,10 @@ HELP = "train a debris detector (needs debrismap[train]: torch, ultralytics, lig
 _FLAGS = [
     ("--data", "data", str, "DIR", "chip dataset folder (images/, labels/, dataset.yaml)"),
     ("--model", "model", str, "SCALE", "model scale n, s or m (default n)"),
-    ("--arch", "arch", str, "NAME", "model family yolov8, yolov8-p2 (extra stride-4 head for tiny piles) or yolo11 (default yolov8)"),
-    ("--act", "act", str, "NAME", "activation after each convolution: silu (ultralytics') or relu "
-     "(folds into int8 convolutions: a faster CPU model) (default silu)"),
+    ("--arch", "arch", str, "NAME", "model family yolov8-p2 (yolov8 with an extra stride-4 head for piles "
+     "of a few pixels), yolov8 or yolo11 (default yolov8-p2)"),
+    ("--act", "act", str, "NAME", "activation after each convolution: relu (folds into int8 convolutions: "
+     "a faster CPU model) or silu (ultralytics' own) (default relu)"),
     ("--epochs", "epochs", int, "N", "epochs (default 100)"),
     ("--imgsz", "imgsz", int, "PX", "input size, a multiple of 32 (default 256)"),
     ("--batch", "batch", int, "N", "batch size per device (default 16)"),
