@@ -416,7 +416,7 @@ def split_checked(decoded_path: Path, out_path: Path, meta: ModelMetadata, batch
     """
     import onnx
 
-    from debrismap.model_head import split_agreement, split_box_decoding
+    from debrismap.model_head import split_box_decoding
 
     model = onnx.load(str(decoded_path))
     props = {p.key: p.value for p in model.metadata_props}

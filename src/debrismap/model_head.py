@@ -283,7 +283,7 @@ def split_agreement(decoded: np.ndarray, split_outputs: list[np.ndarray], head: 
     want = np.concatenate([xywh[:, :2] - xywh[:, 2:] / 2, xywh[:, :2] + xywh[:, 2:] / 2], axis=1)
     want_score = best[slot, anchor]
     got_slot, got_anchor, _, got_score, got = _split_candidates(split_outputs, head, floor)
-    result = {"anchors": int(len(slot)), "split_anchors": int(len(got_slot)), "same_anchors": False,
+    result = {"anchors": len(slot), "split_anchors": len(got_slot), "same_anchors": False,
               "max_box_diff_px": 0.0, "max_score_diff": 0.0}
     a, b = np.lexsort((anchor, slot)), np.lexsort((got_anchor, got_slot))
     if len(slot) != len(got_slot) or not (np.array_equal(slot[a], got_slot[b]) and np.array_equal(anchor[a], got_anchor[b])):
