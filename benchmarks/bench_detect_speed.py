@@ -20,7 +20,6 @@ import argparse
 import json
 import math
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -259,8 +258,7 @@ def main() -> None:
         "git_commit": _common.git_commit(),
         "machine": _common.machine(),
         "versions": _common.versions(),
-        "host": {"machine": platform.machine(), "cpus_logical": os.cpu_count(),
-                 "load_avg_at_end": os.getloadavg()},
+        "load_avg_at_end": os.getloadavg(),
         "raster": str(raster), "megapixels": (n * BASE_SIZE) ** 2 / 1e6, "model": str(model),
         "tiles": tiles, "batch": args.batch, "batches": n_batches, "sessions": run["model"].get("sessions", 1),
         "detect_total_s": timings["total"], "detect_process_wall_s": round(detect["wall_s"], 3),

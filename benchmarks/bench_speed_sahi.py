@@ -50,8 +50,7 @@ def model_metadata(onnx_path: Path):
 
 def ultralytics_pt(checkpoint: Path, out: Path) -> Path:
     """Our Lightning checkpoint -> an ultralytics .pt that YOLO(path) loads without network."""
-    import torch
-    import ultralytics
+    import torch_twin
 
     from debrismap.train.checkpoint import ema_state_dict, load_checkpoint
     from debrismap.train.model import build_detection_model
@@ -60,27 +59,17 @@ def ultralytics_pt(checkpoint: Path, out: Path) -> Path:
     hp = ckpt["debrismap"]["hparams"]
     model = build_detection_model(hp.get("arch", "yolov8"), hp.get("scale", "n"), len(hp["classes"]))
     model.load_state_dict(ema_state_dict(ckpt), strict=True)  # the weights export puts in the ONNX
-    model.names = {i: n for i, n in enumerate(hp["classes"])}
-    model.eval()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({
-        "model": model, "ema": None, "train_args": {"imgsz": hp.get("imgsz", 256), "task": "detect"},
-        "date": time.strftime("%Y-%m-%dT%H:%M:%S"), "version": ultralytics.__version__,
-        "source": f"debrismap checkpoint {checkpoint}",
-    }, out)
-    return out
+    return torch_twin.save_ultralytics_pt(model, hp["classes"], hp.get("imgsz", 256), out,
+                                          f"debrismap checkpoint {checkpoint}")
 
 
 def onnx_for_ultralytics(onnx_path: Path, out: Path, meta) -> Path:
     """A copy in ultralytics' layout: the box decoding put back in the graph (the same weights and
     quantisation, model_head.join_box_decoding) if the file has it outside, and ultralytics' keys."""
     import onnx
+    import torch_twin
 
-    from debrismap.model_head import join_box_decoding
-
-    proto = onnx.load(str(onnx_path))
-    if meta.head is not None:
-        proto = join_box_decoding(proto, meta.head, meta.input_size)
+    proto = torch_twin.decoded_layout(onnx_path)
     extra = {
         "stride": "32", "task": "detect", "batch": "1", "imgsz": str([meta.input_size, meta.input_size]),
         "names": str({i: n for i, n in enumerate(meta.classes)}), "args": str({"dynamic": True, "nms": False}),

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import copy
 import os
-import sys
 import time
 from pathlib import Path
 
@@ -57,7 +56,6 @@ def rebuild(onnx_path: Path, classes: int):
     """(fused eval DetectionModel carrying the ONNX file's weights, 'arch scale act') or SystemExit."""
     import torch
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
     from debrismap.train.config import ARCHS
     from debrismap.train.model import build_detection_model
 
@@ -86,7 +84,7 @@ def max_relative_difference(model, onnx_path: Path, size: int) -> float:
 
     rng = np.random.default_rng(0)
     x = rng.random((2, 3, size, size), dtype=np.float32)
-    session = ort.InferenceSession(decoded_layout(onnx_path), providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(decoded_layout(onnx_path).SerializeToString(), providers=["CPUExecutionProvider"])
     want = session.run(None, {session.get_inputs()[0].name: x})[0]
     with torch.inference_mode():  # on a copy: export mode patches methods that would not pickle
         got = set_export_mode(copy.deepcopy(model))(torch.from_numpy(x))
@@ -94,8 +92,8 @@ def max_relative_difference(model, onnx_path: Path, size: int) -> float:
     return float(np.abs(got - want).max() / max(np.abs(want).max(), 1e-9))
 
 
-def decoded_layout(onnx_path: Path) -> bytes:
-    """The model with its box decoding in the graph (ultralytics' output layout), serialised."""
+def decoded_layout(onnx_path: Path):
+    """The file's ModelProto with its box decoding in the graph (ultralytics' output layout)."""
     import onnx
 
     from debrismap.model_head import join_box_decoding
@@ -105,25 +103,30 @@ def decoded_layout(onnx_path: Path) -> bytes:
     meta = ModelMetadata.from_props({p.key: p.value for p in proto.metadata_props}, source=str(onnx_path))
     if meta.head is not None:
         proto = join_box_decoding(proto, meta.head, meta.input_size)
-    return proto.SerializeToString()
+    return proto
 
 
 def write_ultralytics_pt(onnx_path: Path, out: Path, meta) -> Path:
     """The fp32 ONNX file's network as an ultralytics .pt; refuses if it does not reproduce it."""
-    import torch
-    import ultralytics
-
     model, arch = rebuild(onnx_path, len(meta.classes))
     diff = max_relative_difference(model, onnx_path, meta.input_size)
     if diff > 1e-4:
         raise SystemExit(f"{onnx_path}: the rebuilt {arch} network differs from the ONNX file (max rel diff {diff:.2g})")
     print(f"rebuilt {arch} from {onnx_path.name}: output matches ONNX Runtime (max rel diff {diff:.1g})")
-    model.names = {i: n for i, n in enumerate(meta.classes)}
+    return save_ultralytics_pt(model, meta.classes, meta.input_size, out,
+                               f"weights of {onnx_path} (debrismap benchmarks/torch_twin.py)")
+
+
+def save_ultralytics_pt(model, classes, imgsz: int, out: Path, source: str) -> Path:
+    """`model` in ultralytics' checkpoint layout, so that `YOLO(out)` (and SAHI) load it offline."""
+    import torch
+    import ultralytics
+
+    model.names = {i: n for i, n in enumerate(classes)}
     out.parent.mkdir(parents=True, exist_ok=True)
     torch.save({
-        "model": model, "ema": None, "train_args": {"imgsz": meta.input_size, "task": "detect"},
-        "date": time.strftime("%Y-%m-%dT%H:%M:%S"), "version": ultralytics.__version__,
-        "source": f"weights of {onnx_path} (debrismap benchmarks/torch_twin.py)",
+        "model": model.eval(), "ema": None, "train_args": {"imgsz": imgsz, "task": "detect"},
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S"), "version": ultralytics.__version__, "source": source,
     }, out)
     return out
 
@@ -133,7 +136,6 @@ def main(argv: list[str] | None = None) -> int:
 
     import onnx
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
     from debrismap.model_meta import ModelMetadata
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -331,12 +331,10 @@ def _same_anchor_agreement(ref: np.ndarray, got: np.ndarray, conf: float, iou: f
 
 
 def _ort_run(path: Path, batch: np.ndarray) -> np.ndarray:
-    import onnxruntime as ort
+    """`output0` of a file in ultralytics' layout (its only output) on `batch`."""
+    from debrismap.model_head import run_on_cpu
 
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    return session.run(["output0"], {"images": batch})[0]
+    return run_on_cpu(path, batch)[0]
 
 
 def check_parity(
@@ -416,7 +414,7 @@ def split_checked(decoded_path: Path, out_path: Path, meta: ModelMetadata, batch
     """
     import onnx
 
-    from debrismap.model_head import split_box_decoding
+    from debrismap.model_head import run_on_cpu, split_box_decoding
 
     model = onnx.load(str(decoded_path))
     props = {p.key: p.value for p in model.metadata_props}
@@ -424,7 +422,7 @@ def split_checked(decoded_path: Path, out_path: Path, meta: ModelMetadata, batch
     meta = meta.with_split_head(head)
     _replace_props(split_model, {**props, **meta.to_props()})
     onnx.save(split_model, str(out_path))
-    report = _check_split(_ort_run(decoded_path, batch), _ort_run_all(out_path, batch), head, meta)
+    report = _check_split(_ort_run(decoded_path, batch), run_on_cpu(out_path, batch), head, meta)
     return out_path, meta, report
 
 
@@ -465,7 +463,7 @@ def convert_layout(source: str | Path, out: str | Path, decoded_output: bool = F
     """
     import onnx
 
-    from debrismap.model_head import join_box_decoding
+    from debrismap.model_head import join_box_decoding, run_on_cpu
 
     source, out = Path(source), Path(out)
     if out.suffix.lower() != ".onnx":
@@ -493,7 +491,7 @@ def convert_layout(source: str | Path, out: str | Path, decoded_output: bool = F
             final = tmp / "joined.onnx"
             onnx.save(joined, str(final))
             batch, _ = parity_images(_NoDataset(), meta.input_size)
-            split = _check_split(_ort_run(final, batch), _ort_run_all(source, batch), head, meta)
+            split = _check_split(_ort_run(final, batch), run_on_cpu(source, batch), head, meta)
         else:
             if precision == "fp16":
                 raise ConfigError("an fp16 model keeps its box decoding in the graph (it is for GPUs)", path=source)
@@ -523,15 +521,6 @@ class _NoDataset:
 
 def _opset(model) -> int:
     return max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0)
-
-
-def _ort_run_all(path: Path, batch: np.ndarray) -> list[np.ndarray]:
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    return session.run(None, {session.get_inputs()[0].name: batch})
 
 
 # -- int8 --------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -165,7 +166,7 @@ def split_box_decoding(model, input_size: int):
     graph.output.extend(helper.make_tensor_value_info(n, onnx.TensorProto.FLOAT, None) for n in names)
     _drop_unused(graph)
     del graph.value_info[:]
-    shapes = [o.shape for o in _run_once(model, input_size)]
+    shapes = [o.shape for o in run_on_cpu(model, np.zeros((1, 3, input_size, input_size), np.float32))]
     reg_max = shapes[0][1] // 4
     head = SplitHead(tuple(input_size // shape[2] for shape in shapes[:levels]), reg_max)
     del graph.output[:]
@@ -176,14 +177,15 @@ def split_box_decoding(model, input_size: int):
     return model, head
 
 
-def _run_once(model, input_size: int) -> list[np.ndarray]:
+def run_on_cpu(model, batch: np.ndarray) -> list[np.ndarray]:
+    """Every output of an ONNX model (a path or a ModelProto) on `batch`, once, on the CPU."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.log_severity_level = 3
-    session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
-    blank = np.zeros((1, 3, input_size, input_size), np.float32)
-    return session.run(None, {session.get_inputs()[0].name: blank})
+    source = str(model) if isinstance(model, (str, Path)) else model.SerializeToString()
+    session = ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+    return session.run(None, {session.get_inputs()[0].name: batch})
 
 
 def _drop_unused(graph) -> None:
