@@ -57,7 +57,8 @@ def ultralytics_pt(checkpoint: Path, out: Path) -> Path:
 
     ckpt = load_checkpoint(checkpoint)
     hp = ckpt["debrismap"]["hparams"]
-    model = build_detection_model(hp.get("arch", "yolov8"), hp.get("scale", "n"), len(hp["classes"]))
+    model = build_detection_model(hp.get("arch", "yolov8"), hp.get("scale", "n"), len(hp["classes"]),
+                                  act=hp.get("act", "silu"))  # a ReLU checkpoint loads into SiLU layers too
     model.load_state_dict(ema_state_dict(ckpt), strict=True)  # the weights export puts in the ONNX
     return torch_twin.save_ultralytics_pt(model, hp["classes"], hp.get("imgsz", 256), out,
                                           f"debrismap checkpoint {checkpoint}")
