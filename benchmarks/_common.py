@@ -109,6 +109,34 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def portable(value):
+    """`value` with this machine's absolute paths made portable, recursively.
+
+    A result file is read on other machines: paths inside the repository become relative to
+    it, ../shared stays ../shared, the benchmark cache becomes $DEBRISMAP_BENCH_CACHE and the
+    home folder ~, so no file records where one person happened to keep things.
+    """
+    if isinstance(value, dict):
+        return {k: portable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [portable(v) for v in value]
+    if isinstance(value, Path):
+        value = str(value)
+    if not isinstance(value, str) or "/" not in value:
+        return value
+    roots = [
+        (str(CACHE), "$DEBRISMAP_BENCH_CACHE"),
+        (str(REPO.parent / "shared"), "../shared"),
+        (str(REPO), "."),
+        (str(Path.home()), "~"),
+    ]
+    for root, name in roots:
+        value = value.replace(root + "/", name + "/")
+        if value == root:
+            value = name
+    return value
+
+
 def write_result(name: str, results: dict, extra_versions: tuple[str, ...] = ()) -> Path:
     """benchmarks/results/<name>.json with results + provenance; returns the path."""
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -123,7 +151,7 @@ def write_result(name: str, results: dict, extra_versions: tuple[str, ...] = ())
     }
     path = RESULTS / f"{name}.json"
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(doc, indent=2, default=str) + "\n")
+    tmp.write_text(json.dumps(portable(json.loads(json.dumps(doc, default=str))), indent=2) + "\n")
     os.replace(tmp, path)
     print(f"\nwrote {path}")
     return path

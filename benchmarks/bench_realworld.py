@@ -48,7 +48,7 @@ def density(centres, area, metric, crs) -> tuple[int, float]:
     """(count of centres inside `area` (metric CRS), area in km²)."""
     import shapely
 
-    from debrismap.aggregate.projection import transform_points
+    from debrismap.geometry.crs import transform_points
 
     xy = transform_points(centres, crs, metric)
     inside = shapely.contains_xy(area, xy[:, 0], xy[:, 1]) if len(xy) else []
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     if not _common.REALDATA.is_dir():
         raise SystemExit(f"{_common.REALDATA}: real imagery not found (set DEBRISMAP_REALDATA)")
 
-    from debrismap.aggregate.projection import metric_crs_for, transform_geometries
+    from debrismap.geometry.crs import metric_crs_for, reproject
 
     rows = []
     for site in scenes.sites():
@@ -90,8 +90,8 @@ def main(argv: list[str] | None = None) -> int:
         post_centres, post_cov, post_crs, post_s, _ = runs["post"]
         pre_centres, pre_cov, pre_crs, pre_s, _ = runs["pre"]
         metric = metric_crs_for(post_crs, post_cov)
-        post_area = transform_geometries(post_cov, post_crs, metric)
-        pre_area = transform_geometries(pre_cov, pre_crs, metric)
+        post_area = reproject(post_cov, post_crs, metric, densify=True)
+        pre_area = reproject(pre_cov, pre_crs, metric, densify=True)
         n_pre, km2_pre = density(pre_centres, pre_area, metric, pre_crs)
         n_post, km2_post = density(post_centres, post_area, metric, post_crs)
         overlap = pre_area.intersection(post_area)
