@@ -60,15 +60,15 @@ def test_nms_large_set_uses_tree_and_agrees():
     boxes = np.concatenate([xy, xy + rng.uniform(5, 40, (n, 2))], axis=1)
     scores = rng.uniform(0, 1, n)
     groups = np.zeros(n, int)
-    from debrismap.detect import nms as nms_module
+    from debrismap.geometry import boxes as boxes_module
 
     tree = sorted(nms(boxes, scores, 0.4, groups).tolist())
-    limit = nms_module.DENSE_LIMIT
-    nms_module.DENSE_LIMIT = 10**6
+    limit = boxes_module.DENSE_LIMIT
+    boxes_module.DENSE_LIMIT = 10**6
     try:
         dense = sorted(nms(boxes, scores, 0.4, groups).tolist())
     finally:
-        nms_module.DENSE_LIMIT = limit
+        boxes_module.DENSE_LIMIT = limit
     assert tree == dense
     assert len(tree) < n
 

@@ -7,7 +7,7 @@ import pytest
 import shapely
 
 from debrismap.evaluate import EvaluationOptions, evaluate_boxes
-from debrismap.evaluate.boxes import iou_matrix, overlapping_pairs
+from debrismap.geometry.boxes import iou_matrix, overlapping_pairs
 from debrismap.evaluate.counting import bootstrap_ci, count_metrics
 from debrismap.evaluate.matching import average_precision, greedy_match
 

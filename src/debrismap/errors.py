@@ -43,3 +43,24 @@ class ConfigError(DebrismapError):
 
 class DatasetError(DebrismapError):
     """A chip dataset or run folder is missing pieces or inconsistent."""
+
+
+# Warnings: something was skipped or assumed, and the result is still usable. The CLI shows
+# each as one `debrismap VERB: warning: ...` line. Named here, not beside the code that warns,
+# so a caller can filter them by meaning (and none shadows a library's own class names).
+
+
+class DebrismapWarning(UserWarning):
+    """Base class of debrismap's warnings."""
+
+
+class LabelWarning(DebrismapWarning):
+    """Some labels were skipped or dropped; the rest are usable."""
+
+
+class UngeoreferencedRasterWarning(DebrismapWarning):
+    """The raster has no georeferencing: work happens in pixel coordinates."""
+
+
+class GsdUnknownWarning(DebrismapWarning):
+    """A target GSD was asked for but the raster's own GSD is unknown; no resampling."""

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from debrismap.errors import DatasetError
-from debrismap.evaluate.boxes import iou_matrix as box_iou  # (len(a), len(b)) IoU
+from debrismap.geometry.boxes import iou_matrix as box_iou  # (len(a), len(b)) IoU
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff"}
 

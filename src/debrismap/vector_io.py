@@ -12,9 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pyogrio
 import shapely
+from pyogrio.errors import DataLayerError, DataSourceError
 from pyproj import CRS
 
+from debrismap.atomic import temp_path_for
 from debrismap.errors import DebrismapError, LabelError
 
 DRIVERS = {".gpkg": "GPKG", ".geojson": "GeoJSON", ".json": "GeoJSON", ".shp": "ESRI Shapefile"}
@@ -36,8 +39,6 @@ def read_vector(
     path: str | Path, layer: str | int | None = None, error: type[DebrismapError] = LabelError
 ) -> VectorData:
     """Read every feature of one layer. Any failure becomes `error` naming the file."""
-    import pyogrio
-    from pyogrio.errors import DataSourceError, DataLayerError
 
     path = Path(path)
     if not path.exists():
@@ -45,13 +46,13 @@ def read_vector(
     try:
         meta, _, wkb, field_data = pyogrio.raw.read(path, layer=layer)
     except (DataSourceError, DataLayerError) as exc:
-        raise error(f"not a readable vector file ({_first_line(exc)})", path=path) from None
+        raise error(f"not a readable vector file ({_first_line(exc)})", path=path) from exc
     except Exception as exc:  # GDAL raises assorted errors for corrupt files
-        raise error(f"cannot read vector file ({_first_line(exc)})", path=path) from None
+        raise error(f"cannot read vector file ({_first_line(exc)})", path=path) from exc
     try:
         crs = CRS.from_user_input(meta["crs"]) if meta.get("crs") else None
-    except Exception:
-        raise error(f"has an unreadable CRS: {meta.get('crs')!r}", path=path) from None
+    except Exception as exc:
+        raise error(f"has an unreadable CRS: {meta.get('crs')!r}", path=path) from exc
     geoms = shapely.from_wkb(wkb, on_invalid="ignore") if len(wkb) else np.empty(0, dtype=object)
     fields = {name: np.asarray(col) for name, col in zip(meta["fields"], field_data)}
     return VectorData(np.asarray(geoms, dtype=object), crs, fields)
@@ -66,7 +67,6 @@ def write_vector(
     geometry_type: str | None = None,
 ) -> Path:
     """Write geometries + columns atomically; the driver comes from the suffix."""
-    import pyogrio
 
     path = Path(path)
     driver = DRIVERS.get(path.suffix.lower())
@@ -78,7 +78,7 @@ def write_vector(
         kinds = {g.geom_type for g in geoms if g is not None}
         geometry_type = kinds.pop() if len(kinds) == 1 else ("Polygon" if not kinds else "Unknown")
     crs_text = CRS.from_user_input(crs).to_wkt() if crs is not None else None
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}{path.suffix}")
+    tmp = temp_path_for(path)
     if tmp.exists():
         tmp.unlink()
     # RFC 7946 GeoJSON is EPSG:4326 by definition: GDAL reprojects to it when asked, so ask

@@ -9,8 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import rasterio
 from affine import Affine
 from pyproj import CRS
+from rasterio.enums import Resampling
+from rasterio.warp import reproject
 
 from debrismap.errors import RasterError
 
@@ -25,15 +28,12 @@ def read_greyscale(
 
     Returns None when the raster has no CRS (it cannot be placed under the map).
     """
-    import rasterio
-    from rasterio.enums import Resampling
-    from rasterio.warp import reproject
 
     path = Path(path)
     try:
         src = rasterio.open(path)
     except rasterio.errors.RasterioIOError as exc:
-        raise RasterError(f"cannot open basemap raster ({str(exc).splitlines()[0]})", path=path) from None
+        raise RasterError(f"cannot open basemap raster ({str(exc).splitlines()[0]})", path=path) from exc
     with src:
         if src.crs is None:
             return None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from debrismap import __version__
+from debrismap.aggregate.basemap import read_greyscale
 from debrismap.aggregate.colours import change_rgba
 from debrismap.aggregate.figure import MapFigure, colorbar_ticks, render
 from debrismap.aggregate.heatmap_figure import BASEMAP_PIXELS, _default_credit, overlay_with_veil
@@ -12,7 +14,6 @@ from debrismap.aggregate.heatmap_figure import BASEMAP_PIXELS, _default_credit, 
 def change_figure(change, density, vlim: float, title=None, credit=None):
     from matplotlib.colors import ListedColormap, Normalize
 
-    from debrismap import __version__
 
     after = change.after.run
     before = change.before.run
@@ -49,7 +50,6 @@ def change_figure(change, density, vlim: float, title=None, credit=None):
 
 def _mosaic_backdrop(run, metric_crs, bounds):
     """Greyscale of every input raster of `run` on the map grid; None when none can be read."""
-    from debrismap.aggregate.basemap import read_greyscale
 
     left, bottom, right, top = bounds
     scale = BASEMAP_PIXELS / max(right - left, top - bottom)

@@ -9,10 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import rasterio
 from affine import Affine
 from pyproj import CRS
+from rasterio.enums import ColorInterp
+from rasterio.io import MemoryFile
+from rasterio.shutil import copy as rio_copy
 
-from debrismap.aggregate.atomic import atomic_target
+from debrismap.atomic import atomic_target
 
 NODATA = -9999.0
 
@@ -32,10 +36,6 @@ def write_rgba_cog(path: str | Path, rgba: np.ndarray, transform: Affine, crs: C
 
 
 def _write_cog(path, data, transform, crs, nodata, resampling, rgba=False, description=""):
-    import rasterio
-    from rasterio.enums import ColorInterp
-    from rasterio.io import MemoryFile
-    from rasterio.shutil import copy as rio_copy
 
     count, rows, cols = data.shape
     profile = {"driver": "GTiff", "width": cols, "height": rows, "count": count, "dtype": data.dtype.name,

@@ -13,13 +13,19 @@ from pathlib import Path
 import numpy as np
 import shapely
 
-from debrismap.aggregate.atomic import ensure_dir, write_csv, write_json
+from debrismap import __version__
+from debrismap.aggregate.change_figure import change_figure
+from debrismap.aggregate.cog import write_float_cog, write_rgba_cog
+from debrismap.aggregate.colours import change_rgba, nice_ceiling
 from debrismap.aggregate.density import density_raster, nice_pixel_size
+from debrismap.aggregate.figure import save
 from debrismap.aggregate.grid import CountGrid, count_grid
 from debrismap.aggregate.matching import Matching, match_piles
-from debrismap.aggregate.projection import metric_crs_for, transform_geometries, transform_points
 from debrismap.aggregate.run_folder import RunFolder, load_run
+from debrismap.aggregate.writers import with_lon_lat
+from debrismap.atomic import ensure_dir, write_csv, write_json
 from debrismap.errors import ConfigError, DatasetError
+from debrismap.geometry.crs import crs_label, metric_crs_for, reproject, transform_points
 from debrismap.vector_io import write_vector
 
 STATUSES = ("persisting", "new", "gone")
@@ -95,7 +101,7 @@ def _side(run: RunFolder, metric, common: shapely.Geometry) -> RunSide:
     keep = run.scores >= run.operating_threshold - 1e-12
     if len(centres):
         keep &= shapely.intersects_xy(common, centres[:, 0], centres[:, 1])
-    boxes = transform_geometries(run.boxes[keep], run.crs, metric)
+    boxes = reproject(run.boxes[keep], run.crs, metric, densify=True)
     return RunSide(run, centres[keep], np.asarray(boxes, dtype=object), run.scores[keep])
 
 
@@ -107,8 +113,8 @@ def analyse_change(before: str | Path, after: str | Path, match_distance: float 
         raise ConfigError(f"--cell must be a positive number of metres, got {cell}")
     run_b, run_a = load_run(before), load_run(after)
     metric = metric_crs_for(run_b.crs, run_b.coverage)
-    cov_b = shapely.make_valid(transform_geometries(run_b.coverage, run_b.crs, metric))
-    cov_a = shapely.make_valid(transform_geometries(run_a.coverage, run_a.crs, metric))
+    cov_b = shapely.make_valid(reproject(run_b.coverage, run_b.crs, metric, densify=True))
+    cov_a = shapely.make_valid(reproject(run_a.coverage, run_a.crs, metric, densify=True))
     common = shapely.make_valid(shapely.intersection(cov_b, cov_a))
     if common.is_empty or common.area <= 0:
         raise DatasetError("the two runs cover no common ground; nothing to compare", path=after)
@@ -147,11 +153,6 @@ def run_compare(
     title: str | None = None,
     credit: str | None = None,
 ) -> CompareOutputs:
-    from debrismap.aggregate.change_figure import change_figure
-    from debrismap.aggregate.cog import write_float_cog, write_rgba_cog
-    from debrismap.aggregate.colours import change_rgba
-    from debrismap.aggregate.figure import save
-    from debrismap.aggregate.writers import with_lon_lat
 
     if not (bandwidth > 0 and np.isfinite(bandwidth)):
         raise ConfigError(f"--bandwidth must be a positive number of metres, got {bandwidth}")
@@ -177,8 +178,6 @@ def run_compare(
                               density.transform, density.crs)
     fig = change_figure(change, density, vlim, title=title, credit=credit)
     png = save(fig, out / "change.png")
-    from debrismap import __version__
-    from debrismap.aggregate.projection import crs_label
 
     summary = {
         "before_run": str(change.before.run.path),
@@ -201,7 +200,6 @@ def run_compare(
 
 
 def change_limit(values: np.ndarray) -> float:
-    from debrismap.aggregate.colours import nice_ceiling
 
     finite = np.abs(values[np.isfinite(values)])
     return nice_ceiling(float(finite.max()) if finite.size else 0.0)

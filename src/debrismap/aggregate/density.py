@@ -15,6 +15,8 @@ import numpy as np
 import shapely
 from affine import Affine
 from pyproj import CRS
+from rasterio.features import rasterize
+from scipy.ndimage import gaussian_filter
 
 # A pile whose kernel sees less than this share of analysed ground is weighted as if it
 # saw this much: otherwise a pile at a sliver's tip would become a hotspot.
@@ -59,7 +61,6 @@ def density_grid(coverage: shapely.Geometry, pixel_size: float) -> tuple[Affine,
 
 
 def coverage_mask(coverage: shapely.Geometry, transform: Affine, rows: int, cols: int) -> np.ndarray:
-    from rasterio.features import rasterize
 
     return rasterize(
         [(coverage, 1)], out_shape=(rows, cols), transform=transform, fill=0, dtype="uint8"
@@ -97,7 +98,6 @@ def density_raster(
 
     `weights` (e.g. +1 for new piles, -1 for gone ones) make a signed density for change maps.
     """
-    from scipy.ndimage import gaussian_filter
 
     if bandwidth <= 0 or pixel_size <= 0:
         raise ValueError("bandwidth and pixel size must be positive")

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from debrismap.aggregate.atomic import atomic_target
+from debrismap import __version__
+from debrismap.aggregate.cartography import add_north_arrow, add_scale_bar
+from debrismap.atomic import atomic_target
 
 FIG_WIDTH_IN = 3.6
 DPI = 300
@@ -50,7 +52,6 @@ def render(fig_spec: MapFigure):
     matplotlib.use("Agg", force=False)
     from matplotlib.figure import Figure
 
-    from debrismap.aggregate.cartography import add_north_arrow, add_scale_bar
 
     left, right, bottom, top = fig_spec.extent
     aspect = (top - bottom) / max(right - left, 1e-9)
@@ -138,7 +139,6 @@ def save(fig, path: str | Path) -> Path:
 
 
 def _metadata(suffix: str) -> dict:
-    from debrismap import __version__
 
     if suffix.lower() == ".png":
         return {"Software": f"debrismap {__version__}"}

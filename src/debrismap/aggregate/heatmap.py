@@ -14,14 +14,17 @@ import numpy as np
 import shapely
 from pyproj import CRS
 
-from debrismap.aggregate.atomic import ensure_dir
+from debrismap.aggregate import writers
 from debrismap.aggregate.density import DensityRaster, density_raster, nice_pixel_size
+from debrismap.aggregate.figure import save
 from debrismap.aggregate.grid import CountGrid, count_grid
-from debrismap.aggregate.projection import metric_crs_for, transform_geometries, transform_points
+from debrismap.aggregate.heatmap_figure import heatmap_figure
 from debrismap.aggregate.run_folder import RunFolder, load_run
 from debrismap.aggregate.sensitivity import Sensitivity, count_summary, threshold_curve
 from debrismap.aggregate.zones import ZoneCounts, read_zones, zone_counts
+from debrismap.atomic import ensure_dir
 from debrismap.errors import ConfigError
+from debrismap.geometry.crs import metric_crs_for, reproject, transform_points
 
 FIGURE_FORMATS = ("png", "svg", "pdf")
 
@@ -95,7 +98,7 @@ def analyse_run(
     if not isinstance(run, RunFolder):
         run = load_run(run)
     metric = metric_crs or metric_crs_for(run.crs, run.coverage)
-    coverage = shapely.make_valid(transform_geometries(run.coverage, run.crs, metric))
+    coverage = shapely.make_valid(reproject(run.coverage, run.crs, metric, densify=True))
     centres = transform_points(run.box_centres(), run.crs, metric)
     shapely.prepare(coverage)
     inside = shapely.intersects_xy(coverage, centres[:, 0], centres[:, 1]) if len(centres) else np.zeros(0, bool)
@@ -113,7 +116,7 @@ def analyse_run(
     if zones is not None:
         z = read_zones(zones, zone_field)
         analysis.zones = zone_counts(z, pts, coverage, metric)
-        analysis.zone_outlines = list(transform_geometries(z.geometries, z.crs, metric))
+        analysis.zone_outlines = list(reproject(z.geometries, z.crs, metric, densify=True))
         analysis.zone_labels = zone_labels(analysis.zone_outlines, z.names, coverage)
     return analysis
 
@@ -150,9 +153,6 @@ def run_heatmap(
     edge_correction: bool = False,
 ) -> HeatmapOutputs:
     """Write counts, density COGs, the article figure, sensitivity and summary for one run."""
-    from debrismap.aggregate import writers
-    from debrismap.aggregate.figure import save
-    from debrismap.aggregate.heatmap_figure import heatmap_figure
 
     bad = [f for f in formats if f not in FIGURE_FORMATS]
     if bad:

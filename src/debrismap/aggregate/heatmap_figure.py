@@ -6,8 +6,11 @@ from pathlib import Path
 
 import numpy as np
 
+from debrismap import __version__
+from debrismap.aggregate.basemap import read_greyscale
 from debrismap.aggregate.colours import DENSITY_CMAP, density_rgba
 from debrismap.aggregate.figure import MapFigure, colorbar_ticks, render
+from debrismap.aggregate.writers import density_vmax
 
 # Longest side, in pixels, of the imagery read for the backdrop (the map is ~1030 px wide).
 BASEMAP_PIXELS = 1400
@@ -20,7 +23,6 @@ def backdrop(analysis, basemap: str | Path | None):
 
     Without --basemap every input raster of the run is read, so a mosaic shows whole.
     """
-    from debrismap.aggregate.basemap import read_greyscale
 
     if basemap is not None:
         paths = [Path(basemap)]
@@ -54,8 +56,6 @@ def heatmap_figure(analysis, basemap=None, title=None, credit=None, date=None, d
     from matplotlib import colormaps
     from matplotlib.colors import ListedColormap, Normalize
 
-    from debrismap import __version__
-    from debrismap.aggregate.writers import density_vmax
 
     run = analysis.run
     density = analysis.density

@@ -11,6 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.optimize import linear_sum_assignment
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
 
 
 @dataclass
@@ -38,10 +42,6 @@ class Matching:
 
 def match_piles(before: np.ndarray, after: np.ndarray, max_distance: float) -> Matching:
     """Pair `before` and `after` centres (N, 2 metric) one-to-one within `max_distance`."""
-    from scipy.optimize import linear_sum_assignment
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-    from scipy.spatial import cKDTree
 
     before = np.asarray(before, float).reshape(-1, 2)
     after = np.asarray(after, float).reshape(-1, 2)

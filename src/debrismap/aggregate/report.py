@@ -15,10 +15,17 @@ import json
 from pathlib import Path
 
 import numpy as np
+from pyproj import CRS
+from pyproj.exceptions import CRSError
 
-from debrismap.aggregate.atomic import ensure_dir, write_text
+from debrismap import __version__
 from debrismap.aggregate.colours import density_rgba
+from debrismap.aggregate.figure import _tick_label, colorbar_ticks
+from debrismap.aggregate.heatmap import analyse_run
 from debrismap.aggregate.heatmap_figure import backdrop, overlay_with_veil
+from debrismap.aggregate.sensitivity import sensitivity_figure
+from debrismap.aggregate.writers import density_vmax
+from debrismap.atomic import ensure_dir, write_text
 
 MAP_WIDTH_PX = 1000
 TOP_CELLS = 15
@@ -37,7 +44,6 @@ def _map_layers(analysis, basemap) -> tuple[str, str, int, int]:
     matplotlib.use("Agg", force=False)
     from matplotlib.figure import Figure
 
-    from debrismap.aggregate.writers import density_vmax
 
     density = analysis.density
     left, bottom, right, top = density.bounds
@@ -79,8 +85,6 @@ def _legend_uri(analysis) -> str:
     from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter
 
-    from debrismap.aggregate.figure import _tick_label, colorbar_ticks
-    from debrismap.aggregate.writers import density_vmax
 
     vmax = density_vmax(analysis.density)
     ramp = density_rgba(np.linspace(0, vmax, 256)[None, :], vmax)[0] / 255.0
@@ -99,7 +103,6 @@ def _legend_uri(analysis) -> str:
 
 
 def _sensitivity_uri(analysis) -> str:
-    from debrismap.aggregate.sensitivity import sensitivity_figure
 
     fig = sensitivity_figure(analysis.curve, analysis.run.operating_threshold, analysis.summary)
     fig.set_dpi(150)
@@ -124,8 +127,6 @@ def _fmt(v) -> str:
 
 
 def _provenance(manifest: dict) -> str:
-    from pyproj import CRS
-    from pyproj.exceptions import CRSError
 
     parts = []
     for i, inp in enumerate(manifest.get("inputs") or []):
@@ -258,7 +259,6 @@ def _records(columns: dict, order: np.ndarray) -> list[dict]:
 
 
 def report_html(analysis, basemap=None, title: str | None = None) -> str:
-    from debrismap import __version__
 
     run = analysis.run
     base_uri, dots_uri, width, _ = _map_layers(analysis, basemap)
@@ -293,7 +293,6 @@ def write_report(
     title: str | None = None,
     zone_field: str | None = None,
 ) -> Path:
-    from debrismap.aggregate.heatmap import analyse_run
 
     analysis = analyse_run(run_dir, cell, bandwidth, zones, zone_field)
     out = Path(out_path) if out_path is not None else analysis.run.path / "report.html"

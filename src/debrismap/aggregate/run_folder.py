@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pyogrio
 import shapely
 from pyproj import CRS
 from pyproj.exceptions import CRSError
@@ -94,7 +95,7 @@ def load_run(run_dir: str | Path) -> RunFolder:
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DatasetError(f"run.json is not valid JSON ({exc})", path=manifest_path) from None
+        raise DatasetError(f"run.json is not valid JSON ({exc})", path=manifest_path) from exc
     if not isinstance(manifest, dict):
         raise DatasetError("run.json is not a JSON object", path=manifest_path)
     status = manifest.get("status")
@@ -115,8 +116,8 @@ def load_run(run_dir: str | Path) -> RunFolder:
     if crs is None and manifest.get("crs"):
         try:
             crs = CRS.from_user_input(manifest["crs"])
-        except CRSError:
-            raise DatasetError("run.json has an unreadable crs", path=manifest_path) from None
+        except CRSError as exc:
+            raise DatasetError("run.json has an unreadable crs", path=manifest_path) from exc
     if crs is None:
         raise DatasetError("detections have no CRS; cannot place them on a map", path=det_path)
     if coverage.crs is not None and not coverage.crs.equals(crs):
@@ -136,7 +137,6 @@ def load_run(run_dir: str | Path) -> RunFolder:
 
 
 def _read_layer(path: Path, layer: str):
-    import pyogrio
 
     try:
         layers = [name for name, _ in pyogrio.list_layers(path)]

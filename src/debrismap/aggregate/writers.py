@@ -5,13 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import shapely
 from pyproj import CRS
 
-from debrismap.aggregate.atomic import write_csv, write_json, write_text
+from debrismap import __version__
 from debrismap.aggregate.cog import write_float_cog, write_rgba_cog
 from debrismap.aggregate.colours import density_rgba, nice_ceiling
 from debrismap.aggregate.density import DensityRaster
+from debrismap.aggregate.figure import save
 from debrismap.aggregate.grid import CountGrid
+from debrismap.aggregate.sensitivity import sensitivity_figure, summary_text
+from debrismap.atomic import write_csv, write_json, write_text
+from debrismap.geometry.crs import crs_label, transform_points
 from debrismap.vector_io import write_vector
 
 
@@ -26,7 +31,6 @@ def write_counts(grid: CountGrid, out: Path, stem: str = "counts") -> tuple[Path
 def with_lon_lat(cols: dict, crs) -> dict:
     """Add WGS 84 `lon`/`lat` of the cell centres after centre_x/centre_y: charting tools
     (Datawrapper, Flourish, spreadsheets) want degrees, not UTM metres."""
-    from debrismap.aggregate.projection import transform_points
 
     xy = np.column_stack([cols["centre_x"], cols["centre_y"]])
     lonlat = transform_points(xy, crs, CRS.from_epsg(4326)) if len(xy) else np.zeros((0, 2))
@@ -61,8 +65,6 @@ def write_density(density: DensityRaster, out: Path, stem: str) -> tuple[Path, P
 
 
 def write_sensitivity(analysis, out: Path) -> tuple[Path, Path]:
-    from debrismap.aggregate.figure import save
-    from debrismap.aggregate.sensitivity import sensitivity_figure
 
     curve = analysis.curve
     notes = ["" for _ in curve.thresholds]
@@ -76,8 +78,6 @@ def write_sensitivity(analysis, out: Path) -> tuple[Path, Path]:
 
 
 def summary_record(analysis, cell: float, bandwidth: float) -> dict:
-    from debrismap import __version__
-    from debrismap.aggregate.projection import crs_label
 
     run = analysis.run
     return {
@@ -97,7 +97,6 @@ def summary_record(analysis, cell: float, bandwidth: float) -> dict:
 
 
 def write_summary(analysis, out: Path, cell: float, bandwidth: float) -> tuple[Path, Path]:
-    from debrismap.aggregate.sensitivity import summary_text
 
     js = write_json(out / "summary.json", summary_record(analysis, cell, bandwidth))
     txt = write_text(out / "summary.txt", summary_text(analysis.summary, analysis.valid_area_km2))
@@ -105,7 +104,6 @@ def write_summary(analysis, out: Path, cell: float, bandwidth: float) -> tuple[P
 
 
 def write_zones(zones, out: Path) -> tuple[Path, Path]:
-    import shapely
 
     cols = zones.columns()
     geoms = zones.geometries

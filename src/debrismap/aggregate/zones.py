@@ -15,6 +15,7 @@ import shapely
 from pyproj import CRS
 
 from debrismap.errors import ConfigError
+from debrismap.geometry.crs import reproject
 from debrismap.vector_io import read_vector
 
 # Field names tried (case-insensitively, in order) when --zone-field is not given.
@@ -91,9 +92,8 @@ def _name_field(fields: dict, wanted: str | None, path: Path) -> str | None:
 
 def zone_counts(zones: Zones, centres: np.ndarray, coverage: shapely.Geometry, metric_crs: CRS) -> ZoneCounts:
     """`centres` and `coverage` in `metric_crs`; centres already restricted to coverage."""
-    from debrismap.aggregate.projection import transform_geometries
 
-    metric = transform_geometries(zones.geometries, zones.crs, metric_crs)
+    metric = reproject(zones.geometries, zones.crs, metric_crs, densify=True)
     shapely.prepare(metric)
     counts = np.array([int(shapely.contains_xy(g, centres[:, 0], centres[:, 1]).sum()) if len(centres) else 0
                        for g in metric], dtype=np.int64)

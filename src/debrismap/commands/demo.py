@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise OutputError(f"cannot create the demo folder ({exc.strerror or exc})", path=out) from None
+        raise OutputError(f"cannot create the demo folder ({exc.strerror or exc})", path=out) from exc
     city_path = out / "city.tif"
     print(f"1/3 synthetic city ({args.size} x {args.size} px at 0.5 m, seed {SEED}) -> {city_path}")
     city = generate_city(city_path, size=args.size, gsd=0.5, seed=SEED, progress=not args.quiet)
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
         raise ModelError(
             f"{exc} — the synthetic city is ready at {city.raster} with its true piles in {city.labels_geojson}; "
             f"run `debrismap detect {city.raster} --out {out / 'run'} --model YOUR_MODEL.onnx` to continue"
-        ) from None
+        ) from exc
 
     run_dir = out / "run"
     print(f"2/3 detect with {model} -> {run_dir}")

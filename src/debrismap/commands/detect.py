@@ -72,8 +72,8 @@ def settings_from_args(args: argparse.Namespace):
     if args.bands:
         try:
             bands = tuple(int(b) for b in args.bands.split(","))
-        except ValueError:
-            raise ConfigError(f"--bands must be comma-separated band numbers, got {args.bands!r}") from None
+        except ValueError as exc:
+            raise ConfigError(f"--bands must be comma-separated band numbers, got {args.bands!r}") from exc
     unlabelled = None
     if args.accept_unlabelled_model:
         unlabelled = UnlabelledModelFlags(

@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         from debrismap.errors import OutputError
 
-        raise OutputError(f"cannot create output folder ({exc.strerror})", path=out) from None
+        raise OutputError(f"cannot create output folder ({exc.strerror})", path=out) from exc
     write_json(result, out / "evaluation.json")
     plot_pr_curve(result, out / "pr_curve.png")
     if args.json:

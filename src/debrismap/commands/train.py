@@ -118,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
     except ImportError as exc:
         raise ConfigError(
             f"training needs the torch stack ({exc.name} is missing): pip install 'debrismap[train]'"
-        ) from None
+        ) from exc
     from debrismap.train.fit import train
 
     result = train(cfg)

@@ -6,20 +6,22 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import shapely
 
 from debrismap.detect import hooks
 from debrismap.detect.coverage import CoverageGrid
 from debrismap.detect.merge import merge_across_tiles
 from debrismap.detect.plan import RasterJob
 from debrismap.detect.state import RunState
-from debrismap.detect.writers import reproject, write_coverage, write_detections
+from debrismap.detect.writers import write_coverage, write_detections
 from debrismap.errors import OutputError
+from debrismap.geometry.boxes import box_polygons
+from debrismap.geometry.crs import reproject
 
 
 def build_final_outputs(out: Path, state: RunState, jobs: list[RasterJob], n_batches: int, run_crs, meta,
               nms_iou: float, has_regions: bool) -> int:
     """Build detections.gpkg/.geojson and coverage.gpkg from every shard."""
-    import shapely
 
     keys = ("boxes", "scores", "classes", "raster", "tile_row", "tile_col")
     chunks = {k: [] for k in keys}
@@ -28,7 +30,7 @@ def build_final_outputs(out: Path, state: RunState, jobs: list[RasterJob], n_bat
         try:
             shard = state.read_shard(b)
         except (OSError, ValueError) as exc:
-            raise OutputError(f"resume state is damaged ({exc}); rerun with --force", path=state.shard_path(b)) from None
+            raise OutputError(f"resume state is damaged ({exc}); rerun with --force", path=state.shard_path(b)) from exc
         for k in keys:
             chunks[k].append(shard[k])
         offset = 0
@@ -43,14 +45,10 @@ def build_final_outputs(out: Path, state: RunState, jobs: list[RasterJob], n_bat
     geoms, keep_rows = [], []
     for job in jobs:
         sel = np.nonzero(parts["raster"] == job.index)[0]
-        b = parts["boxes"][sel]
-        xs = np.stack([b[:, 0], b[:, 2], b[:, 2], b[:, 0]], axis=1)
-        ys = np.stack([b[:, 1], b[:, 1], b[:, 3], b[:, 3]], axis=1)
-        t = job.view.transform
-        wx, wy = t.a * xs + t.b * ys + t.c, t.d * xs + t.e * ys + t.f
-        polys = shapely.polygons(np.stack([wx, wy], axis=-1)) if len(sel) else np.empty(0, object)
+        polys = box_polygons(parts["boxes"][sel], job.view.transform)
         if has_regions and len(sel):
-            cx, cy = wx.mean(axis=1), wy.mean(axis=1)
+            corners = shapely.get_coordinates(polys).reshape(-1, 5, 2)[:, :4]
+            cx, cy = corners[..., 0].mean(axis=1), corners[..., 1].mean(axis=1)
             ok = np.ones(len(sel), bool)
             if job.aoi is not None:
                 ok &= shapely.contains_xy(job.aoi, cx, cy)

@@ -8,6 +8,11 @@ counts add up exactly, whatever order (or run, after a resume) the tiles came in
 from __future__ import annotations
 
 import numpy as np
+import shapely
+from affine import Affine
+from rasterio.features import shapes
+
+from debrismap.raster import pixel_to_world
 
 CELL = 16  # view pixels per coarse cell side: 8 m at 0.5 m GSD, fine enough for per-cell valid fractions
 
@@ -53,9 +58,6 @@ class CoverageGrid:
 
     def polygon(self, transform):
         """The valid area as one shapely (Multi)Polygon in the view transform's coordinates, or None."""
-        import shapely
-        from affine import Affine
-        from rasterio.features import shapes
 
         mask = self.mask()
         if not mask.any():
@@ -66,7 +68,6 @@ class CoverageGrid:
             for geom, value in shapes(mask.astype(np.uint8), mask=mask, transform=coarse, connectivity=4)
             if value
         ]
-        from debrismap.raster import pixel_to_world
 
         xs, ys = pixel_to_world(transform, [0, self.width, self.width, 0], [0, 0, self.height, self.height])
         footprint = shapely.Polygon(np.column_stack([xs, ys]))

@@ -6,6 +6,7 @@ clean up a stale lock file; a second live run into the same folder is refused at
 
 from __future__ import annotations
 
+import fcntl
 import os
 from pathlib import Path
 
@@ -20,21 +21,20 @@ class RunLock:
         self._fd: int | None = None
 
     def acquire(self) -> RunLock:
-        import fcntl
 
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
-            raise OutputError(f"output folder is not writable ({exc.strerror})", path=self.path.parent) from None
+            raise OutputError(f"output folder is not writable ({exc.strerror})", path=self.path.parent) from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        except OSError as exc:
             holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "another process"
             os.close(fd)
             raise OutputError(
                 f"another debrismap run (pid {holder}) is writing to this folder; wait for it or use another --out",
                 path=self.path.parent,
-            ) from None
+            ) from exc
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
         self._fd = fd

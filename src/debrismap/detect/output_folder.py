@@ -20,7 +20,7 @@ def prepare_out_dir(out: Path) -> None:
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise OutputError(f"cannot create the output folder ({exc.strerror or exc})", path=out) from None
+        raise OutputError(f"cannot create the output folder ({exc.strerror or exc})", path=out) from exc
     if not os.access(out, os.W_OK | os.X_OK):
         raise OutputError("output folder is not writable", path=out)
 

@@ -12,6 +12,7 @@ plan, so a resumed run feeds the model exactly the same batches as an unbroken o
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 import time
@@ -109,7 +110,6 @@ def _yield_to_model() -> None:
     """Lower this reader thread's priority (Linux: per thread), so that on a machine with few
     cores the model's threads win every contest for a core and reading fills only the gaps;
     the prefetch queue absorbs the delay. Elsewhere a no-op."""
-    import os
 
     try:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), READER_NICENESS)

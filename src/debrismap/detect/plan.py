@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import shapely
 
 from debrismap.errors import RasterError
 
@@ -56,7 +57,6 @@ def check_gsd(source, model_gsd: float, assume_gsd: float | None) -> float:
 
 def core_polygons(job: RasterJob, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """Tile cores as world polygons (any transform, rotated included)."""
-    import shapely
 
     tiles = [job.grid.tile_at(int(r), int(c)) for r, c in zip(rows, cols)]
     bounds = np.array([t.core_bounds for t in tiles], np.float64).reshape(-1, 4)
@@ -70,7 +70,6 @@ def core_polygons(job: RasterJob, rows: np.ndarray, cols: np.ndarray) -> np.ndar
 
 def plan_tiles(jobs: list[RasterJob]) -> tuple[np.ndarray, int]:
     """(K, 3) int array of (raster, row, col) to analyse, in order; and the grid's total tile count."""
-    import shapely
 
     plan, total = [], 0
     for job in jobs:

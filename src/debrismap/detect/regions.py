@@ -7,8 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import shapely
+from pyproj import CRS
 
 from debrismap.errors import ConfigError
+from debrismap.geometry.crs import reproject
+from debrismap.vector_io import read_vector
 
 
 @dataclass
@@ -22,11 +26,9 @@ class Region:
 
     def in_crs(self, raster_crs):
         """The polygon in `raster_crs` (rasterio or pyproj CRS; None for pixel-space rasters)."""
-        from debrismap.detect.writers import reproject
 
         if self.crs is None or raster_crs is None:
             return self.geometry
-        from pyproj import CRS
 
         target = CRS.from_user_input(raster_crs.to_wkt() if hasattr(raster_crs, "to_wkt") else raster_crs)
         return reproject(np.asarray([self.geometry], dtype=object), self.crs, target)[0]
@@ -36,10 +38,7 @@ def read_region(path: str | Path | None, what: str) -> Region | None:
     """Read --aoi / --exclude; GeoJSON without a CRS is EPSG:4326 (RFC 7946)."""
     if path is None:
         return None
-    import shapely
-    from pyproj import CRS
 
-    from debrismap.vector_io import read_vector
 
     path = Path(path)
     data = read_vector(path, error=ConfigError)

@@ -12,11 +12,13 @@ import hashlib
 import json
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+import rasterio
 
 from debrismap import __version__
 from debrismap.detect import hooks
@@ -36,6 +38,8 @@ from debrismap.detect.session import SessionPool, UnlabelledModelFlags
 from debrismap.detect.state import RunState
 from debrismap.detect.writers import write_run_json
 from debrismap.errors import ConfigError, ModelError, RasterError
+from debrismap.progress import progress_bar
+from debrismap.raster import TileGrid, open_raster
 
 GDAL_CACHE_MB = 128  # GDAL's default (5% of RAM) would let the block cache alone blow the memory budget
 
@@ -99,7 +103,6 @@ class _ThreadViews:
         self.lock = threading.Lock()
 
     def view(self, index: int):
-        from debrismap.raster import open_raster
 
         views = getattr(self.local, "views", None)
         if views is None:
@@ -118,7 +121,6 @@ class _ThreadViews:
 
 
 def run_detect(rasters: list, out: str | Path, settings: DetectSettings) -> DetectResult:
-    import rasterio
 
     started, t_start = _now(), time.perf_counter()
     out = Path(out)
@@ -133,9 +135,7 @@ def run_detect(rasters: list, out: str | Path, settings: DetectSettings) -> Dete
 
 
 def _open_jobs(paths: list[Path], settings: DetectSettings, model_gsd: float) -> tuple[list[RasterJob], object, object]:
-    import warnings
 
-    from debrismap.raster import open_raster
 
     aoi = read_region(settings.aoi, "area-of-interest")
     exclude = read_region(settings.exclude, "exclusion")
@@ -166,7 +166,6 @@ def _open_jobs(paths: list[Path], settings: DetectSettings, model_gsd: float) ->
 
 
 def _run_locked(paths: list[Path], out: Path, settings: DetectSettings, started: str, t_start: float) -> DetectResult:
-    from debrismap.raster import TileGrid
 
     model_path = resolve_model(settings.model, settings.device)
     session = SessionPool(model_path, settings.device, settings.threads, settings.unlabelled, settings.sessions)
@@ -276,10 +275,8 @@ def _run_locked(paths: list[Path], out: Path, settings: DetectSettings, started:
             return PreparedTile(index, x, img.valid, {"cov": cov}, t1 - t0, time.perf_counter() - t1,
                                 time.thread_time() - c0)
 
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(plan), initial=len(plan) - tiles_run, unit="tile", desc="detect",
-                   disable=not settings.progress, dynamic_ncols=True, smoothing=0.1)
+        bar = progress_bar(len(plan), "detect", "tile", initial=len(plan) - tiles_run,
+                           enabled=settings.progress)
 
         def handle(batch_id: int, tiles: list[PreparedTile], outputs: list[np.ndarray]) -> None:
             t0 = time.perf_counter()

@@ -7,12 +7,15 @@ any imagery is read.
 
 from __future__ import annotations
 
+import json
+import queue
 import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import psutil
 
 from debrismap.errors import ConfigError, ModelError
 from debrismap.model_meta import PREFIX, ModelMetadata
@@ -28,7 +31,6 @@ class UnlabelledModelFlags:
 
 
 def physical_cores() -> int:
-    import psutil
 
     return psutil.cpu_count(logical=False) or psutil.cpu_count() or 1
 
@@ -88,7 +90,7 @@ class ModelSession:
             self._session = ort.InferenceSession(str(self.path), sess_options=options, providers=providers)
         except Exception as exc:  # noqa: BLE001 - InvalidProtobuf, Fail, NoSuchFile...: all mean "not a usable model"
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise ModelError(f"not a valid ONNX model (truncated, corrupt or not ONNX: {first[:160]})", path=self.path) from None
+            raise ModelError(f"not a valid ONNX model (truncated, corrupt or not ONNX: {first[:160]})", path=self.path) from exc
         if self.device == "cuda" and "CUDAExecutionProvider" not in self._session.get_providers():
             warnings.warn("the CUDA provider failed to initialise; running on the CPU instead", stacklevel=2)
             self.device = "cpu"
@@ -208,7 +210,6 @@ class ModelSession:
 
 def _optional_json(text: str | None) -> dict | None:
     """An optional JSON metadata value (e.g. the export's validation scores); None if absent or bad."""
-    import json
 
     if not text:
         return None
@@ -248,7 +249,6 @@ class SessionPool:
         unlabelled: UnlabelledModelFlags | None = None,
         count: int | None = None,
     ):
-        import queue
 
         total = int(threads or physical_cores())
         if count is not None and count < 1:

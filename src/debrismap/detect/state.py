@@ -13,41 +13,17 @@ those of an unbroken run.
 
 from __future__ import annotations
 
-import errno
+import io
 import json
-import os
 import shutil
 from pathlib import Path
 
 import numpy as np
 
+from debrismap.atomic import write_bytes, write_json
 from debrismap.errors import OutputError
 
 STATE_DIR = ".state"
-
-
-def no_space_error(path: Path) -> OutputError:
-    return OutputError(
-        "no space left on device; nothing finished was lost — free some space and rerun with --resume",
-        path=path,
-    )
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        if exc.errno == errno.ENOSPC:
-            raise no_space_error(path) from None
-        raise OutputError(f"cannot write ({exc.strerror or exc})", path=path) from None
-
-
-def atomic_write_json(path: Path, obj: dict) -> None:
-    atomic_write_bytes(path, (json.dumps(obj, indent=2, default=str) + "\n").encode())
 
 
 class RunState:
@@ -70,8 +46,8 @@ class RunState:
         try:
             self.shard_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise OutputError(f"cannot create resume state ({exc.strerror})", path=self.dir) from None
-        atomic_write_json(self.fingerprint_path, fingerprint)
+            raise OutputError(f"cannot create resume state ({exc.strerror})", path=self.dir) from exc
+        write_json(self.fingerprint_path, fingerprint, default=str)
 
     def clear(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -91,11 +67,9 @@ class RunState:
         return done
 
     def write_shard(self, batch_id: int, arrays: dict[str, np.ndarray]) -> None:
-        import io
-
         buffer = io.BytesIO()
         np.savez(buffer, **arrays)
-        atomic_write_bytes(self.shard_path(batch_id), buffer.getvalue())
+        write_bytes(self.shard_path(batch_id), buffer.getvalue())
 
     def read_shard(self, batch_id: int) -> dict[str, np.ndarray]:
         with np.load(self.shard_path(batch_id), allow_pickle=False) as data:

@@ -5,13 +5,16 @@ final name is always complete; a failure becomes one OutputError line.
 
 from __future__ import annotations
 
-import errno
+import warnings
 from pathlib import Path
 
 import numpy as np
+import shapely
 
-from debrismap.detect.state import atomic_write_json, no_space_error
+from debrismap.atomic import no_space_error, write_error, write_json
 from debrismap.errors import OutputError
+from debrismap.geometry.crs import reproject
+from debrismap.vector_io import write_vector
 
 DETECTIONS_GPKG = "detections.gpkg"
 DETECTIONS_GEOJSON = "detections.geojson"
@@ -20,25 +23,7 @@ RUN_JSON = "run.json"
 OUTPUT_NAMES = (DETECTIONS_GPKG, DETECTIONS_GEOJSON, COVERAGE_GPKG, RUN_JSON)
 
 
-def reproject(geoms: np.ndarray, src_crs, dst_crs) -> np.ndarray:
-    """shapely geometries from src_crs to dst_crs (x/y order, as rasterio uses)."""
-    import shapely
-    from pyproj import CRS, Transformer
-
-    if src_crs is None or dst_crs is None or len(geoms) == 0:
-        return geoms
-    src, dst = CRS.from_user_input(src_crs), CRS.from_user_input(dst_crs)
-    if src == dst:
-        return geoms
-    transformer = Transformer.from_crs(src, dst, always_xy=True)
-    return shapely.transform(geoms, lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1])))
-
-
 def _write(path: Path, geoms, crs, fields: dict, layer: str) -> None:
-    import warnings
-
-    from debrismap.vector_io import write_vector
-
     try:
         with warnings.catch_warnings():
             if crs is None:  # pixel-space run: GDAL's "no SRS" complaints are expected
@@ -46,16 +31,14 @@ def _write(path: Path, geoms, crs, fields: dict, layer: str) -> None:
             write_vector(path, geoms, crs, fields, layer=layer,
                          geometry_type="Polygon" if layer == "detections" else "MultiPolygon")
     except OSError as exc:
-        if exc.errno == errno.ENOSPC:
-            raise no_space_error(path) from None
-        raise OutputError(f"cannot write ({exc.strerror or exc})", path=path) from None
+        raise write_error(exc, path) from exc
     except OutputError:
         raise
     except Exception as exc:  # noqa: BLE001 - GDAL reports a full disk or a vanished folder in its own words
         text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         if "space" in text.lower():
-            raise no_space_error(path) from None
-        raise OutputError(f"cannot write ({text})", path=path) from None
+            raise no_space_error(path) from exc
+        raise OutputError(f"cannot write ({text})", path=path) from exc
 
 
 def write_detections(run_dir: Path, geoms: np.ndarray, crs, fields: dict) -> None:
@@ -73,8 +56,6 @@ def write_detections(run_dir: Path, geoms: np.ndarray, crs, fields: dict) -> Non
 
 def as_multipolygon(geom):
     """Any areal result of overlay operations (Polygon, MultiPolygon, collection, None) as a MultiPolygon."""
-    import shapely
-
     if geom is None or geom.is_empty:
         return shapely.MultiPolygon()
     polygons = [p for p in shapely.get_parts(geom) if p.geom_type == "Polygon" and not p.is_empty]
@@ -88,4 +69,4 @@ def write_coverage(run_dir: Path, geoms: list, crs, sources: list[str]) -> None:
 
 
 def write_run_json(run_dir: Path, manifest: dict) -> None:
-    atomic_write_json(run_dir / RUN_JSON, manifest)
+    write_json(run_dir / RUN_JSON, manifest, default=str, ensure_ascii=True)

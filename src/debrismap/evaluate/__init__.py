@@ -14,6 +14,7 @@ from pathlib import Path
 
 from debrismap import __version__
 from debrismap.errors import ConfigError
+from debrismap.evaluate import inputs
 from debrismap.evaluate.metrics import SIZE_BINS_M, EvaluationOptions, evaluate_boxes
 
 __all__ = ["SIZE_BINS_M", "EvaluationOptions", "evaluate_boxes", "evaluate_paths"]
@@ -33,7 +34,6 @@ def evaluate_paths(
     pixel_gsd_m: float | None = None,
 ) -> dict:
     """Evaluate detections against truth; returns the content of evaluation.json."""
-    from debrismap.evaluate import inputs
 
     if not 0 < iou <= 1:
         raise ConfigError(f"--iou must be in (0, 1], got {iou}")

@@ -13,15 +13,21 @@ zone the grid rotates by at most a few degrees, which inflates a box by a few pe
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import rasterio
 import shapely
 from pyproj import CRS, Transformer
+from rasterio.errors import RasterioIOError
 
 from debrismap.errors import DatasetError, LabelError, RasterError
-from debrismap.evaluate.boxes import as_boxes
+from debrismap.geometry.boxes import as_boxes, box_polygons
+from debrismap.geometry.crs import is_metric, utm_crs_at
+from debrismap.labels import LabelWarning, read_labels
+from debrismap.vector_io import read_vector
 
 PIXEL = "pixel"  # --truth-crs value: the truth file holds pixel coordinates
 
@@ -62,7 +68,6 @@ class Frame:
 
 def load_detections(path: str | Path) -> DetectionInput:
     """A run folder (detections.gpkg + run.json + coverage.gpkg) or one detections file."""
-    from debrismap.vector_io import read_vector
 
     path = Path(path)
     if not path.exists():
@@ -78,7 +83,7 @@ def load_detections(path: str | Path) -> DetectionInput:
             try:
                 run = json.loads(run_json.read_text())
             except (ValueError, OSError) as exc:
-                raise DatasetError(f"run.json is not readable JSON ({exc})", path=run_json) from None
+                raise DatasetError(f"run.json is not readable JSON ({exc})", path=run_json) from exc
         if run.get("status") not in (None, "complete"):
             raise DatasetError(
                 f"run is not complete (status {run.get('status')!r}); resume detect first", path=folder
@@ -129,8 +134,6 @@ class RasterInfo:
 
 
 def raster_info(path: str | Path) -> RasterInfo:
-    import rasterio
-    from rasterio.errors import RasterioIOError
 
     path = Path(path)
     if not path.exists():
@@ -140,7 +143,7 @@ def raster_info(path: str | Path) -> RasterInfo:
             crs = CRS.from_user_input(src.crs.to_wkt()) if src.crs else None
             return RasterInfo(path, src.width, src.height, crs, src.transform)
     except RasterioIOError as exc:
-        raise RasterError(f"not a readable raster ({str(exc).splitlines()[0]})", path=path) from None
+        raise RasterError(f"not a readable raster ({str(exc).splitlines()[0]})", path=path) from exc
 
 
 def load_truth(path: str | Path, raster: RasterInfo | None = None, truth_crs: str | None = None) -> Layer:
@@ -149,9 +152,7 @@ def load_truth(path: str | Path, raster: RasterInfo | None = None, truth_crs: st
     Parsing is debrismap.labels' job (GeoJSON/GPKG/SHP, YOLO pixel or normalised, COCO);
     here pixel boxes are put on the map with the raster's transform when it has one.
     """
-    import warnings
 
-    from debrismap.labels import LabelWarning, read_labels
 
     path = Path(path)
     pixel_declared = truth_crs == PIXEL
@@ -174,7 +175,7 @@ def load_truth(path: str | Path, raster: RasterInfo | None = None, truth_crs: st
         if truth_crs not in (None, PIXEL):
             raise LabelError("holds pixel boxes: use --raster to georeference them, not --truth-crs", path=path)
         if raster is not None and raster.crs is not None:
-            return Layer(pixel_to_world(geoms, raster.transform), raster.crs, path=path, notes=notes)
+            return Layer(box_polygons(boxes.xyxy, raster.transform), raster.crs, path=path, notes=notes)
         return Layer(geoms, None, path=path, notes=notes)
     return Layer(geoms, None if pixel_declared else boxes.crs, path=path, notes=notes)
 
@@ -197,28 +198,16 @@ def _is_empty_feature_collection(path: Path) -> bool:
     return isinstance(doc, dict) and doc.get("type") == "FeatureCollection" and doc.get("features") == []
 
 
-def pixel_to_world(geoms: np.ndarray, transform) -> np.ndarray:
-    """Apply a (possibly rotated) pixel-corner Affine to polygons, vectorised."""
-    t = transform
-
-    def apply(coords: np.ndarray) -> np.ndarray:
-        x, y = coords[:, 0], coords[:, 1]
-        return np.column_stack([t.a * x + t.b * y + t.c, t.d * x + t.e * y + t.f])
-
-    return shapely.transform(geoms, apply)
-
-
 # --- the shared frame -------------------------------------------------------------------------
 
 
 def choose_frame(dets: DetectionInput, truth: Layer, pixel_gsd_m: float | None = None) -> Frame:
     """World frame in metres when the detections are georeferenced, else the pixel frame.
 
-    The same rule as the heatmap (debrismap.aggregate.projection): the run CRS when it is
+    The same rule as the heatmap (debrismap.geometry.crs): the run CRS when it is
     projected in metres, else the WGS 84 UTM zone of the scene's centre, so that evaluation
     cells are heatmap cells.
     """
-    from debrismap.aggregate.projection import is_metric, utm_crs_at
 
     crs = dets.layer.crs
     if crs is None:
@@ -280,7 +269,8 @@ def evaluated_area(dets: DetectionInput, truth: Layer, raster: RasterInfo | None
     if raster is not None:
         footprint = raster.footprint()
         if raster.crs is not None:
-            footprint = Layer(pixel_to_world(footprint.geometries, raster.transform), raster.crs, path=raster.path)
+            pixel_box = shapely.bounds(footprint.geometries)
+            footprint = Layer(box_polygons(pixel_box, raster.transform), raster.crs, path=raster.path)
         elif frame.crs is not None:
             footprint = None  # an un-georeferenced raster says nothing about a world frame
         if footprint is not None:

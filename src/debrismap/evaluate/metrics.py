@@ -19,7 +19,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from debrismap.evaluate.boxes import box_area, overlapping_pairs
 from debrismap.evaluate.counting import count_metrics
 from debrismap.evaluate.matching import (
     COCO_IOUS,
@@ -29,6 +28,7 @@ from debrismap.evaluate.matching import (
     prf,
     sort_pairs,
 )
+from debrismap.geometry.boxes import box_area, overlapping_pairs
 
 # Box side sqrt(w * h) in metres. Piles of household belongings are mostly 2-6 m across at
 # 0.3-0.7 m GSD; rubble of a collapsed house reaches 10-20 m.

@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
-from debrismap.errors import OutputError
+from debrismap import atomic
 
 
 def write_json(result: dict, path: Path) -> Path:
-    """Atomic write (temp file + rename) so a killed run never leaves half a JSON."""
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        tmp.write_text(json.dumps(result, indent=2, allow_nan=False) + "\n")
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise OutputError(f"cannot write ({exc.strerror})", path=path) from None
-    return path
+    """evaluation.json, strict JSON (no NaN), written atomically."""
+    return atomic.write_json(path, result, allow_nan=False, ensure_ascii=True)
 
 
 def plot_pr_curve(result: dict, path: Path) -> Path:
@@ -46,12 +38,9 @@ def plot_pr_curve(result: dict, path: Path) -> Path:
     ax.grid(alpha=0.3)
     ax.legend(loc="lower left", fontsize=8)
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}.png")
     try:
-        fig.savefig(tmp)
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise OutputError(f"cannot write ({exc.strerror})", path=path) from None
+        with atomic.atomic_target(path) as tmp:
+            fig.savefig(tmp)
     finally:
         plt.close(fig)
     return path

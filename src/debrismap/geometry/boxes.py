@@ -1,4 +1,6 @@
-"""Axis-aligned box geometry for evaluation: IoU of candidate pairs, found without an all-pairs matrix.
+"""Axis-aligned boxes: IoU, and the overlapping pairs found without an all-pairs matrix.
+
+One home for detect's NMS, evaluation's matching and export's parity check.
 
 Boxes are float arrays of shape (N, 4) holding (x0, y0, x1, y1) with x0 <= x1 and y0 <= y1, in
 whatever frame both sides share (metres of a projected CRS, or pixels). A 100k x 100k scene
@@ -44,6 +46,44 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     ai = np.repeat(np.arange(len(a)), len(b))
     bi = np.tile(np.arange(len(b)), len(a))
     return pair_iou(a[ai], b[bi]).reshape(len(a), len(b))
+
+
+# Up to this many boxes an N x N comparison is cheaper than building a tree.
+DENSE_LIMIT = 1500
+
+
+def intersecting_pairs_within(boxes: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """All (i, j), i < j, of boxes in the same group whose rectangles intersect (NMS candidates)."""
+    n = len(boxes)
+    if n < 2:
+        return np.empty(0, np.intp), np.empty(0, np.intp)
+    if n <= DENSE_LIMIT:
+        i, j = np.triu_indices(n, k=1)
+        ok = (
+            (groups[i] == groups[j])
+            & (boxes[i, 0] < boxes[j, 2]) & (boxes[j, 0] < boxes[i, 2])
+            & (boxes[i, 1] < boxes[j, 3]) & (boxes[j, 1] < boxes[i, 3])
+        )
+        return i[ok], j[ok]
+    rects = shapely.box(boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3])
+    i, j = shapely.STRtree(rects).query(rects, predicate="intersects")
+    ok = (i < j) & (groups[i] == groups[j])
+    return i[ok], j[ok]
+
+
+def box_polygons(boxes: np.ndarray, transform) -> np.ndarray:
+    """Pixel-corner boxes (N, 4) as world polygons through a (possibly rotated) Affine.
+
+    Four corners each, in the order GDAL draws a pixel block, so a rotated raster's boxes
+    stay rotated rectangles on the map.
+    """
+    if len(boxes) == 0:
+        return np.empty(0, object)
+    xs = np.stack([boxes[:, 0], boxes[:, 2], boxes[:, 2], boxes[:, 0]], axis=1)
+    ys = np.stack([boxes[:, 1], boxes[:, 1], boxes[:, 3], boxes[:, 3]], axis=1)
+    t = transform
+    wx, wy = t.a * xs + t.b * ys + t.c, t.d * xs + t.e * ys + t.f
+    return shapely.polygons(np.stack([wx, wy], axis=-1))
 
 
 def overlapping_pairs(dets: np.ndarray, truths: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

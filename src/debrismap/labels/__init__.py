@@ -6,9 +6,9 @@ coordinates with a CRS, or in an image's pixel-corner coordinates). Bad files ra
 raster) emit a `LabelWarning` with a count. No torch, no cv2: `evaluate` and `detect` use this.
 """
 
+from debrismap.errors import LabelWarning
 from debrismap.labels.boxes import Boxes, transform_xyxy
 from debrismap.labels.coco import read_coco, write_coco
-from debrismap.labels.notices import LabelWarning
 from debrismap.labels.read import read_labels, to_raster_pixels
 from debrismap.labels.vector import read_vector_labels, write_vector_labels
 from debrismap.labels.yolo import read_yolo, write_yolo

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
+from debrismap.atomic import write_text as write_text_atomic
 from debrismap.errors import LabelError
-from debrismap.labels.atomic import write_text_atomic
 from debrismap.labels.boxes import Boxes
 from debrismap.labels.notices import warn_labels
+from debrismap.labels.vector import load_json  # one JSON loader, one set of messages
 
 
 def is_coco(doc) -> bool:
@@ -37,7 +38,6 @@ def read_coco(
     image_size: (width, height) of the raster the boxes belong to; an image that declares
     another size is refused (its pixel boxes would land in the wrong place).
     """
-    from debrismap.labels.vector import load_json  # one JSON loader, one set of messages
 
     path = Path(path)
     if doc is None:
@@ -82,7 +82,7 @@ def read_coco(
         try:
             boxes = boxes.with_names(names)
         except ValueError as exc:
-            raise LabelError(str(exc), path=path) from None
+            raise LabelError(str(exc), path=path) from exc
     return boxes
 
 

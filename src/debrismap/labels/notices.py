@@ -1,13 +1,11 @@
-"""The warning category for recoverable label problems (skipped geometries, dropped boxes)."""
+"""One warning line for recoverable label problems (skipped geometries, dropped boxes)."""
 
 from __future__ import annotations
 
 import warnings
 from pathlib import Path
 
-
-class LabelWarning(UserWarning):
-    """Some labels were skipped or dropped; the rest are usable."""
+from debrismap.errors import LabelWarning
 
 
 def warn_labels(path: str | Path | None, message: str) -> None:

@@ -39,14 +39,14 @@ def load_json(path: Path):
     try:
         with open(path, encoding="utf-8") as f:
             return json.load(f)
-    except UnicodeDecodeError:
-        raise LabelError("is not a text (UTF-8) JSON file", path=path) from None
+    except UnicodeDecodeError as exc:
+        raise LabelError("is not a text (UTF-8) JSON file", path=path) from exc
     except json.JSONDecodeError as exc:
         raise LabelError(
             f"is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})", path=path
-        ) from None
-    except RecursionError:
-        raise LabelError("is not usable JSON (nested too deeply)", path=path) from None
+        ) from exc
+    except RecursionError as exc:
+        raise LabelError("is not usable JSON (nested too deeply)", path=path) from exc
 
 
 def _too_large(path: Path, size: int, limit: int) -> LabelError:
@@ -151,8 +151,8 @@ def _source_crs(path: Path, file_crs: CRS | None, labels_crs, is_json: bool) -> 
     if labels_crs is not None:
         try:
             given = as_pyproj_crs(labels_crs)
-        except (CRSError, TypeError, ValueError):
-            raise LabelError(f"--labels-crs {labels_crs!r} is not a CRS", path=path) from None
+        except (CRSError, TypeError, ValueError) as exc:
+            raise LabelError(f"--labels-crs {labels_crs!r} is not a CRS", path=path) from exc
         # GDAL stamps EPSG:4326 on every GeoJSON, so a difference there is no news.
         if file_crs is not None and not is_json and not file_crs.equals(given):
             warn_labels(path, f"file says {_crs_name(file_crs)}; using {_crs_name(given)} as told")

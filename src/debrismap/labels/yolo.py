@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from debrismap.atomic import write_text as write_text_atomic
 from debrismap.errors import LabelError
-from debrismap.labels.atomic import write_text_atomic
 from debrismap.labels.boxes import DEFAULT_CLASS, Boxes
 from debrismap.labels.notices import warn_labels
 
@@ -90,19 +90,19 @@ def _parse(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     segment = array("b")
     try:
         f = open(path, encoding="utf-8")  # noqa: SIM115 - closed by the `with` below
-    except FileNotFoundError:
-        raise LabelError("file not found", path=path) from None
+    except FileNotFoundError as exc:
+        raise LabelError("file not found", path=path) from exc
     except OSError as exc:
-        raise LabelError(f"cannot be read ({exc.strerror})", path=path) from None
+        raise LabelError(f"cannot be read ({exc.strerror})", path=path) from exc
     with f:
         lineno = 0
         while True:
             try:
                 line = f.readline(MAX_LINE_CHARS)
-            except UnicodeDecodeError:
+            except UnicodeDecodeError as exc:
                 raise LabelError(
                     f"is not a text file (not UTF-8 near line {lineno + 1})", path=path
-                ) from None
+                ) from exc
             if not line:
                 break
             lineno += 1
@@ -139,8 +139,8 @@ def _parse(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def _class_index(token: str, path: Path, lineno: int) -> int:
     try:
         value = float(token)
-    except ValueError:
-        raise LabelError(f"line {lineno}: class {token!r} is not a number", path=path) from None
+    except ValueError as exc:
+        raise LabelError(f"line {lineno}: class {token!r} is not a number", path=path) from exc
     if not math.isfinite(value) or value < 0 or value != int(value) or value > 1_000_000:
         raise LabelError(
             f"line {lineno}: class {token!r} is not a non-negative integer", path=path
@@ -151,8 +151,8 @@ def _class_index(token: str, path: Path, lineno: int) -> int:
 def _number(token: str, path: Path, lineno: int) -> float:
     try:
         value = float(token)
-    except ValueError:
-        raise LabelError(f"line {lineno}: {token!r} is not a number", path=path) from None
+    except ValueError as exc:
+        raise LabelError(f"line {lineno}: {token!r} is not a number", path=path) from exc
     if not math.isfinite(value):
         raise LabelError(f"line {lineno}: {token!r} is not a finite number", path=path)
     return value

@@ -22,10 +22,10 @@ def parse_bands(text: str | None) -> tuple[int, ...] | None:
         return None
     try:
         bands = tuple(int(part) for part in str(text).replace(" ", "").split(","))
-    except ValueError:
+    except ValueError as exc:
         raise ConfigError(
             f"--bands must be comma-separated band numbers like 1,2,3, got {text!r}"
-        ) from None
+        ) from exc
     if any(b < 1 for b in bands):
         raise ConfigError(f"--bands numbers start at 1, got {text!r}")
     return bands

@@ -5,12 +5,12 @@ GeoTIFF with label files beside it; `composite_piles` draws piles onto a real ra
 """
 
 from debrismap.synth.city import SynthResult, generate_city
+from debrismap.synth.composite import composite_piles as _composite
 
 __all__ = ["SynthResult", "composite_piles", "generate_city"]
 
 
 def composite_piles(*args, **kwargs):
     """Composite synthetic piles onto a real raster (see debrismap.synth.composite)."""
-    from debrismap.synth.composite import composite_piles as _composite
 
     return _composite(*args, **kwargs)

@@ -7,13 +7,32 @@ running min/max of each pile's box is kept between blocks. Same seed, same bytes
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import rasterio
+from pyproj import CRS as PCRS
+from pyproj import Transformer
+from rasterio.crs import CRS
+from rasterio.enums import ColorInterp, Resampling
+from rasterio.transform import Affine
+from tqdm import tqdm
 
+from debrismap.atomic import atomic_target
 from debrismap.errors import ConfigError, OutputError
+from debrismap.synth.labels import (
+    BoxAccumulator,
+    label_paths,
+    write_labels_geojson,
+    write_labels_txt,
+)
+from debrismap.synth.layout import CityPlanner
+from debrismap.synth.piles import place_piles
+from debrismap.synth.render import SpriteCache, render_window
+from debrismap.synth.sensor import HALO, apply_sensor
+from debrismap.synth.style import make_style
+from debrismap.synth.tiles import TiledCity, default_tile_px
 
 GSD_RANGE = (0.3, 0.7)
 MAX_SIZE = 16384
@@ -54,10 +73,6 @@ def check_params(size, gsd, bands, bit_depth, pile_density, out_path) -> tuple[i
 
 def city_crs_and_transform(gsd: float, width: int, height: int, rng, crs=None, origin=None):
     """UTM zone of the origin (lon, lat of the top-left corner), or the CRS given."""
-    from pyproj import CRS as PCRS
-    from pyproj import Transformer
-    from rasterio.crs import CRS
-    from rasterio.transform import Affine
 
     if origin is None:
         lon, lat = float(rng.uniform(-170, 170)), float(rng.uniform(-45, 60))
@@ -72,8 +87,8 @@ def city_crs_and_transform(gsd: float, width: int, height: int, rng, crs=None, o
     else:
         try:
             pcrs = PCRS.from_user_input(crs)
-        except Exception:
-            raise ConfigError(f"unrecognised CRS: {crs!r}") from None
+        except Exception as exc:
+            raise ConfigError(f"unrecognised CRS: {crs!r}") from exc
         if not pcrs.is_projected:
             raise ConfigError(f"CRS must be projected in metres (e.g. UTM), got {pcrs.name}")
     e, n = Transformer.from_crs("EPSG:4326", pcrs, always_xy=True).transform(lon, lat)
@@ -85,9 +100,6 @@ def city_crs_and_transform(gsd: float, width: int, height: int, rng, crs=None, o
 def plan_city(width: int, height: int, gsd: float, seed: int, bands: int = 3, bit_depth: int = 8,
               pile_density: float = 1.0):
     """The whole-city vector plan (pixel coordinates) and its per-city style."""
-    from debrismap.synth.layout import CityPlanner
-    from debrismap.synth.piles import place_piles
-    from debrismap.synth.style import make_style
 
     ss = np.random.SeedSequence(int(seed))
     style_seq, layout_seq, pile_seq, _geo_seq = ss.spawn(4)
@@ -104,8 +116,6 @@ def plan_city(width: int, height: int, gsd: float, seed: int, bands: int = 3, bi
 def render_block(plan, x0: int, y0: int, w: int, h: int, seed: int, bit_depth: int, bands: int,
                  cache=None, piles: bool = True, sensor: bool = True):
     """Final pixels (bands, h, w) of one window and its visible pile ids (h, w)."""
-    from debrismap.synth.render import render_window
-    from debrismap.synth.sensor import HALO, apply_sensor
 
     halo = HALO if sensor else 0
     refl, pid = render_window(plan, x0 - halo, y0 - halo, w + 2 * halo, h + 2 * halo, _tex_seed(seed),
@@ -147,24 +157,13 @@ def generate_city(
     city (default about 1 km); a city no larger than one tile is planned in one piece.
     piles=False renders the same city without its piles (for tests and ablations).
     """
-    import rasterio
-    from rasterio.enums import ColorInterp, Resampling
-    from tqdm import tqdm
 
-    from debrismap.synth.labels import (
-        BoxAccumulator,
-        label_paths,
-        write_labels_geojson,
-        write_labels_txt,
-    )
-    from debrismap.synth.render import SpriteCache
 
     out_path = Path(out_path)
     width, height = check_params(size, gsd, bands, bit_depth, pile_density, out_path)
     bands, bit_depth, gsd = int(bands), int(bit_depth), float(gsd)
     if block_size <= 0 or block_size % 16:
         raise ConfigError(f"block size must be a positive multiple of 16, got {block_size}")
-    from debrismap.synth.tiles import TiledCity, default_tile_px
 
     tile_px = int(plan_tile or default_tile_px(gsd))
     if width <= tile_px and height <= tile_px:
@@ -191,7 +190,6 @@ def generate_city(
     )
     if bands == 3:
         profile["photometric"] = "RGB"
-    tmp = out_path.with_name(f".{out_path.name}.tmp{os.getpid()}.tif")
     acc = BoxAccumulator()
     cache = SpriteCache()
     unit = min(block_size, RENDER_TILE)
@@ -203,7 +201,7 @@ def generate_city(
             for y in range(ty0, min(ty0 + tile_px, height), unit):
                 for x in range(tx0, min(tx0 + tile_px, width), unit):
                     units.append((x, y, min(unit, tx0 + tile_px - x, width - x), min(unit, ty0 + tile_px - y, height - y)))
-    try:
+    with atomic_target(out_path) as tmp:
         with rasterio.open(tmp, "w", **profile) as dst:
             if bands == 4:
                 dst.colorinterp = [ColorInterp.red, ColorInterp.green, ColorInterp.blue, ColorInterp.undefined]
@@ -226,10 +224,6 @@ def generate_city(
                 factors = [f for f in (2, 4, 8, 16, 32) if min(width, height) // f >= 128]
                 if factors:
                     dst.build_overviews(factors, Resampling.average)
-        os.replace(tmp, out_path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     ids, boxes = acc.boxes(body=cache.body)
     props = []
     for i, b in zip(ids, boxes):

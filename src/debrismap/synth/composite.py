@@ -356,7 +356,6 @@ def _blend(out, s, sl_img, sl_spr, tone, gain, shadow_b, noise_dn, seed, pid_map
 
 def _resampled(src, gsd_m: float, target: float, path):
     """An in-memory copy of `src` averaged down to `target` metres per pixel."""
-    import rasterio
     from rasterio.enums import Resampling
     from rasterio.io import MemoryFile
     from rasterio.transform import Affine

@@ -11,12 +11,13 @@ the full raster ((0, 0) = top-left corner of the top-left pixel; x1, y1 exclusiv
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 from rasterio.crs import CRS
 from rasterio.transform import Affine
+
+from debrismap.atomic import write_text
 
 CLASS_NAME = "debris"
 
@@ -73,7 +74,7 @@ class BoxAccumulator:
 
 def write_labels_txt(path: Path, boxes: np.ndarray) -> None:
     lines = "".join(f"0 {b[0]} {b[1]} {b[2]} {b[3]}\n" for b in boxes)
-    _atomic_text(path, lines)
+    write_text(path, lines)
 
 
 def write_labels_geojson(path: Path, boxes: np.ndarray, transform: Affine, crs: CRS | None,
@@ -93,13 +94,7 @@ def write_labels_geojson(path: Path, boxes: np.ndarray, transform: Affine, crs: 
         if epsg:
             doc["crs"] = {"type": "name", "properties": {"name": f"urn:ogc:def:crs:EPSG::{epsg}"}}
     doc["features"] = feats
-    _atomic_text(path, json.dumps(doc, separators=(",", ":")) + "\n")
-
-
-def _atomic_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    write_text(path, json.dumps(doc, separators=(",", ":")) + "\n")
 
 
 def label_paths(raster: Path) -> tuple[Path, Path]:

@@ -30,16 +30,16 @@ def load_checkpoint(path: str | Path) -> dict:
         if not found:  # not a refusal of a global: the bytes are not a (valid) pickle at all
             raise ModelError(
                 "is not a readable torch checkpoint (corrupt or not a checkpoint)", path=path
-            ) from None
+            ) from exc
         what = f"it would import {found.group(1)}"
         raise ModelError(
             f"refused: the checkpoint holds pickled objects that are not plain tensors/containers ({what})",
             path=path,
-        ) from None
+        ) from exc
     except Exception as exc:  # noqa: BLE001 - zip, struct, EOF, runtime errors: all mean "not a checkpoint"
         raise ModelError(
             f"is not a readable torch checkpoint ({type(exc).__name__})", path=path
-        ) from None
+        ) from exc
     return validate_checkpoint(checkpoint, path)
 
 

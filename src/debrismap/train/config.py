@@ -152,8 +152,8 @@ def _coerce(key: str, value: Any, source: str | None) -> Any:
         if kind == "float":
             return float(value)
         return "" if value is None else str(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{key}: expected {kind}, got {value!r}", path=source) from None
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{key}: expected {kind}, got {value!r}", path=source) from exc
 
 
 def load_config_file(path: str | Path) -> dict[str, Any]:
@@ -164,7 +164,7 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
     try:
         raw = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
-        raise ConfigError(f"is not valid YAML ({str(exc).splitlines()[0]})", path=path) from None
+        raise ConfigError(f"is not valid YAML ({str(exc).splitlines()[0]})", path=path) from exc
     if not isinstance(raw, dict):
         raise ConfigError("must be a YAML mapping of option: value", path=path)
     out = {}

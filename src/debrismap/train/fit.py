@@ -37,10 +37,10 @@ def _devices(text: str):
         return [int(t) for t in text.split(",") if t.strip()]
     try:
         return int(text)
-    except ValueError:
+    except ValueError as exc:
         raise ConfigError(
             f"devices must be 'auto', a count or a list like 0,1; got {text!r}"
-        ) from None
+        ) from exc
 
 
 def hparams_from(cfg: TrainConfig, dm: ChipDataModule) -> DetectionHParams:
@@ -127,7 +127,7 @@ def train(cfg: TrainConfig, extra_callbacks: list | None = None) -> dict:
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise OutputError(f"cannot create the run folder ({exc.strerror})", path=out) from None
+        raise OutputError(f"cannot create the run folder ({exc.strerror})", path=out) from exc
 
     resume_hp = None
     if cfg.resume:

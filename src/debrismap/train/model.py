@@ -16,7 +16,6 @@ from ultralytics.nn.modules.conv import Conv
 from ultralytics.nn.tasks import DetectionModel, yaml_model_load
 from ultralytics.utils import IterableSimpleNamespace
 
-
 # The activation after every convolution. SiLU is ultralytics' own; with ReLU an int8 ONNX
 # Runtime graph folds the activation into the convolution's requantisation, whereas SiLU
 # costs a sigmoid and a multiply per activation (a quarter of the int8 model's CPU time).
