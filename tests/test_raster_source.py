@@ -17,7 +17,6 @@ from rasterio.windows import Window
 from debrismap.errors import ConfigError, RasterError
 from debrismap.raster import (
     NotGeoreferencedWarning,
-    acquisition_date_from_name,
     Stretch,
     TileGrid,
     choose_bands,
@@ -40,7 +39,9 @@ def write_tif(
 ) -> Path:
     """Write a (C, H, W) array as a GeoTIFF."""
     count, height, width = data.shape
-    kwargs = dict(driver="GTiff", width=width, height=height, count=count, dtype=data.dtype)
+    kwargs = {
+        "driver": "GTiff", "width": width, "height": height, "count": count, "dtype": data.dtype
+    }
     if crs is not None:
         kwargs["crs"] = crs
     if transform is not None:
@@ -271,9 +272,8 @@ def test_internal_and_external_masks(tmp_path, external):
     path = write_tif(tmp_path / f"mask_{external}.tif", data)
     mask = np.full((32, 32), 255, np.uint8)
     mask[:, 16:] = 0
-    with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=not external):
-        with rasterio.open(path, "r+") as ds:
-            ds.write_mask(mask)
+    with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=not external), rasterio.open(path, "r+") as ds:
+        ds.write_mask(mask)
     assert os.path.exists(str(path) + ".msk") == external
     with open_raster(path) as src:
         assert src.mask_kind == ("external mask (.msk)" if external else "internal mask")
@@ -304,19 +304,6 @@ def test_not_georeferenced_warns_once_and_uses_pixels(tmp_path):
         # a caller may still resample by passing an assumed GSD
         view = src.at_gsd(1.0, assumed_gsd_m=0.5)
         assert (view.width, view.height) == (6, 5)
-
-
-def test_acquisition_date_from_tags(tmp_path):
-    data = np.zeros((3, 8, 8), np.uint8)
-    path = write_tif(tmp_path / "dated.tif", data)
-    with rasterio.open(path, "r+") as ds:
-        ds.update_tags(TIFFTAG_DATETIME="2024:05:01 10:00:00")  # file write time: ignored
-    with open_raster(path) as src:
-        assert src.acquisition_date is None
-    with rasterio.open(path, "r+") as ds:
-        ds.update_tags(ns="IMAGERY", ACQUISITIONDATETIME="2023-02-12T08:21:33Z")
-    with open_raster(path) as src:
-        assert src.acquisition_date == "2023-02-12T08:21:33"
 
 
 def test_header_sha256_changes_with_content(tmp_path):
@@ -467,32 +454,3 @@ def test_gcp_only_raster_gets_fitted_affine(tmp_path):
         assert src.crs == rasterio.crs.CRS.from_epsg(32615)
         assert src.transform.almost_equals(true, precision=1e-6)
         assert src.gsd_m == pytest.approx(np.hypot(0.5, 0.1), rel=1e-6)
-
-
-@pytest.mark.parametrize(
-    "name, expected",
-    [
-        ("adiyaman_s110_20230212T112019Z_rgb_50cm_post.jpg", "2023-02-12T11:20:19"),
-        ("naip_m_4709963_se_14_1_20200831.tif", "2020-08-31"),
-        ("city_2023-02-12.tif", "2023-02-12"),
-        ("OAM-1238424-1046544-21.png", None),  # tile numbers, not dates
-        ("2019_YELL_2_541000_4977000_image_crop.tiff", None),
-        ("pair_20200101_vs_20210101.tif", None),  # two dates: ambiguous
-        ("scene_20231345.tif", None),  # not a calendar date
-    ],
-)
-def test_acquisition_date_from_file_name(name, expected):
-    assert acquisition_date_from_name(name) == expected
-
-
-def test_metadata_date_wins_over_file_name(tmp_path):
-    path = write_tif(tmp_path / "scene_20200101.tif", np.zeros((3, 8, 8), np.uint8))
-    with open_raster(path) as src:
-        assert (src.acquisition_date, src.acquisition_date_source) == ("2020-01-01", "file name")
-    with rasterio.open(path, "r+") as ds:
-        ds.update_tags(ns="IMAGERY", ACQUISITIONDATETIME="2023-02-12T08:21:33Z")
-    with open_raster(path) as src:
-        assert (src.acquisition_date, src.acquisition_date_source) == (
-            "2023-02-12T08:21:33",
-            "metadata",
-        )

@@ -5,38 +5,39 @@ first and last blocks, because GDAL often opens a truncated file and only fails 
 missing bytes are read), decides which bands are R, G, B, and computes the raster's one
 stretch. Everything it raises for bad input is a one-line `RasterError` naming the file.
 Pixels are only ever read through windows (`RasterSource.at_gsd(...).read(window)`), so a
-30000 x 30000 px city streams in bounded memory.
+30000 x 30000 px city streams in bounded memory. The reads themselves are in raster.read,
+georeferencing in raster.georef and the acquisition date in raster.dates.
 """
 
 from __future__ import annotations
 
-import datetime as dt
+import dataclasses
 import functools
 import hashlib
-import json
 import math
 import os
-import re
-import threading
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
+import pyproj
 import rasterio
-from affine import Affine
 from rasterio.enums import ColorInterp, MaskFlags, Resampling
 from rasterio.errors import NotGeoreferencedWarning as _RioNotGeoreferencedWarning
+from rasterio.transform import array_bounds
 from rasterio.windows import Window
 
 from debrismap.errors import RasterError
 from debrismap.raster.bands import choose_bands
-from debrismap.raster.geometry import pixel_size_m
+from debrismap.raster.dates import acquisition_date
+from debrismap.raster.gdal_errors import gdal_errors, one_line
+from debrismap.raster.geometry import pixel_size_m, pixel_to_world
+from debrismap.raster.georef import georeference
+from debrismap.raster.read import BandReader, palette_lut, read_bands
 from debrismap.raster.stretch import Stretch, percentile_stretch
-
-if TYPE_CHECKING:
-    from debrismap.raster.view import RasterView
+from debrismap.raster.view import RasterView
 
 # Largest side of the decimated read used for the stretch: ~1 M pixels per band is
 # plenty for stable 2nd/98th percentiles and keeps opening a city-sized raster cheap.
@@ -47,34 +48,6 @@ STRETCH_SAMPLE_WINDOW = 64
 HEADER_BYTES = 64 * 1024
 
 _COMPLEX_DTYPES = {"complex", "complex64", "complex128", "complex_int16", "cint16", "cint32"}
-
-
-class NotGeoreferencedWarning(UserWarning):
-    """The raster has no georeferencing: work happens in pixel coordinates."""
-
-
-def _gdal_errors() -> tuple[type[BaseException], ...]:
-    from rasterio._err import CPLE_BaseError
-
-    return (rasterio.errors.RasterioError, CPLE_BaseError, OSError)
-
-
-def _one_line(exc: BaseException) -> str:
-    """The most specific message in an exception chain, on one line.
-
-    rasterio often raises "Read failed. See previous exception for details." with the
-    real GDAL message in the chained exception: show that one instead.
-    """
-    messages = []
-    seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        text = " ".join(str(exc).split())
-        if text:
-            messages.append(text)
-        exc = exc.__cause__ or exc.__context__
-    specific = [m for m in messages if "see previous exception" not in m.lower()]
-    return (specific or messages or ["unknown GDAL error"])[0]
 
 
 def header_sha256(path: str | Path) -> str:
@@ -111,7 +84,8 @@ class RasterSource:
     """An open raster: metadata, band choice and stretch; pixels via `at_gsd(...).read()`.
 
     Not safe to share between processes; reads from several threads are serialised by
-    an internal lock because a GDAL dataset handle is not thread-safe.
+    a lock in `reader` (its raster.read.BandReader) because a GDAL dataset handle is not
+    thread-safe.
     """
 
     def __init__(
@@ -121,14 +95,13 @@ class RasterSource:
         stretch: Stretch | dict | None = None,
     ):
         self.path = str(path)
-        self._lock = threading.RLock()
         _check_path(self.path)
         self._ds = _open_dataset(self.path)
         try:
             self._init(bands, stretch)
-        except _gdal_errors() as exc:  # GDAL failing on metadata of a damaged file
+        except gdal_errors() as exc:  # GDAL failing on metadata of a damaged file
             self._ds.close()
-            raise RasterError(f"cannot read the raster: {_one_line(exc)}", self.path) from None
+            raise RasterError(f"cannot read the raster: {one_line(exc)}", self.path) from None
         except BaseException:
             self._ds.close()
             raise
@@ -156,57 +129,25 @@ class RasterSource:
         self.dtype: str = ds.dtypes[self.band_indexes[0] - 1]
         if len({ds.dtypes[b - 1] for b in self.band_indexes}) > 1:
             raise RasterError("the chosen R, G, B bands have different pixel types", self.path)
-        self._palette = self._palette_lut()
-        self.crs, self.transform, self.georeferenced, self.georeference_source = (
-            self._georeference()
+        self._palette = palette_lut(ds, self.band_indexes, self.dtype, self.path)
+        self.crs, self.transform, self.georeferenced, self.georeference_source = georeference(
+            ds, self.path
         )
         self._pixel_size_m = (
             pixel_size_m(self.crs, self.transform, self.width, self.height) if self.crs else None
         )
         flags = [ds.mask_flag_enums[b - 1] for b in set(self.band_indexes)]
-        self._all_valid = all(f == [MaskFlags.all_valid] for f in flags)
+        all_valid = all(f == [MaskFlags.all_valid] for f in flags)
         self.nodata = ds.nodata
+        self.reader = BandReader(ds, self.path, self.band_indexes, all_valid, palette=self._palette)
         self._probe()
-        self.stretch: Stretch = self._choose_stretch(stretch)
+        # the stretch is chosen from reads of the raster, then every read of a view uses it
+        self.reader = dataclasses.replace(self.reader, stretch=self._choose_stretch(stretch))
 
-    def _palette_lut(self) -> np.ndarray | None:
-        """RGB lookup table when the chosen band is a palette band, else None."""
-        b = self.band_indexes[0]
-        if self.colorinterp[b - 1] != ColorInterp.palette or len(set(self.band_indexes)) != 1:
-            return None
-        if self.dtype not in ("uint8", "uint16"):
-            raise RasterError(f"palette band of type {self.dtype} is not supported", self.path)
-        try:
-            cmap = self._ds.colormap(b)
-        except ValueError as exc:
-            raise RasterError(f"palette band without a readable colour table ({exc})", self.path)
-        lut = np.zeros((256 if self.dtype == "uint8" else 65536, 3), dtype=np.uint8)
-        for index, rgba in cmap.items():
-            if 0 <= index < len(lut):
-                lut[index] = rgba[:3]
-        return lut
-
-    def _georeference(self) -> tuple[Any, Affine, bool, str]:
-        ds = self._ds
-        if ds.transform != Affine.identity() and not ds.transform.is_degenerate:
-            if ds.crs is None:
-                _warn_not_georeferenced(
-                    self.path, "has a geotransform but no CRS: GSD unknown, outputs have no CRS"
-                )
-            return ds.crs, ds.transform, True, "geotransform"
-        gcps, gcp_crs = ds.gcps
-        if len(gcps) >= 3:
-            # An affine fitted to the GCPs: exact for an affine-georeferenced scene,
-            # approximate for a warped one (we never warp here).
-            try:
-                fitted = rasterio.transform.from_gcps(gcps)
-            except (*_gdal_errors(), ValueError, ZeroDivisionError):
-                fitted = Affine.identity()  # collinear or degenerate GCPs
-            if fitted != Affine.identity() and not fitted.is_degenerate:
-                return gcp_crs, fitted, True, f"affine fit to {len(gcps)} GCPs"
-        why = "has a CRS but no geotransform" if ds.crs else "has no georeferencing"
-        _warn_not_georeferenced(self.path, f"{why}: working in pixel coordinates")
-        return None, Affine.identity(), False, "none"
+    @property
+    def stretch(self) -> Stretch:
+        """The raster's one mapping of its samples to uint8, used by every read."""
+        return self.reader.stretch
 
     def _probe(self) -> None:
         """Read the first and last blocks, so truncated files fail now, not mid-run."""
@@ -218,14 +159,15 @@ class RasterSource:
             window = Window(
                 col, row, min(block_w, self.width - col), min(block_h, self.height - row)
             )
-            self._read_raw(window, (int(window.height), int(window.width)), Resampling.nearest)
+            shape = (int(window.height), int(window.width))
+            read_bands(self.reader, window, shape, Resampling.nearest)
 
     def _choose_stretch(self, stretch: Stretch | dict | None) -> Stretch:
         if isinstance(stretch, dict):
             try:
                 stretch = Stretch.from_dict(stretch)
             except ValueError as exc:
-                raise RasterError(_one_line(exc), self.path)
+                raise RasterError(one_line(exc), self.path)
         if stretch is not None:
             if not stretch.is_identity and len(stretch.low) != 3:
                 raise RasterError(
@@ -247,8 +189,8 @@ class RasterSource:
         factor = max(1.0, max(self.width, self.height) / STRETCH_SAMPLE_SIDE)
         if factor <= 4 or self.overviews:
             out_shape = (max(1, round(self.height / factor)), max(1, round(self.width / factor)))
-            data, valid = self._read_raw(
-                Window(0, 0, self.width, self.height), out_shape, Resampling.nearest
+            data, valid = read_bands(
+                self.reader, Window(0, 0, self.width, self.height), out_shape, Resampling.nearest
             )
             return percentile_stretch(data, valid)
         side_x = min(STRETCH_SAMPLE_WINDOW, self.width)
@@ -259,72 +201,10 @@ class RasterSource:
         for y in np.unique(ys):
             for x in np.unique(xs):
                 window = Window(int(x), int(y), side_x, side_y)
-                d, v = self._read_raw(window, (side_y, side_x), Resampling.nearest)
+                d, v = read_bands(self.reader, window, (side_y, side_x), Resampling.nearest)
                 parts.append(d)
                 masks.append(v)
         return percentile_stretch(np.concatenate(parts, axis=2), np.concatenate(masks, axis=1))
-
-    # -- reading (used by RasterView) ----------------------------------------------------
-
-    def _read_raw(
-        self, window: Window, out_shape: tuple[int, int], resampling: Resampling
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Selected bands as (3, h, w) in the file's dtype, and the valid mask (h, w)."""
-        unique = sorted(set(self.band_indexes))
-        shape = (len(unique), *out_shape)
-        try:
-            with self._lock:
-                data = self._ds.read(unique, window=window, out_shape=shape, resampling=resampling)
-                if self._all_valid:
-                    valid = np.ones(out_shape, dtype=bool)
-                else:
-                    masks = self._ds.read_masks(
-                        unique, window=window, out_shape=shape, resampling=Resampling.nearest
-                    )
-                    valid = (masks > 0).any(axis=0)
-        except _gdal_errors() as exc:
-            raise RasterError(f"cannot read pixels: {_one_line(exc)}", self.path) from None
-        if data.dtype.kind == "f":
-            valid &= np.isfinite(data).all(axis=0)
-        order = [unique.index(b) for b in self.band_indexes]
-        return data[order], valid
-
-    def _read_rgb(
-        self, window: Window, out_shape: tuple[int, int], resampling: Resampling, band_first: bool = False
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """(h, w, 3) uint8 pixels after palette / stretch ((3, h, w) if band_first), and the valid mask."""
-        data, valid = self._read_raw(window, out_shape, resampling)
-        all_valid = bool(valid.all())  # the common case: skip the masking passes
-        if self._palette is not None:
-            rgb = self._palette[data[0]].transpose(2, 0, 1)
-            if not all_valid:
-                rgb[:, ~valid] = 0
-        elif self.stretch.is_identity and data.dtype == np.uint8:
-            rgb = data  # freshly read, ours to change: no copy
-            if not all_valid:
-                rgb[:, ~valid] = 0
-        else:
-            rgb = self.stretch.apply(data, None if all_valid else valid)
-        if band_first:  # as GDAL read it: a model input needs no transposes
-            return np.ascontiguousarray(rgb), valid
-        # band by band into (h, w, 3): numpy's copy of the transposed view is ~7x slower
-        return np.stack(tuple(rgb), axis=-1), valid
-
-    def _valid_fraction(self, window: Window, out_shape: tuple[int, int]) -> float:
-        if self._all_valid:
-            return 1.0
-        unique = sorted(set(self.band_indexes))
-        try:
-            with self._lock:
-                masks = self._ds.read_masks(
-                    unique,
-                    window=window,
-                    out_shape=(len(unique), *out_shape),
-                    resampling=Resampling.nearest,
-                )
-        except _gdal_errors() as exc:
-            raise RasterError(f"cannot read the mask: {_one_line(exc)}", self.path) from None
-        return float((masks > 0).any(axis=0).mean())
 
     # -- public API ------------------------------------------------------------------------
 
@@ -348,12 +228,8 @@ class RasterSource:
     @property
     def bounds(self) -> tuple[float, float, float, float]:
         """(left, bottom, right, top) of the raster in its CRS (pixels when not georeferenced)."""
-        from rasterio.transform import array_bounds
-
         if self.transform.is_rectilinear:
             return array_bounds(self.height, self.width, self.transform)
-        from debrismap.raster.geometry import pixel_to_world
-
         xs, ys = pixel_to_world(
             self.transform, [0, self.width, self.width, 0], [0, 0, self.height, self.height]
         )
@@ -381,14 +257,14 @@ class RasterSource:
             value = self._ds.tags(self.band_indexes[0], ns="IMAGE_STRUCTURE").get("NBITS")
             value = value or self._ds.tags(ns="IMAGE_STRUCTURE").get("NBITS")
             return int(value) if value else None
-        except (*_gdal_errors(), ValueError):
+        except (*gdal_errors(), ValueError):
             return None
 
     @property
     def overviews(self) -> list[int]:
         try:
             return list(self._ds.overviews(self.band_indexes[0]))
-        except _gdal_errors():
+        except gdal_errors():
             return []
 
     @property
@@ -403,11 +279,7 @@ class RasterSource:
 
     @functools.cached_property
     def _acquisition(self) -> tuple[str | None, str | None]:
-        found = find_acquisition_date(self._ds)
-        if found:
-            return found, "metadata"
-        found = acquisition_date_from_name(self.path)
-        return (found, "file name") if found else (None, None)
+        return acquisition_date(self._ds, self.path)
 
     @property
     def header_sha256(self) -> str:
@@ -422,8 +294,6 @@ class RasterSource:
 
         assumed_gsd_m: the source GSD to use when the raster's own is unknown (no CRS).
         """
-        from debrismap.raster.view import RasterView
-
         return RasterView.for_source(self, target_gsd_m, assumed_gsd_m)
 
     def describe(self) -> dict[str, Any]:
@@ -466,7 +336,7 @@ class RasterSource:
     def closed(self) -> bool:
         return self._ds.closed
 
-    def __enter__(self) -> RasterSource:
+    def __enter__(self) -> RasterSource:  # noqa: PYI034  typing.Self needs Python 3.11
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -484,8 +354,6 @@ def crs_label(crs) -> str | None:
     if crs is None:
         return None
     try:
-        import pyproj
-
         pcrs = pyproj.CRS.from_wkt(crs.to_wkt())
         code = pcrs.to_epsg(min_confidence=90)
         if code:
@@ -526,96 +394,8 @@ def _open_dataset(path: str) -> rasterio.io.DatasetReader:
             # we emit our own, single warning about missing georeferencing
             warnings.simplefilter("ignore", _RioNotGeoreferencedWarning)
             return rasterio.open(path)
-    except _gdal_errors() as exc:
-        text = _one_line(exc)
+    except gdal_errors() as exc:
+        text = one_line(exc)
         if "not recognized as" in text or "not a supported file format" in text:
             raise RasterError("not a raster GDAL can read (unrecognised format)", path) from None
         raise RasterError(f"cannot open as a raster: {text}", path) from None
-
-
-def _warn_not_georeferenced(path: str, why: str) -> None:
-    warnings.warn(f"{path}: {why}", NotGeoreferencedWarning, stacklevel=6)
-
-
-# Metadata keys that hold an acquisition (not processing) date, in GDAL's metadata
-# domains: IMAGERY is filled by GDAL's DIMAP/Pléiades, DigitalGlobe, etc. readers.
-_DATE_KEYS = (
-    "ACQUISITIONDATETIME",
-    "ACQUISITION_DATE",
-    "ACQUISITIONDATE",
-    "ACQUISITION_DATETIME",
-    "DATE_ACQUIRED",
-    "IMAGING_DATE",
-    "CAPTURE_DATE",
-    "ACQUIRED",
-    "EXIF_DATETIMEORIGINAL",
-)
-_DATE_RE = re.compile(r"(\d{4})[-:/](\d{2})[-:/](\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?)?")
-
-
-def find_acquisition_date(ds: rasterio.io.DatasetReader) -> str | None:
-    """Acquisition date (ISO 8601) from imagery metadata, EXIF or a JSON description; else None.
-
-    TIFFTAG_DATETIME is deliberately ignored: it is when the file was written.
-    """
-    candidates: dict[str, str] = {}
-    for ns in (None, "IMAGERY"):
-        try:
-            tags = ds.tags(ns=ns) if ns else ds.tags()
-        except _gdal_errors():
-            continue
-        for key, value in tags.items():
-            candidates.setdefault(key.upper(), value)
-    description = candidates.get("TIFFTAG_IMAGEDESCRIPTION", "")
-    if description.lstrip().startswith("{"):
-        try:
-            meta = json.loads(description)
-            if isinstance(meta, dict):
-                for key, value in meta.items():
-                    if isinstance(value, str):
-                        candidates.setdefault(key.upper(), value)
-        except ValueError:
-            pass
-    for key in _DATE_KEYS:
-        if key in candidates:
-            iso = _iso_date(candidates[key])
-            if iso:
-                return iso
-    return None
-
-
-def _iso_date(text: str) -> str | None:
-    m = _DATE_RE.search(text)
-    if not m:
-        return None
-    y, mo, d, hh, mm, ss = m.groups()
-    if hh is None:
-        return f"{y}-{mo}-{d}"
-    return f"{y}-{mo}-{d}T{hh}:{mm}:{ss or '00'}"
-
-
-# Compact dates in file names, as vendors write them: 20230212, 20230212T112019Z, 2023-02-12.
-_NAME_DATE_RE = re.compile(
-    r"(?<![0-9])((?:19|20)[0-9]{2})-?(0[1-9]|1[0-2])-?(0[1-9]|[12][0-9]|3[01])"
-    r"(?:T([01][0-9]|2[0-3])([0-5][0-9])([0-5][0-9])Z?)?(?![0-9])"
-)
-
-
-def acquisition_date_from_name(path: str | Path) -> str | None:
-    """The one date written in a file name (Planet, NAIP, Maxar style), else None.
-
-    Names with two different dates (pre/post pairs, processing dates) are ambiguous and
-    give None rather than a guess.
-    """
-    found = set()
-    for m in _NAME_DATE_RE.finditer(Path(path).name):
-        y, mo, d, hh, mm, ss = m.groups()
-        try:
-            dt.date(int(y), int(mo), int(d))
-        except ValueError:
-            continue
-        found.add(f"{y}-{mo}-{d}" + (f"T{hh}:{mm}:{ss}" if hh else ""))
-    days = {f[:10] for f in found}
-    if len(days) != 1:
-        return None
-    return max(found, key=len)  # prefer the one with a time of day

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 from affine import Affine
@@ -21,10 +21,8 @@ from numpy.typing import NDArray
 from rasterio.enums import Resampling
 from rasterio.windows import Window
 
+from debrismap.raster.read import BandReader, read_rgb, valid_fraction
 from debrismap.raster.tiling import TileGrid
-
-if TYPE_CHECKING:
-    from debrismap.raster.source import RasterSource
 
 # Resample only when the source GSD differs from the target by more than this, per axis.
 GSD_TOLERANCE = 0.10
@@ -34,6 +32,22 @@ VALID_FRACTION_SAMPLE = 32
 
 class GsdUnknownWarning(UserWarning):
     """A target GSD was asked for but the raster's own GSD is unknown; no resampling."""
+
+
+class ViewedRaster(Protocol):
+    """What a view needs of the raster it resamples (a RasterSource)."""
+
+    path: str
+    width: int
+    height: int
+    transform: Affine
+    reader: BandReader  # reads windows of its R, G, B (debrismap.raster.read)
+
+    @property
+    def gsd_m(self) -> float | None: ...
+
+    @property
+    def pixel_size_m(self) -> tuple[float, float] | None: ...
 
 
 @dataclass(frozen=True)
@@ -53,7 +67,7 @@ class TileImage:
 class RasterView:
     """The raster on a pixel grid of a given GSD; identity when no resampling is needed."""
 
-    def __init__(self, source: RasterSource, width: int, height: int, gsd_m: float | None):
+    def __init__(self, source: ViewedRaster, width: int, height: int, gsd_m: float | None):
         self.source = source
         self.width = int(width)
         self.height = int(height)
@@ -68,7 +82,7 @@ class RasterView:
 
     @classmethod
     def for_source(
-        cls, source: RasterSource, target_gsd_m: float | None, assumed_gsd_m: float | None = None
+        cls, source: ViewedRaster, target_gsd_m: float | None, assumed_gsd_m: float | None = None
     ) -> RasterView:
         if target_gsd_m is None:
             return cls(source, source.width, source.height, source.gsd_m)
@@ -135,13 +149,19 @@ class RasterView:
         col, row, w, h, c0, r0, c1, r1 = self._clip(window)
         transform = self.transform @ Affine.translation(col, row)
         if (c0, r0, c1, r1) == (col, row, col + w, row + h):  # inside the raster: no padding copy
-            rgb, ok = self.source._read_rgb(self._source_window(c0, r0, c1, r1), (h, w), self.resampling, band_first)
+            rgb, ok = read_rgb(
+                self.source.reader, self._source_window(c0, r0, c1, r1), (h, w), self.resampling, band_first
+            )
             return TileImage(rgb, ok, Window(col, row, w, h), transform)
         pixels = np.zeros((3, h, w) if band_first else (h, w, 3), dtype=np.uint8)
         valid = np.zeros((h, w), dtype=bool)
         if c1 > c0 and r1 > r0:
-            rgb, ok = self.source._read_rgb(
-                self._source_window(c0, r0, c1, r1), (r1 - r0, c1 - c0), self.resampling, band_first
+            rgb, ok = read_rgb(
+                self.source.reader,
+                self._source_window(c0, r0, c1, r1),
+                (r1 - r0, c1 - c0),
+                self.resampling,
+                band_first,
             )
             inside = (slice(r0 - row, r1 - row), slice(c0 - col, c1 - col))
             pixels[(slice(None), *inside) if band_first else inside] = rgb
@@ -155,7 +175,8 @@ class RasterView:
             return 0.0
         inside = (c1 - c0) * (r1 - r0) / (w * h)
         out_shape = (min(r1 - r0, VALID_FRACTION_SAMPLE), min(c1 - c0, VALID_FRACTION_SAMPLE))
-        return inside * self.source._valid_fraction(self._source_window(c0, r0, c1, r1), out_shape)
+        window = self._source_window(c0, r0, c1, r1)
+        return inside * valid_fraction(self.source.reader, window, out_shape)
 
     def __repr__(self) -> str:
         return (

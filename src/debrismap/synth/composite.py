@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import os
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
 from debrismap.errors import ConfigError, RasterError
 from debrismap.synth.city import SynthResult
 from debrismap.synth.piles import BODY_ALPHA
+from debrismap.synth.style import CityStyle
 
 MIN_GSD, MAX_GSD = 0.2, 1.2
 DEFAULT_GSD = 0.5
@@ -229,7 +232,8 @@ def composite_piles(
             piles.append(p)
         for p in piles:
             p.finalize(gsd_m)
-        style = _StyleShim(sun_azimuth, sun_elevation)
+        # what a sprite needs of a plan (synth.plan.SpritePlan): the GSD and the sun
+        sprite_plan = SimpleNamespace(gsd=gsd_m, style=_Sun(float(sun_azimuth), float(sun_elevation)))
         cache = SpriteCache()
         profile = src.profile.copy()
         profile.update(driver="GTiff", tiled=True, blockxsize=256, blockysize=256, compress="deflate",
@@ -267,7 +271,7 @@ def composite_piles(
                             _, by0, _, by1 = p.bbox_px
                             if by1 <= y or by0 >= y + h:
                                 continue
-                            s = cache.get(p, _PlanShim(gsd_m, style))
+                            s = cache.get(p, sprite_plan)
                             sl_img, sl_spr = _overlap(s, 0, y, W, h)
                             if sl_img is None:
                                 continue
@@ -297,28 +301,16 @@ def composite_piles(
     return SynthResult(out_path, gj, txt, len(boxes))
 
 
-class _StyleShim:
-    """Just the sun geometry a pile sprite needs."""
+@dataclass(frozen=True)
+class _Sun:
+    """A background raster's sun: all of a city style that drawing a pile sprite needs
+    (synth.plan.SpriteStyle), with the same shadow formulas as a city's."""
 
-    def __init__(self, azimuth: float, elevation: float):
-        self.sun_azimuth_deg = float(azimuth)
-        self.sun_elevation_deg = float(elevation)
-        self.pile_palette_shift = 0.0
-
-    @property
-    def shadow_vector(self):
-        a = np.deg2rad(self.sun_azimuth_deg)
-        return np.array([-np.sin(a), np.cos(a)])
-
-    @property
-    def shadow_length_per_m(self):
-        return 1.0 / np.tan(np.deg2rad(self.sun_elevation_deg))
-
-
-class _PlanShim:
-    def __init__(self, gsd, style):
-        self.gsd = gsd
-        self.style = style
+    sun_azimuth_deg: float
+    sun_elevation_deg: float
+    pile_palette_shift: float = 0.0
+    shadow_vector = CityStyle.shadow_vector
+    shadow_length_per_m = CityStyle.shadow_length_per_m
 
 
 def _blend(out, s, sl_img, sl_spr, tone, gain, shadow_b, noise_dn, seed, pid_map, pid, mask) -> None:

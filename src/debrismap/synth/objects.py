@@ -1,8 +1,9 @@
 """Small things on the ground and on roofs: cars, dumpsters, equipment and other hard negatives.
 
-Each function adds polygons (with their shadows) to a planner's plan, in metres. Many of
-these share the household colour palette with debris piles on purpose: a detector must
-learn the *arrangement* of a pile (a dense, irregular heap of many items), not its colours.
+Each function adds polygons (with their shadows) to the plan of a Placer (synth.context),
+in metres. Many of these share the household colour palette with debris piles on purpose:
+a detector must learn the *arrangement* of a pile (a dense, irregular heap of many items),
+not its colours.
 """
 
 from __future__ import annotations
@@ -10,9 +11,19 @@ from __future__ import annotations
 import colorsys
 
 import numpy as np
-from shapely import affinity
-from shapely.geometry import MultiPoint, Point, Polygon
+import shapely
+from shapely.geometry import Point, Polygon
 
+from debrismap.synth.context import Placer
+from debrismap.synth.geometry import (
+    blob,
+    convex_sweep,
+    moved,
+    obb_frame,
+    orect,
+    polygons,
+    rect_corners,
+)
 from debrismap.synth.style import FABRIC, FLAT, GRAVEL, METAL, material_colour
 
 # ---------------------------------------------------------------- shared palette
@@ -66,51 +77,10 @@ def item_colour(rng: np.random.Generator, family: str | None = None) -> tuple[np
     return np.array([*rgb, nir], np.float32), family
 
 
-# ---------------------------------------------------------------- shapes
+# ---------------------------------------------------------------- placing
 
 
-def blob(x, y, r, rng, ecc=1.0, wobble=0.18, n=18, angle=None) -> Polygon:
-    """An irregular closed outline around (x, y) with mean radius r."""
-    t = np.linspace(0, 2 * np.pi, n, endpoint=False)
-    k = rng.normal(0, wobble, 4)
-    rad = r * (1 + k[0] * np.sin(2 * t + k[1] * 5) * 0.6 + k[2] * np.sin(3 * t + k[3] * 5) * 0.5
-               + rng.normal(0, wobble * 0.35, n))
-    rad = np.maximum(rad, r * 0.35)
-    a = rng.uniform(0, np.pi) if angle is None else angle
-    px, py = rad * np.cos(t) * ecc, rad * np.sin(t) / ecc
-    ca, sa = np.cos(a), np.sin(a)
-    poly = Polygon(np.column_stack([x + px * ca - py * sa, y + px * sa + py * ca]))
-    return poly if poly.is_valid else poly.buffer(0)
-
-
-def orect(cx, cy, length, width, ang, chamfer: float = 0.0) -> Polygon:
-    """Rectangle centred at (cx, cy), long side along `ang` (rad); optional cut corners."""
-    lx, wy = length / 2, width / 2
-    if chamfer > 0:
-        c = min(chamfer, lx, wy) * 0.999
-        px = np.array([-lx + c, lx - c, lx, lx, lx - c, -lx + c, -lx, -lx])
-        py = np.array([-wy, -wy, -wy + c, wy - c, wy, wy, wy - c, -wy + c])
-    else:
-        px = np.array([-lx, lx, lx, -lx])
-        py = np.array([-wy, -wy, wy, wy])
-    ca, sa = np.cos(ang), np.sin(ang)
-    return Polygon(np.column_stack([cx + px * ca - py * sa, cy + px * sa + py * ca]))
-
-
-def moved(poly: Polygon, dx: float, dy: float) -> Polygon:
-    """Fast translate for hole-free polygons (shapely.affinity is slow per call)."""
-    if poly.geom_type != "Polygon" or len(poly.interiors):
-        return affinity.translate(poly, dx, dy)
-    return Polygon(np.asarray(poly.exterior.coords) + (dx, dy))
-
-
-def convex_sweep(poly: Polygon, dx: float, dy: float) -> Polygon:
-    """Area swept by a convex polygon moved by (dx, dy)."""
-    c = np.asarray(poly.exterior.coords)
-    return MultiPoint(np.vstack([c, c + (dx, dy)])).convex_hull
-
-
-def _ground_thing(planner, fp: Polygon, height: float, colour, kind=FLAT, angle=0.0, dome=None):
+def _ground_thing(planner: Placer, fp: Polygon, height: float, colour, kind=FLAT, angle=0.0, dome=None):
     """Add a short object standing on the ground: shadow, then the body leaning slightly."""
     plan = planner.plan
     sdx, sdy = planner.shadow_dir * height
@@ -123,7 +93,7 @@ def _ground_thing(planner, fp: Polygon, height: float, colour, kind=FLAT, angle=
     return body
 
 
-def _roof_thing(planner, fp: Polygon, base: float, height: float, colour, kind=FLAT, angle=0.0, dome=None):
+def _roof_thing(planner: Placer, fp: Polygon, base: float, height: float, colour, kind=FLAT, angle=0.0, dome=None):
     """An object on a roof at `base` metres: its shadow falls on the roof."""
     plan = planner.plan
     lx, ly = planner.lean * base
@@ -147,7 +117,7 @@ CAR_COLOURS = [
 ]
 
 
-def car(planner, x, y, ang, rng) -> None:
+def car(planner: Placer, x, y, ang, rng) -> None:
     """Queue a car; `flush_cars` builds all of them at once (cars are the most numerous thing)."""
     cols = _CAR_RGB
     rgb = cols[rng.choice(len(cols), p=_CAR_P)] * rng.uniform(0.85, 1.15)
@@ -160,31 +130,15 @@ _CAR_RGB = np.array([c for c, _ in CAR_COLOURS])
 _CAR_P = np.array([p for _, p in CAR_COLOURS], float) / sum(p for _, p in CAR_COLOURS)
 
 
-def _rects(cx, cy, length, width, ang, chamfer=0.0):
-    """Vectorised orect: (n, k, 2) corner arrays."""
-    lx, wy = length[:, None] / 2, width[:, None] / 2
-    if chamfer > 0:
-        c = np.minimum(chamfer, np.minimum(lx, wy)) * 0.999
-        px = np.hstack([-lx + c, lx - c, lx, lx, lx - c, -lx + c, -lx, -lx])
-        py = np.hstack([-wy, -wy, -wy + c, wy - c, wy, wy, wy - c, -wy + c])
-    else:
-        px = np.hstack([-lx, lx, lx, -lx])
-        py = np.hstack([-wy, -wy, wy, wy])
-    ca, sa = np.cos(ang)[:, None], np.sin(ang)[:, None]
-    return np.stack([cx[:, None] + px * ca - py * sa, cy[:, None] + px * sa + py * ca], axis=-1)
-
-
-def flush_cars(planner) -> None:
+def flush_cars(planner: Placer) -> None:
     """Build every queued car: shadow, body (leaning a little), windscreen and rear window."""
-    import shapely
-
     if not planner.cars:
         return
     a = np.array(planner.cars, float)
     planner.cars = []
     x, y, ang, length, width = a[:, 0], a[:, 1], a[:, 2], a[:, 3], a[:, 4]
     rgb = a[:, 5:8]
-    corners = _rects(x, y, length, width, ang, chamfer=0.45)
+    corners = rect_corners(x, y, length, width, ang, chamfer=0.45)
     fps = shapely.polygons(corners)
     sdx, sdy = planner.shadow_dir * 1.5
     shadows = shapely.convex_hull(shapely.multipoints(np.concatenate([corners, corners + (sdx, sdy)], axis=1)))
@@ -195,9 +149,9 @@ def flush_cars(planner) -> None:
         plan.flat_shadows.add(g)
     ux, uy = np.cos(ang), np.sin(ang)
     glass = np.array([0.04, 0.045, 0.05, 0.05], np.float32)
-    front = shapely.polygons(_rects(x + lx + ux * length * 0.16, y + ly + uy * length * 0.16,
+    front = shapely.polygons(rect_corners(x + lx + ux * length * 0.16, y + ly + uy * length * 0.16,
                                     length * 0.14, width * 0.8, ang))
-    rear = shapely.polygons(_rects(x + lx - ux * length * 0.28, y + ly - uy * length * 0.28,
+    rear = shapely.polygons(rect_corners(x + lx - ux * length * 0.28, y + ly - uy * length * 0.28,
                                    length * 0.1, width * 0.8, ang))
     for k in range(len(a)):
         col = np.array([*rgb[k], rgb[k].mean() + 0.05], np.float32)
@@ -208,7 +162,7 @@ def flush_cars(planner) -> None:
     plan.solids.extend(fps)
 
 
-def dumpster(planner, x, y, rng) -> None:
+def dumpster(planner: Placer, x, y, rng) -> None:
     rgb = rng.choice([[0.08, 0.2, 0.1], [0.1, 0.15, 0.35], [0.28, 0.28, 0.28], [0.5, 0.25, 0.04],
                       [0.45, 0.4, 0.08], [0.12, 0.12, 0.12], [0.35, 0.08, 0.06]])
     rgb = np.array(rgb) * rng.uniform(0.7, 1.2)
@@ -225,7 +179,7 @@ def dumpster(planner, x, y, rng) -> None:
         planner.plan.objects.add(fp.buffer(-0.15), np.array([*rgb * 0.8, rgb.mean()], np.float32), FLAT)
 
 
-def playground(planner, x, y, rng) -> None:
+def playground(planner: Placer, x, y, rng) -> None:
     plan = planner.plan
     r = rng.uniform(5, 11)
     mat = rng.choice(["sand", "rubber", "gravel"])
@@ -248,9 +202,7 @@ def playground(planner, x, y, rng) -> None:
         _ground_thing(planner, fp, rng.uniform(1, 2.5), c, FLAT, ang)
 
 
-def parking_rows(planner, area: Polygon, rng, fill=0.6, max_rows=4, lines=False) -> None:
-    from debrismap.synth.layout import obb_frame, polygons
-
+def parking_rows(planner: Placer, area: Polygon, rng, fill=0.6, max_rows=4, lines=False) -> None:
     for part in polygons(area):
         if part.area < 40:
             continue
@@ -269,7 +221,7 @@ def parking_rows(planner, area: Polygon, rng, fill=0.6, max_rows=4, lines=False)
                     car(planner, px + rng.normal(0, 0.1), py + rng.normal(0, 0.1), ang + np.pi / 2 + rng.normal(0, 0.05), rng)
 
 
-def clutter(planner, x, y, rng) -> None:
+def clutter(planner: Placer, x, y, rng) -> None:
     """A few scattered household items, sparse and tidy: the near-miss of a debris pile."""
     n = rng.integers(2, 8)
     spread = rng.uniform(1.5, 5)
@@ -281,7 +233,7 @@ def clutter(planner, x, y, rng) -> None:
         _ground_thing(planner, fp, rng.uniform(0.3, 1.0), c, FABRIC if fam == "fabric" else FLAT, ang)
 
 
-def material_stack(planner, x, y, rng) -> None:
+def material_stack(planner: Placer, x, y, rng) -> None:
     """Building material: brick pallets in a grid, timber, pipes, sand or gravel heaps."""
     kind = rng.choice(["pallets", "timber", "heap", "blocks"])
     ang = rng.uniform(0, np.pi)
@@ -313,20 +265,13 @@ def material_stack(planner, x, y, rng) -> None:
             _ground_thing(planner, orect(px, py, 1.2, 0.8, ang), 0.8, col * rng.uniform(0.85, 1.1), FLAT, ang)
 
 
-def garden(planner, x, y, rng) -> None:
+def garden(planner: Placer, x, y, rng) -> None:
     col, kind = material_colour(rng, "garden")
     ang = rng.uniform(0, np.pi)
     planner.plan.ground.add(orect(x, y, rng.uniform(3, 10), rng.uniform(2, 6), ang), col, kind, ang)
 
 
-def shed(planner, x, y, rng) -> None:
-    ang = rng.uniform(0, np.pi)
-    fp = orect(x, y, rng.uniform(2, 4), rng.uniform(1.5, 3), ang)
-    mat = str(rng.choice(["roof_metal", "roof_metal_rust", "roof_shingle", "roof_concrete"]))
-    planner.building(fp, rng.uniform(2, 2.8), "flat", mat, ang, small=True, equipment=0.0)
-
-
-def tarp(planner, x, y, rng, layer=None) -> None:
+def tarp(planner: Placer, x, y, rng, layer=None) -> None:
     col, _ = item_colour(rng, "tarp")
     ang = rng.uniform(0, np.pi)
     fp = orect(x, y, rng.uniform(2, 6), rng.uniform(2, 4), ang)
@@ -334,14 +279,32 @@ def tarp(planner, x, y, rng, layer=None) -> None:
     (layer or planner.plan.objects).add(fp, col, FABRIC, ang)
 
 
-def ac_unit(planner, x, y, base, rng) -> None:
+def tree(planner: Placer, x, y, crown, rng) -> None:
+    """Crown polygon (leaning with height), dome shading towards the sun, and its shadow."""
+    plan = planner.plan
+    height = crown * rng.uniform(0.8, 1.6) + 1
+    lx, ly = planner.lean * height * 0.85
+    sx, sy = planner.shadow_dir * height * 0.7
+    shape = blob(x, y, crown / 2, rng, ecc=1.15, wobble=0.22)
+    plan.tall_shadows.add(moved(shape, sx, sy))
+    trunk = np.hypot(sx, sy)
+    if trunk > 0.5:
+        plan.tall_shadows.add(orect(x + sx * 0.6, y + sy * 0.6, trunk * 1.2, 0.35, np.arctan2(sy, sx)))
+    mat = "foliage" if rng.random() < 0.7 else "foliage_light"
+    col, kind = material_colour(rng, mat, 0.18)
+    crown_poly = moved(shape, lx, ly)
+    plan.canopy.add(crown_poly, col, kind, 0.0, (x + lx, y + ly, crown / 2, 0.55))
+    plan.solids.append(crown_poly.buffer(-crown * 0.15))
+
+
+def ac_unit(planner: Placer, x, y, base, rng) -> None:
     ang = rng.choice([0.0, np.pi / 2]) + rng.normal(0, 0.05)
     s = rng.uniform(0.6, 1.3)
     col = np.array([0.5, 0.5, 0.5, 0.5], np.float32) * rng.uniform(0.6, 1.3)
     _roof_thing(planner, orect(x, y, s, s * rng.uniform(0.6, 1), ang), base, rng.uniform(0.5, 1.0), col, FLAT, ang)
 
 
-def water_tank(planner, x, y, base, rng) -> None:
+def water_tank(planner: Placer, x, y, base, rng) -> None:
     r = rng.uniform(0.5, 1.0)
     rgb = rng.choice([[0.6, 0.6, 0.58], [0.06, 0.06, 0.06], [0.1, 0.18, 0.35], [0.5, 0.45, 0.2], [0.35, 0.35, 0.35]])
     col = np.array([*rgb, np.mean(rgb)], np.float32) * rng.uniform(0.85, 1.1)
@@ -352,7 +315,7 @@ def water_tank(planner, x, y, base, rng) -> None:
     _roof_thing(planner, fp, base, rng.uniform(1.0, 1.8), col, FLAT, 0.0, (x, y, r, 0.4))
 
 
-def solar_array(planner, x, y, base, rng, ang) -> None:
+def solar_array(planner: Placer, x, y, base, rng, ang) -> None:
     col, kind = material_colour(rng, "solar", 0.1)
     nx, ny = rng.integers(2, 8), rng.integers(1, 4)
     ux, uy = np.cos(ang), np.sin(ang)
@@ -362,14 +325,14 @@ def solar_array(planner, x, y, base, rng, ang) -> None:
             _roof_thing(planner, orect(px, py, 1.0, 1.7, ang), base, 0.4, col, kind, ang)
 
 
-def roof_box(planner, x, y, base, rng) -> None:
+def roof_box(planner: Placer, x, y, base, rng) -> None:
     """Stairwell or lift housing: a small box the colour of the roof, with a shadow."""
     ang = rng.uniform(0, np.pi)
     col, kind = material_colour(rng, rng.choice(["roof_concrete", "wall_plaster", "roof_white"]))
     _roof_thing(planner, orect(x, y, rng.uniform(2.5, 5), rng.uniform(2.5, 4), ang), base, rng.uniform(2, 3), col, kind, ang)
 
 
-def solar_heater(planner, x, y, base, rng, ang) -> None:
+def solar_heater(planner: Placer, x, y, base, rng, ang) -> None:
     """Thermosiphon water heater: a tilted dark panel with a white tank along its top edge.
     Rows of these cover flat roofs across the Middle East and the Mediterranean."""
     ux, uy = np.cos(ang), np.sin(ang)
@@ -382,6 +345,6 @@ def solar_heater(planner, x, y, base, rng, ang) -> None:
                 (x - uy * 0.75, y + ux * 0.75, 0.5, 0.35))
 
 
-def dish(planner, x, y, base, rng) -> None:
+def dish(planner: Placer, x, y, base, rng) -> None:
     col = np.array([0.6, 0.6, 0.6, 0.6], np.float32) * rng.uniform(0.7, 1.1)
     _roof_thing(planner, Point(x, y).buffer(rng.uniform(0.3, 0.6), 8), base, 0.6, col, FLAT, 0.0)
