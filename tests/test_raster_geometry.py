@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rasterio.crs import CRS
 
-from debrismap.raster import NotGeoreferencedWarning, open_raster, pixel_to_world, world_to_pixel
+from debrismap.errors import UngeoreferencedRasterWarning
+from debrismap.raster import open_raster, pixel_to_world, world_to_pixel
 from debrismap.raster.geometry import pixel_size_crs_units, pixel_size_m
 
 WGS84_A = 6378137.0
@@ -80,7 +81,7 @@ def corners(width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
 
 def test_rotated_transform_from_realdata(realdata):
     path = realdata / "rasterio_testdata" / "rotated.tif"
-    with pytest.warns(NotGeoreferencedWarning, match="no CRS"):
+    with pytest.warns(UngeoreferencedRasterWarning, match="no CRS"):
         src = open_raster(path)
     with src, rasterio.open(path) as ds:
         t = src.transform

@@ -14,9 +14,8 @@ from affine import Affine
 from rasterio.enums import ColorInterp
 from rasterio.windows import Window
 
-from debrismap.errors import ConfigError, RasterError
+from debrismap.errors import ConfigError, RasterError, UngeoreferencedRasterWarning
 from debrismap.raster import (
-    NotGeoreferencedWarning,
     Stretch,
     TileGrid,
     choose_bands,
@@ -48,7 +47,7 @@ def write_tif(
         kwargs["transform"] = transform
     kwargs.update(profile)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # NotGeoreferencedWarning for deliberately bare files
+        warnings.simplefilter("ignore")  # UngeoreferencedRasterWarning for deliberately bare files
         with rasterio.open(path, "w", **kwargs) as dst:
             dst.write(data)
             if colorinterp is not None:
@@ -294,7 +293,7 @@ def test_not_georeferenced_warns_once_and_uses_pixels(tmp_path):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         src = open_raster(path)
-    ours = [w for w in caught if issubclass(w.category, NotGeoreferencedWarning)]
+    ours = [w for w in caught if issubclass(w.category, UngeoreferencedRasterWarning)]
     assert len(ours) == 1 and "bare.tif" in str(ours[0].message)
     assert not any("rasterio" in type(w.message).__module__ for w in caught)
     with src:

@@ -11,7 +11,8 @@ import rasterio
 from affine import Affine
 from rasterio.windows import Window
 
-from debrismap.raster import GsdUnknownWarning, TileGrid, open_raster, pixel_to_world
+from debrismap.errors import GsdUnknownWarning
+from debrismap.raster import TileGrid, open_raster, pixel_to_world
 
 
 def write_tif(

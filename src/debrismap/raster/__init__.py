@@ -13,15 +13,12 @@ Everything that touches imagery pixels goes through here (no torch):
 from debrismap.raster.bands import choose_bands, parse_bands
 from debrismap.raster.dates import acquisition_date_from_name, find_acquisition_date
 from debrismap.raster.geometry import pixel_to_world, world_to_pixel
-from debrismap.raster.georef import NotGeoreferencedWarning
 from debrismap.raster.source import RasterSource, header_sha256, open_raster
 from debrismap.raster.stretch import Stretch
 from debrismap.raster.tiling import Tile, TileGrid
-from debrismap.raster.view import GsdUnknownWarning, RasterView, TileImage
+from debrismap.raster.view import RasterView, TileImage
 
 __all__ = [
-    "GsdUnknownWarning",
-    "NotGeoreferencedWarning",
     "RasterSource",
     "RasterView",
     "Stretch",

@@ -9,11 +9,8 @@ from typing import Any
 import rasterio
 from affine import Affine
 
+from debrismap.errors import UngeoreferencedRasterWarning
 from debrismap.raster.gdal_errors import gdal_errors
-
-
-class NotGeoreferencedWarning(UserWarning):
-    """The raster has no georeferencing: work happens in pixel coordinates."""
 
 
 def georeference(ds: rasterio.io.DatasetReader, path: str) -> tuple[Any, Affine, bool, str]:
@@ -42,4 +39,4 @@ def georeference(ds: rasterio.io.DatasetReader, path: str) -> tuple[Any, Affine,
 def _warn_not_georeferenced(path: str, why: str) -> None:
     # stacklevel: this, georeference, RasterSource._init, RasterSource.__init__,
     # open_raster, then the caller of open_raster, whose line the warning should name
-    warnings.warn(f"{path}: {why}", NotGeoreferencedWarning, stacklevel=6)
+    warnings.warn(f"{path}: {why}", UngeoreferencedRasterWarning, stacklevel=6)

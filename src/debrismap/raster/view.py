@@ -21,6 +21,7 @@ from numpy.typing import NDArray
 from rasterio.enums import Resampling
 from rasterio.windows import Window
 
+from debrismap.errors import GsdUnknownWarning
 from debrismap.raster.read import BandReader, read_rgb, valid_fraction
 from debrismap.raster.tiling import TileGrid
 
@@ -28,10 +29,6 @@ from debrismap.raster.tiling import TileGrid
 GSD_TOLERANCE = 0.10
 # Side of the decimated mask read behind valid_fraction.
 VALID_FRACTION_SAMPLE = 32
-
-
-class GsdUnknownWarning(UserWarning):
-    """A target GSD was asked for but the raster's own GSD is unknown; no resampling."""
 
 
 class ViewedRaster(Protocol):
