@@ -16,7 +16,7 @@ from affine import Affine
 from PIL import Image
 from pyproj import Transformer
 
-from debrismap.chips import build_chips
+from debrismap.chips import ChipOptions, build_chips
 from debrismap.cli import main
 from debrismap.errors import ConfigError, DatasetError, LabelError
 from debrismap.vector_io import write_vector
@@ -85,7 +85,7 @@ def scene(tmp_path):
 def test_chip_boxes_map_back_to_the_world_boxes_within_a_pixel(scene, tmp_path):
     raster, labels, truth = scene
     out = tmp_path / "ds"
-    summary = build_chips([(raster, labels)], out, size=128, overlap=16, block_size=128, empty_fraction=0)
+    summary = build_chips([(raster, labels)], out, ChipOptions(size=128, overlap=16, block_size_m=128, empty_fraction=0))
     rows = read_index(out)
     assert len(rows) == len(summary.chips) > 0
     truth_world = np.array([pixel_box_to_world(*b) for b in truth])
@@ -109,7 +109,7 @@ def test_chip_boxes_map_back_to_the_world_boxes_within_a_pixel(scene, tmp_path):
 def test_dataset_layout_and_yaml(scene, tmp_path):
     raster, labels, _ = scene
     out = tmp_path / "ds"
-    summary = build_chips([(raster, labels)], out, size=128, overlap=16, block_size=128)
+    summary = build_chips([(raster, labels)], out, ChipOptions(size=128, overlap=16, block_size_m=128))
     doc = yaml.safe_load((out / "dataset.yaml").read_text())
     assert doc["path"] == str(out.absolute()) and doc["train"] == "images/train" and doc["val"] == "images/val"
     assert doc["names"] == {0: "debris"} and doc["chip_size"] == 128 and doc["gsd_m"] == pytest.approx(0.5)
@@ -139,7 +139,7 @@ def test_train_and_val_chips_share_no_pixel(tmp_path):
     raster = make_raster(tmp_path / "r.tif")
     labels = make_labels(tmp_path / "l.gpkg", random_pixel_boxes(150, seed=3))
     out = tmp_path / "ds"
-    build_chips([(raster, labels)], out, size=64, overlap=16, block_size=64, val_fraction=0.3, empty_fraction=1)
+    build_chips([(raster, labels)], out, ChipOptions(size=64, overlap=16, block_size_m=64, val_fraction=0.3, empty_fraction=1))
     rows = read_index(out)
     boxes = {s: np.array([[float(r[k]) for k in ("minx", "miny", "maxx", "maxy")] for r in rows if r["split"] == s]) for s in ("train", "val")}
     assert len(boxes["train"]) and len(boxes["val"])
@@ -151,14 +151,14 @@ def test_train_and_val_chips_share_no_pixel(tmp_path):
 
 def test_small_dataset_still_gets_a_val_block(scene, tmp_path):
     raster, labels, _ = scene
-    summary = build_chips([(raster, labels)], tmp_path / "ds", size=128, overlap=0, block_size=128, val_fraction=0.01)
+    summary = build_chips([(raster, labels)], tmp_path / "ds", ChipOptions(size=128, overlap=0, block_size_m=128, val_fraction=0.01))
     assert summary.counts["val"]["images"] > 0 and summary.counts["train"]["images"] > 0
 
 
 def test_block_smaller_than_a_chip_is_refused(scene, tmp_path):
     raster, labels, _ = scene
     with pytest.raises(ConfigError, match="block-size"):
-        build_chips([(raster, labels)], tmp_path / "ds", size=256, block_size=64)
+        build_chips([(raster, labels)], tmp_path / "ds", ChipOptions(size=256, block_size_m=64))
 
 
 # -- selection rules ---------------------------------------------------------------------------
@@ -170,7 +170,7 @@ def test_nodata_chips_are_skipped(tmp_path):
     out = tmp_path / "ds"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        summary = build_chips([(raster, labels)], out, size=128, overlap=0, block_size=128, empty_fraction=1, val_fraction=0)
+        summary = build_chips([(raster, labels)], out, ChipOptions(size=128, overlap=0, block_size_m=128, empty_fraction=1, val_fraction=0))
     offsets = {int(r["x_off"]) for r in read_index(out)}
     # Columns 0..199 are nodata; the share of valid columns of each kept chip must be >= 0.5.
     valid_share = {x: (min(x + 128, 512) - max(x, 200)) / 128 for x in offsets}
@@ -183,10 +183,10 @@ def test_empty_chip_share_is_respected_and_seeded(tmp_path):
     raster = make_raster(tmp_path / "r.tif")
     # Labels only in the top-left quarter: most chips are empty.
     labels = make_labels(tmp_path / "l.gpkg", random_pixel_boxes(30, seed=5, extent=200))
-    kw = {"size": 64, "overlap": 0, "block_size": 1000, "val_fraction": 0}
+    kw = {"size": 64, "overlap": 0, "block_size_m": 1000, "val_fraction": 0}
 
     def empties(out, **extra):
-        build_chips([(raster, labels)], out, **kw, **extra)
+        build_chips([(raster, labels)], out, ChipOptions(**kw, **extra))
         rows = read_index(out)
         return {r["chip"] for r in rows if r["boxes"] == "0"}, sum(r["boxes"] != "0" for r in rows)
 
@@ -205,12 +205,12 @@ def test_boxes_cut_by_a_chip_edge_are_clipped_or_dropped(tmp_path):
     raster = make_raster(tmp_path / "r.tif", size=256)
     # 20 px wide box across the x = 128 chip edge: 8 px (0.4) left of it, 12 px (0.6) right.
     labels = make_labels(tmp_path / "l.gpkg", [(120, 50, 140, 70)])
-    kw = {"size": 128, "overlap": 0, "block_size": 1000, "val_fraction": 0, "empty_fraction": 1}
-    build_chips([(raster, labels)], tmp_path / "a", min_visible=0.4, **kw)
+    kw = {"size": 128, "overlap": 0, "block_size_m": 1000, "val_fraction": 0, "empty_fraction": 1}
+    build_chips([(raster, labels)], tmp_path / "a", ChipOptions(min_visible=0.4, **kw))
     rows = {r["chip"]: r for r in read_index(tmp_path / "a")}
     np.testing.assert_allclose(chip_labels(tmp_path / "a", rows["r_r000_c000"], 128), [[120, 50, 128, 70]], atol=1e-3)
     np.testing.assert_allclose(chip_labels(tmp_path / "a", rows["r_r000_c001"], 128), [[128, 50, 140, 70]], atol=1e-3)
-    summary = build_chips([(raster, labels)], tmp_path / "b", min_visible=0.5, **kw)
+    summary = build_chips([(raster, labels)], tmp_path / "b", ChipOptions(min_visible=0.5, **kw))
     rows = {r["chip"]: r for r in read_index(tmp_path / "b")}
     # The left chip shows only a fragment: it is neither labelled nor kept as an empty chip.
     assert "r_r000_c000" not in rows and summary.skipped["partial_boxes_only"] == 1
@@ -225,10 +225,10 @@ def test_labels_in_4326_and_yolo_pixel_boxes_give_the_same_chips(scene, tmp_path
     ll = make_labels(tmp_path / "ll.geojson", truth, crs="EPSG:4326")
     yolo = tmp_path / "city.labels.txt"
     yolo.write_text("".join(f"0 {x0} {y0} {x1} {y1}\n" for x0, y0, x1, y1 in truth))
-    kw = {"size": 128, "overlap": 16, "block_size": 128}
-    ref = build_chips([(raster, labels)], tmp_path / "a", **kw)
+    kw = {"size": 128, "overlap": 16, "block_size_m": 128}
+    ref = build_chips([(raster, labels)], tmp_path / "a", ChipOptions(**kw))
     for name, lab in [("b", ll), ("c", yolo)]:
-        got = build_chips([(raster, lab)], tmp_path / name, **kw)
+        got = build_chips([(raster, lab)], tmp_path / name, ChipOptions(**kw))
         assert [c.name for c in got.chips] == [c.name for c in ref.chips]
         for g, r in zip(got.chips, ref.chips):
             np.testing.assert_allclose(g.boxes.xyxy, r.boxes.xyxy, atol=0.05)
@@ -238,7 +238,7 @@ def test_points_with_point_size(tmp_path):
     raster = make_raster(tmp_path / "r.tif", size=256)
     x, y = pixel_box_to_world(60, 60, 60, 60)[:2]
     pts = write_vector(tmp_path / "p.gpkg", [shapely.Point(x, y)], CRS)
-    summary = build_chips([(raster, pts)], tmp_path / "ds", size=128, overlap=0, block_size=1000, val_fraction=0, point_size=6)
+    summary = build_chips([(raster, pts)], tmp_path / "ds", ChipOptions(size=128, overlap=0, block_size_m=1000, val_fraction=0, point_size_m=6))
     (chip,) = [c for c in summary.chips if len(c.boxes)]
     np.testing.assert_allclose(chip.boxes.xyxy, [[54, 54, 66, 66]])  # 6 m = 12 px at 0.5 m
 
@@ -249,11 +249,11 @@ def test_several_rasters_and_append(tmp_path):
     la = make_labels(tmp_path / "a.gpkg", random_pixel_boxes(30, seed=6))
     lb = make_labels(tmp_path / "b.gpkg", random_pixel_boxes(30, seed=7))
     out = tmp_path / "ds"
-    kw = {"size": 128, "overlap": 16, "block_size": 128}
-    first = build_chips([(a, la)], out, **kw)
+    kw = {"size": 128, "overlap": 16, "block_size_m": 128}
+    first = build_chips([(a, la)], out, ChipOptions(**kw))
     with pytest.raises(DatasetError, match="already exists"):
-        build_chips([(b, lb)], out, **kw)
-    second = build_chips([(b, lb)], out, append=True, **kw)
+        build_chips([(b, lb)], out, ChipOptions(**kw))
+    second = build_chips([(b, lb)], out, ChipOptions(**kw), append=True)
     doc = yaml.safe_load((out / "dataset.yaml").read_text())
     assert [s["stem"] for s in doc["sources"]] == ["a", "b"]
     for split in ("train", "val"):
@@ -263,7 +263,7 @@ def test_several_rasters_and_append(tmp_path):
         )
     assert len(read_index(out)) == len(first.chips) + len(second.chips)
     with pytest.raises(DatasetError, match="already in this dataset"):
-        build_chips([(a, la)], out, append=True, **kw)
+        build_chips([(a, la)], out, ChipOptions(**kw), append=True)
     # a and b cover the same ground: appended chips must take the split the blocks already
     # have, so no place is in train in one raster and in val in the other.
     rows = read_index(out)
@@ -326,7 +326,7 @@ def test_cli_happy_path_and_pairs(scene, tmp_path, capsys):
 def test_block_aligned_grid_covers_each_block_without_crossing_it():
     from types import SimpleNamespace
 
-    from debrismap.chips import ChipOptions, block_aligned_chips
+    from debrismap.chips import block_aligned_chips
 
     # 1000 x 700 px at 0.5 m with an origin that puts block edges between pixels.
     view = SimpleNamespace(
@@ -355,7 +355,7 @@ def test_block_aligned_grid_covers_each_block_without_crossing_it():
 def test_an_interrupted_build_leaves_nothing_and_an_interrupted_append_keeps_the_dataset(
     scene, tmp_path, monkeypatch
 ):
-    import debrismap.chips as chips_module
+    import debrismap.chips.writer as chips_module
 
     raster, labels, _ = scene
     calls = {"n": 0}
@@ -367,21 +367,21 @@ def test_an_interrupted_build_leaves_nothing_and_an_interrupted_append_keeps_the
             raise KeyboardInterrupt
         return real_write_yolo(*args, **kwargs)
 
-    kw = {"size": 128, "overlap": 16, "block_size": 128}
+    kw = {"size": 128, "overlap": 16, "block_size_m": 128}
     monkeypatch.setattr(chips_module, "write_yolo", failing_write_yolo)
     with pytest.raises(KeyboardInterrupt):
-        build_chips([(raster, labels)], tmp_path / "ds", **kw)
+        build_chips([(raster, labels)], tmp_path / "ds", ChipOptions(**kw))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["city.gpkg", "city.tif"]
 
     monkeypatch.setattr(chips_module, "write_yolo", real_write_yolo)
-    build_chips([(raster, labels)], tmp_path / "ds", **kw)
+    build_chips([(raster, labels)], tmp_path / "ds", ChipOptions(**kw))
     before = (tmp_path / "ds" / "dataset.yaml").read_text()
     n_files = len(list((tmp_path / "ds").rglob("*")))
     other = make_raster(tmp_path / "other.tif", seed=9)
     calls["n"] = 0
     monkeypatch.setattr(chips_module, "write_yolo", failing_write_yolo)
     with pytest.raises(KeyboardInterrupt):
-        build_chips([(other, labels)], tmp_path / "ds", append=True, **kw)
+        build_chips([(other, labels)], tmp_path / "ds", ChipOptions(**kw), append=True)
     assert (tmp_path / "ds" / "dataset.yaml").read_text() == before
     assert len(list((tmp_path / "ds").rglob("*"))) == n_files
 
@@ -404,19 +404,19 @@ def test_ungeoreferenced_image_takes_pixel_labels_and_refuses_map_labels(tmp_pat
     yolo.write_text("0 10 10 30 40\n0 200 200 220 215\n")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        summary = build_chips([(png, yolo)], tmp_path / "ds", size=128, overlap=0, gsd=0.5, block_size=64, val_fraction=0)
+        summary = build_chips([(png, yolo)], tmp_path / "ds", ChipOptions(size=128, overlap=0, gsd_m=0.5, block_size_m=64, val_fraction=0))
         assert summary.gsd_m == 0.5 and summary.counts["train"]["boxes"] == 2
         with pytest.raises(LabelError, match="has no CRS to place them"):
-            build_chips([(png, labels)], tmp_path / "ds2", size=128, gsd=0.5, block_size=64)
+            build_chips([(png, labels)], tmp_path / "ds2", ChipOptions(size=128, gsd_m=0.5, block_size_m=64))
 
 
 def test_val_holds_about_val_fraction_of_labelled_chips_and_the_seed_picks_the_blocks(tmp_path):
     raster = make_raster(tmp_path / "r.tif")
     labels = make_labels(tmp_path / "l.gpkg", random_pixel_boxes(200, seed=8))
-    kw = {"size": 64, "overlap": 0, "block_size": 32, "val_fraction": 0.3, "empty_fraction": 0}
+    kw = {"size": 64, "overlap": 0, "block_size_m": 32, "val_fraction": 0.3, "empty_fraction": 0}
 
     def val_chips(name, seed):
-        summary = build_chips([(raster, labels)], tmp_path / name, seed=seed, **kw)
+        summary = build_chips([(raster, labels)], tmp_path / name, ChipOptions(seed=seed, **kw))
         return {c.name for c in summary.chips if c.split == "val"}, len(summary.chips)
 
     a, total = val_chips("a", 0)
@@ -425,6 +425,6 @@ def test_val_holds_about_val_fraction_of_labelled_chips_and_the_seed_picks_the_b
 
 
 def test_append_reuses_the_stored_val_cut():
-    from debrismap.chips import ChipOptions, _val_threshold
+    from debrismap.chips.plan import _val_threshold
 
     assert _val_threshold([], ChipOptions(val_fraction=0.2), {"split": {"val_threshold": 0.123}}) == 0.123

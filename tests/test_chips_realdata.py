@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 import pytest
 
-from debrismap.chips import build_chips
+from debrismap.chips import ChipOptions, build_chips
 from debrismap.labels import LabelWarning
 
 pytestmark = pytest.mark.realdata
@@ -32,7 +32,7 @@ def test_real_rasters_chip_without_leakage(realdata, tmp_path, raster, labels):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", LabelWarning)  # footprints outside the tile are dropped
         summary = build_chips(
-            [(realdata / raster, realdata / labels)], tmp_path / "ds", size=128, overlap=16
+            [(realdata / raster, realdata / labels)], tmp_path / "ds", ChipOptions(size=128, overlap=16)
         )
     assert summary.counts["train"]["boxes"] > 0 and summary.counts["val"]["boxes"] > 0
     train, val = _world_bounds(tmp_path / "ds", "train"), _world_bounds(tmp_path / "ds", "val")

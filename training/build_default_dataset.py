@@ -103,12 +103,13 @@ def main() -> int:
             pairs.append(pair)
             print(f"composite {i}/{len(real_jobs)}: {pair[0]}", flush=True)
 
-    from debrismap.chips import build_chips
+    from debrismap.chips import ChipOptions, build_chips
 
     if out.exists():
         shutil.rmtree(out)
-    summary = build_chips(pairs, out, size=256, overlap=32, gsd=args.gsd, empty_fraction=0.3,
-                          val_fraction=0.15, seed=0, progress=True)
+    options = ChipOptions(size=256, overlap=32, gsd_m=args.gsd, empty_fraction=0.3,
+                          val_fraction=0.15, seed=0)
+    summary = build_chips(pairs, out, options, progress=True)
     print(summary)
     return 0
 

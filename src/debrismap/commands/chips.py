@@ -115,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
     import sys
     import warnings
 
-    from debrismap.chips import build_chips
+    from debrismap.chips import ChipOptions, build_chips
     from debrismap.errors import ConfigError
     from debrismap.raster import parse_bands
 
@@ -130,22 +130,25 @@ def run(args: argparse.Namespace) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("default")
         warnings.showwarning = one_line_warning
-        summary = build_chips(
-            pairs,
-            args.out,
+        options = ChipOptions(
             size=args.size,
             overlap=args.overlap,
-            gsd=args.gsd,
+            gsd_m=args.gsd,
             bands=parse_bands(args.bands),
             class_field=args.class_field,
             labels_crs=args.labels_crs,
-            point_size=args.point_size,
+            point_size_m=args.point_size,
             min_valid=args.min_valid,
             empty_fraction=args.empty_fraction,
             min_visible=args.min_visible,
-            block_size=args.block_size,
+            block_size_m=args.block_size,
             val_fraction=args.val_fraction,
             seed=args.seed,
+        )
+        summary = build_chips(
+            pairs,
+            args.out,
+            options,
             append=args.append,
             overwrite=args.overwrite,
             progress=not args.quiet and sys.stderr.isatty(),

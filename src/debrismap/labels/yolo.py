@@ -40,28 +40,11 @@ def read_yolo(
 ) -> Boxes:
     """Read one YOLO text file as pixel boxes. image_size = (width, height)."""
     path = Path(path)
-    if fmt not in ("auto", "normalized", "normalised", "pixel"):
-        raise ValueError(f"unknown YOLO format {fmt!r}")
-    cls, raw, is_segment = _parse(path)
+    cls, xyxy = read_yolo_arrays(path, image_size=image_size, fmt=fmt)
     if len(cls) == 0:
         if allow_empty:
             return Boxes.empty(names or default_names(1), pixel=True)
         raise LabelError("has no labels (no box lines)", path=path)
-
-    if fmt == "auto":
-        in_unit = (raw >= -NORMALISED_SLACK).all() and (raw <= 1 + NORMALISED_SLACK).all()
-        fmt = "normalized" if in_unit else "pixel"
-    xyxy = raw.copy()  # segment lines are already (min x, min y, max x, max y)
-    if fmt in ("normalized", "normalised"):
-        if image_size is None:
-            raise LabelError(
-                "holds normalised YOLO boxes (values in 0..1), which need the image size", path=path
-            )
-        five = ~is_segment
-        cx, cy, w, h = raw[five].T
-        xyxy[five] = np.column_stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2])
-        width, height = image_size
-        xyxy *= np.array([width, height, width, height], dtype=np.float64)
 
     ok = (xyxy[:, 2] > xyxy[:, 0]) & (xyxy[:, 3] > xyxy[:, 1])
     if not ok.any():
@@ -77,6 +60,38 @@ def read_yolo(
             path=path,
         )
     return Boxes(xyxy, cls, names, crs=None, pixel=True, source=str(path))
+
+
+def read_yolo_arrays(
+    path: str | Path, *, image_size: tuple[int, int] | None = None, fmt: str = "auto"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Class indices (n,) int64 and pixel x0 y0 x1 y1 (n, 4) float64 of every box line.
+
+    Boxes come back as written: no check of their size or class index, so each caller
+    (read_yolo, the training dataset) applies its own rules. LabelError for a malformed file.
+    """
+    path = Path(path)
+    if fmt not in ("auto", "normalized", "normalised", "pixel"):
+        raise ValueError(f"unknown YOLO format {fmt!r}")
+    cls, raw, is_segment = _parse(path)
+    if len(cls) == 0:
+        return cls, raw
+
+    if fmt == "auto":
+        in_unit = (raw >= -NORMALISED_SLACK).all() and (raw <= 1 + NORMALISED_SLACK).all()
+        fmt = "normalized" if in_unit else "pixel"
+    xyxy = raw.copy()  # segment lines are already (min x, min y, max x, max y)
+    if fmt in ("normalized", "normalised"):
+        if image_size is None:
+            raise LabelError(
+                "holds normalised YOLO boxes (values in 0..1), which need the image size", path=path
+            )
+        five = ~is_segment
+        cx, cy, w, h = raw[five].T
+        xyxy[five] = np.column_stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2])
+        width, height = image_size
+        xyxy *= np.array([width, height, width, height], dtype=np.float64)
+    return cls, xyxy
 
 
 def _parse(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

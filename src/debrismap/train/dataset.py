@@ -17,7 +17,8 @@ import torch
 import yaml
 from torch.utils.data import Dataset
 
-from debrismap.errors import DatasetError
+from debrismap.errors import DatasetError, LabelError
+from debrismap.labels.yolo import read_yolo_arrays
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 
@@ -152,36 +153,27 @@ def read_rgb(path: Path) -> np.ndarray:
 
 
 def read_yolo_labels(path: Path, width: int, height: int, nc: int) -> tuple[np.ndarray, np.ndarray]:
-    """YOLO txt -> (boxes (n, 4) float32 pixel x0 y0 x1 y1, classes (n,) int64)."""
+    """YOLO txt -> (boxes (n, 4) float32 pixel x0 y0 x1 y1, classes (n,) int64).
+
+    Boxes are clipped to the image and those left without area dropped; no label file is a
+    chip without piles. The lines are parsed by labels.yolo, the one YOLO reader.
+    """
     if not path.is_file():
         return np.zeros((0, 4), np.float32), np.zeros((0,), np.int64)
-    rows = []
-    for lineno, line in enumerate(path.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        fields = line.split()
-        try:
-            cls, cx, cy, w, h = int(fields[0]), *map(float, fields[1:5])
-        except (ValueError, IndexError):
-            raise DatasetError(f"line {lineno}: expected 'class cx cy w h'", path=path) from None
-        if not 0 <= cls < nc:
-            raise DatasetError(f"line {lineno}: class {cls} not in dataset.yaml names", path=path)
-        rows.append((cls, cx, cy, w, h))
-    if not rows:
+    try:
+        classes, xyxy = read_yolo_arrays(path, image_size=(width, height), fmt="normalised")
+    except LabelError as exc:
+        raise DatasetError(str(exc)) from exc  # the message already names the file and line
+    if len(classes) == 0:
         return np.zeros((0, 4), np.float32), np.zeros((0,), np.int64)
-    a = np.asarray(rows, np.float64)
-    boxes = np.stack(
-        [
-            (a[:, 1] - a[:, 3] / 2) * width,
-            (a[:, 2] - a[:, 4] / 2) * height,
-            (a[:, 1] + a[:, 3] / 2) * width,
-            (a[:, 2] + a[:, 4] / 2) * height,
-        ],
-        axis=1,
-    )
-    boxes = np.clip(boxes, 0, [width, height, width, height]).astype(np.float32)
+    unknown = classes >= nc
+    if unknown.any():
+        raise DatasetError(
+            f"class {int(classes[unknown][0])} not in dataset.yaml names ({nc} classes)", path=path
+        )
+    boxes = np.clip(xyxy, 0, [width, height, width, height]).astype(np.float32)
     keep = (boxes[:, 2] - boxes[:, 0] > 0) & (boxes[:, 3] - boxes[:, 1] > 0)
-    return boxes[keep], a[keep, 0].astype(np.int64)
+    return boxes[keep], classes[keep]
 
 
 @dataclass
