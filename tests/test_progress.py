@@ -51,6 +51,11 @@ def test_no_terminal_gives_plain_lines_and_disabled_is_silent():
     bar.update(10)
     bar.close()
     assert out.getvalue().startswith("chips: 10/10 chips")
+    short = io.StringIO()
+    bar = progress_bar(10, "chips", "chip", stream=short, interval_s=60.0)
+    bar.update(10)
+    bar.close()
+    assert short.getvalue() == ""  # over before the first report: nothing in the log
     quiet = io.StringIO()
     bar = progress_bar(10, "chips", "chip", enabled=False, stream=quiet, interval_s=0.0)
     bar.update(10)

@@ -40,7 +40,11 @@ def _is_terminal(stream: TextIO) -> bool:
 
 
 class PlainProgress:
-    """`desc: 120/4000 tiles (3%), 45.2 tiles/s, 1m26s left` every `interval_s` seconds."""
+    """`desc: 120/4000 tiles (3%), 45.2 tiles/s, 1m26s left` every `interval_s` seconds.
+
+    Work that ends within the first interval prints nothing: a log keeps its warnings and
+    results readable, and a short step needs no progress report.
+    """
 
     def __init__(self, total: int, desc: str, unit: str, initial: int = 0, enabled: bool = True,
                  stream: TextIO | None = None, interval_s: float = PLAIN_INTERVAL_S,
@@ -53,6 +57,7 @@ class PlainProgress:
         self._clock = clock
         self._start = self._last = clock()
         self._closed = False
+        self._lines = 0
 
     def update(self, n: int = 1) -> None:
         self.n += n
@@ -64,7 +69,7 @@ class PlainProgress:
     def close(self) -> None:
         if not self._closed:
             self._closed = True
-            if self.n > self._start_n:  # say how it ended, unless nothing happened at all
+            if self._lines:  # a run long enough to report progress also reports its end
                 self._print(self._clock())
 
     def __enter__(self) -> PlainProgress:
@@ -87,6 +92,7 @@ class PlainProgress:
         return text
 
     def _print(self, now: float) -> None:
+        self._lines += 1
         if self.enabled:
             print(self.line(now), file=self.stream, flush=True)
 

@@ -13,8 +13,9 @@ import yaml
 from debrismap import __version__
 from debrismap.chips.options import ChipOptions
 from debrismap.chips.records import SPLITS, ChipRecord
-from debrismap.chips.sources import ChipSource, crs_text
+from debrismap.chips.sources import ChipSource
 from debrismap.errors import ConfigError, DatasetError
+from debrismap.geometry.crs import crs_text
 
 INDEX_FIELDS = [
     "chip", "split", "source", "row", "col", "x_off", "y_off", "size",

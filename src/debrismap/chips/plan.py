@@ -10,8 +10,9 @@ from debrismap.chips.grid import GridChip, block_aligned_chips, chip_window
 from debrismap.chips.options import ChipOptions
 from debrismap.chips.records import SPLITS, ChipRecord
 from debrismap.chips.sampling import choose_empty
-from debrismap.chips.sources import ChipSource, crs_text, unique_stems
+from debrismap.chips.sources import ChipSource, unique_stems
 from debrismap.chips.split import block_split, val_threshold
+from debrismap.geometry.crs import crs_text
 from debrismap.labels import Boxes, transform_xyxy
 from debrismap.labels.geometry import as_pyproj_crs
 

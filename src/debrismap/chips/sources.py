@@ -108,10 +108,3 @@ def unique_stems(sources: list[ChipSource], existing: dict | None, out_dir: Path
 def safe_stem(stem: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in stem) or "raster"
 
-
-def crs_text(crs) -> str:
-    """The CRS as dataset.yaml and chips.csv record it: EPSG:n when it has one, else WKT."""
-    if crs is None:
-        return ""
-    epsg = crs.to_epsg() if hasattr(crs, "to_epsg") else None
-    return f"EPSG:{epsg}" if epsg else crs.to_wkt()

@@ -10,6 +10,7 @@ import os
 import shutil
 from pathlib import Path
 
+from debrismap.atomic import write_text
 from debrismap.chips.records import SPLITS
 
 
@@ -57,12 +58,5 @@ def commit(staging: Path, out_dir: Path, yaml_text: str, appending: bool) -> Non
         staging / "chips.csv", encoding="utf-8"
     ) as new:
         shutil.copyfileobj(new, out)
-    _write_text_atomic(yaml_path, yaml_text)
+    write_text(yaml_path, yaml_text)
     shutil.rmtree(staging, ignore_errors=True)
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    """Write beside the target, then rename over it (to be replaced by the shared helper)."""
-    tmp = path.parent / f".{path.name}.tmp{os.getpid()}"
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)

@@ -7,12 +7,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from PIL import Image
-from tqdm import tqdm
 
 from debrismap.chips.grid import chip_window
 from debrismap.chips.records import ChipRecord
 from debrismap.chips.sources import ChipSource
 from debrismap.labels import write_yolo
+from debrismap.progress import progress_bar
 
 
 def write_chips(
@@ -29,8 +29,8 @@ def write_chips(
     records: list[ChipRecord] = []
     pending: deque[Future] = deque()
     total = sum(len(p) for p in plan)
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool, tqdm(
-        total=total, unit="chip", desc="chips", disable=not progress
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool, progress_bar(
+        total, "chips", "chip", enabled=progress
     ) as bar:
         try:
             for s, chips in zip(sources, plan):

@@ -151,7 +151,7 @@ def run(args: argparse.Namespace) -> int:
             options,
             append=args.append,
             overwrite=args.overwrite,
-            progress=not args.quiet and sys.stderr.isatty(),
+            progress=not args.quiet,
             workers=args.workers,
         )
     c = summary.counts

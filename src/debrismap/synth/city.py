@@ -17,10 +17,10 @@ from pyproj import Transformer
 from rasterio.crs import CRS
 from rasterio.enums import ColorInterp, Resampling
 from rasterio.transform import Affine
-from tqdm import tqdm
 
 from debrismap.atomic import atomic_target
 from debrismap.errors import ConfigError, OutputError
+from debrismap.progress import progress_bar
 from debrismap.synth.labels import (
     BoxAccumulator,
     label_paths,
@@ -212,8 +212,7 @@ def generate_city(
                 DEBRISMAP_SYNTH_SUN_AZIMUTH=f"{style.sun_azimuth_deg:.1f}",
                 DEBRISMAP_SYNTH_SUN_ELEVATION=f"{style.sun_elevation_deg:.1f}",
             )
-            bar = tqdm(total=len(units), desc=f"synth {out_path.name}", unit="block",
-                       disable=not progress, leave=False)
+            bar = progress_bar(len(units), f"synth {out_path.name}", "block", enabled=progress)
             for x, y, w, h in units:
                 data, pid = render_block(plan_for(x, y, w, h), x, y, w, h, seed, bit_depth, bands, cache, piles)
                 acc.add(pid, x, y)
