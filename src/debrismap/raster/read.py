@@ -73,7 +73,7 @@ def read_bands(
                 )
                 valid = (masks > 0).any(axis=0)
     except gdal_errors() as exc:
-        raise RasterError(f"cannot read pixels: {one_line(exc)}", reader.path) from None
+        raise RasterError(f"cannot read pixels: {one_line(exc)}", reader.path) from exc
     if data.dtype.kind == "f":
         valid &= np.isfinite(data).all(axis=0)
     order = [unique.index(b) for b in reader.band_indexes]
@@ -120,5 +120,5 @@ def valid_fraction(reader: BandReader, window: Window, out_shape: tuple[int, int
                 resampling=Resampling.nearest,
             )
     except gdal_errors() as exc:
-        raise RasterError(f"cannot read the mask: {one_line(exc)}", reader.path) from None
+        raise RasterError(f"cannot read the mask: {one_line(exc)}", reader.path) from exc
     return float((masks > 0).any(axis=0).mean())

@@ -101,7 +101,7 @@ class RasterSource:
             self._init(bands, stretch)
         except gdal_errors() as exc:  # GDAL failing on metadata of a damaged file
             self._ds.close()
-            raise RasterError(f"cannot read the raster: {one_line(exc)}", self.path) from None
+            raise RasterError(f"cannot read the raster: {one_line(exc)}", self.path) from exc
         except BaseException:
             self._ds.close()
             raise
@@ -397,5 +397,5 @@ def _open_dataset(path: str) -> rasterio.io.DatasetReader:
     except gdal_errors() as exc:
         text = one_line(exc)
         if "not recognized as" in text or "not a supported file format" in text:
-            raise RasterError("not a raster GDAL can read (unrecognised format)", path) from None
-        raise RasterError(f"cannot open as a raster: {text}", path) from None
+            raise RasterError("not a raster GDAL can read (unrecognised format)", path) from exc
+        raise RasterError(f"cannot open as a raster: {text}", path) from exc
