@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from debrismap.errors import ConfigError, ModelError
-from debrismap.model_meta import PREFIX, ModelMetadata
+from debrismap.model.metadata import PREFIX, ModelMetadata
 
 
 @dataclass(frozen=True)
