@@ -9,7 +9,7 @@ from test_detect_oracle import K, S, build_oracle, draw_squares
 
 from debrismap.errors import DatasetError
 from debrismap.evaluate.boxes import iou_matrix
-from debrismap.model.validation import match_to_truth, validate_onnx
+from debrismap.export.validation import match_to_truth, validate_onnx
 
 
 def _chip(root, name, squares, labels):
@@ -46,7 +46,7 @@ def test_dataset_without_val_images_is_refused(tmp_path):
 
 
 def test_best_f1_threshold_is_the_argmax_of_its_table(tmp_path):
-    from debrismap.model.validation import best_f1_threshold
+    from debrismap.export.validation import best_f1_threshold
 
     model = build_oracle(tmp_path / "oracle.onnx")
     data = tmp_path / "chips"

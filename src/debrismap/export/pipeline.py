@@ -27,8 +27,8 @@ from debrismap.export.sidecar import ExportReport, write_sidecar
 from debrismap.export.split_check import split_checked
 from debrismap.export.stamping import finish_onnx, metadata_for, set_props
 from debrismap.export.to_onnx import torch_to_onnx
+from debrismap.export.validation import best_f1_threshold, validate_onnx
 from debrismap.model.metadata import PREFIX
-from debrismap.model.validation import best_f1_threshold, validate_onnx
 
 DEFAULT_OPSET = 17
 
