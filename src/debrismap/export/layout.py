@@ -11,7 +11,7 @@ from pathlib import Path
 import onnx
 
 from debrismap.errors import ConfigError, ModelError, OutputError
-from debrismap.export.samples import NoDataset, parity_images
+from debrismap.export.samples import generated_tiles
 from debrismap.export.sidecar import ExportReport, write_sidecar
 from debrismap.export.split_check import check_split, split_checked
 from debrismap.export.stamping import replace_props
@@ -51,12 +51,12 @@ def convert_layout(source: str | Path, out: str | Path, decoded_output: bool = F
             replace_props(joined, {k: v for k, v in {**props, **meta.to_props()}.items() if k != PREFIX + "head"})
             final = tmp / "joined.onnx"
             onnx.save(joined, str(final))
-            batch, _ = parity_images(NoDataset(), meta.input_size)
+            batch = generated_tiles(meta.input_size)  # the model's training data is not at hand
             split = check_split(run_on_cpu(final, batch)[0], run_on_cpu(source, batch), head, meta)
         else:
             if precision == "fp16":
                 raise ConfigError("an fp16 model keeps its box decoding in the graph (it is for GPUs)", path=source)
-            batch, _ = parity_images(NoDataset(), meta.input_size)
+            batch = generated_tiles(meta.input_size)  # the model's training data is not at hand
             final, meta, split = split_checked(source, tmp / "split.onnx", meta, batch)
         os.replace(final, out)
     report = ExportReport(path=str(out), precision=precision, opset=_opset(model), input_size=meta.input_size,

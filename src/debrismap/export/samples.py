@@ -32,6 +32,11 @@ def parity_images(hp, imgsz: int, n: int = N_PARITY_IMAGES) -> tuple[np.ndarray,
         paths = list_images_in(val)[:n]
         if paths:
             return load_chip_batch(paths, imgsz), "val"
+    return generated_tiles(imgsz, n), "generated"
+
+
+def generated_tiles(imgsz: int, n: int = N_PARITY_IMAGES) -> np.ndarray:
+    """(n, 3, S, S) float32: bright rectangles on a dim background, the same every call."""
     rng = np.random.default_rng(0)
     batch = rng.uniform(0.15, 0.35, (n, 3, imgsz, imgsz)).astype(np.float32)
     for i in range(n):
@@ -39,10 +44,4 @@ def parity_images(hp, imgsz: int, n: int = N_PARITY_IMAGES) -> tuple[np.ndarray,
             w, h = rng.integers(imgsz // 10, imgsz // 4, 2)
             x, y = rng.integers(0, imgsz - w), rng.integers(0, imgsz - h)
             batch[i, :, y : y + h, x : x + w] = rng.uniform(0.7, 1.0, (3, 1, 1))
-    return batch, "generated"
-
-
-class NoDataset:
-    """parity_images() of a model whose training data is not at hand: generated tiles."""
-
-    dataset = ""
+    return batch
