@@ -105,11 +105,12 @@ def _cut_at(model, outputs: list[str]):
     source.graph.value_info.extend(
         helper.make_tensor_value_info(name, TensorProto.FLOAT, None) for name in outputs if name not in known
     )
-    extracted = Extractor(source).extract_model([i.name for i in model.graph.input], outputs)
+    extracted = Extractor(source).extract_model([i.name for i in model.graph.input], outputs).graph
     cut = onnx.ModelProto()
-    cut.CopyFrom(model)
-    cut.graph.CopyFrom(extracted.graph)
-    cut.graph.name = model.graph.name
+    cut.CopyFrom(model)  # every other field of the model and its graph stays as it was
+    for kept in ("node", "initializer", "output"):
+        del getattr(cut.graph, kept)[:]
+        getattr(cut.graph, kept).extend(getattr(extracted, kept))
     del cut.graph.value_info[:]  # shapes inferred for the uncut graph, not needed by the cut one
     return cut
 
