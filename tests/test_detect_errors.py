@@ -65,7 +65,7 @@ def test_corrupt_model(assets, tmp_path, capsys, damage):
 def test_model_shape_disagrees_with_metadata(assets, tmp_path, capsys):
     import onnx
 
-    from debrismap.model_meta import ModelMetadata
+    from debrismap.model.metadata import ModelMetadata
 
     model = onnx.load(str(assets["model"]))
     del model.metadata_props[:]

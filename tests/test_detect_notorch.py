@@ -37,3 +37,15 @@ def test_detect_modules_import_nothing_heavy():
     proc = subprocess.run([sys.executable, "-c", script], check=False, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+def test_model_contract_and_layout_conversion_import_nothing_heavy():
+    """debrismap.model is shared with the runtime side; converting an ONNX file's layout needs no torch."""
+    modules = ("debrismap.model.metadata", "debrismap.model.split_head", "debrismap.model.cpu_runner",
+               "debrismap.model.graph_surgery", "debrismap.export.validation", "debrismap.export.layout",
+               "debrismap.commands.export")
+    script = f"import importlib, sys; [importlib.import_module(m) for m in {modules!r}]; " \
+             f"print([n for n in {BLOCKED!r} if n in sys.modules])"
+    proc = subprocess.run([sys.executable, "-c", script], check=False, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"

@@ -81,7 +81,7 @@ def test_bundled_model_ships_with_metadata_and_in_the_wheel():
     import onnx
 
     from debrismap.detect.model_file import find_default_model
-    from debrismap.model_meta import PREFIX, ModelMetadata
+    from debrismap.model.metadata import PREFIX, ModelMetadata
 
     cpu, cuda = find_default_model("cpu"), find_default_model("cuda")
     assert cpu is not None and cpu.name == "debrismap-default-int8.onnx"  # faster on a CPU

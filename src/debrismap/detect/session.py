@@ -18,7 +18,7 @@ import numpy as np
 import psutil
 
 from debrismap.errors import ConfigError, ModelError
-from debrismap.model_meta import PREFIX, ModelMetadata
+from debrismap.model.metadata import PREFIX, ModelMetadata
 
 
 @dataclass(frozen=True)
