@@ -41,6 +41,7 @@ class MapFigure:
     labels: list = field(default_factory=list)  # (x, y, text) placed on the map, e.g. zone names
     colorbar_ticks: list | None = None
     colorbar_extend: str = "neither"  # "max": values above the top exist (open-ended bar)
+    colorbar_format: object = None  # a matplotlib Formatter for the ticks (e.g. dates); default numbers
 
 
 def render(fig_spec: MapFigure):
@@ -118,7 +119,7 @@ def render(fig_spec: MapFigure):
     cbar = fig.colorbar(ScalarMappable(norm=fig_spec.norm, cmap=fig_spec.cmap), cax=cax,
                         orientation="horizontal", ticks=fig_spec.colorbar_ticks,
                         extend=fig_spec.colorbar_extend, extendfrac=0.03,
-                        format=FuncFormatter(_tick_label))
+                        format=fig_spec.colorbar_format or FuncFormatter(_tick_label))
     cbar.outline.set_linewidth(0.4)
     cbar.ax.tick_params(labelsize=FONT_PT, width=0.4, length=2, pad=1.5)
     cax.set_title(fig_spec.colorbar_label, fontsize=FONT_PT, pad=2.5)
