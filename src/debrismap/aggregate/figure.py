@@ -37,6 +37,7 @@ class MapFigure:
     basemap: np.ndarray | None = None  # greyscale [0, 1], NaN where no imagery
     dots: np.ndarray | None = None  # (N, 2) metric coords
     dot_colours: list | None = None
+    dot_size: float | None = None  # points²; default scales down for crowded maps
     outlines: list = field(default_factory=list)  # shapely geometries drawn as thin lines
     labels: list = field(default_factory=list)  # (x, y, text) placed on the map, e.g. zone names
     colorbar_ticks: list | None = None
@@ -100,7 +101,8 @@ def render(fig_spec: MapFigure):
         colours = fig_spec.dot_colours or "#00b4d8"
         # Thousands of piles at city scale: smaller, edgeless dots, or they hide the map.
         crowded = len(fig_spec.dots) > 2000
-        ax.scatter(fig_spec.dots[:, 0], fig_spec.dots[:, 1], s=0.25 if crowded else 1.4, c=colours,
+        size = fig_spec.dot_size or (0.25 if crowded else 1.4)
+        ax.scatter(fig_spec.dots[:, 0], fig_spec.dots[:, 1], s=size, c=colours,
                    linewidths=0 if crowded else 0.25, edgecolors="black", alpha=0.7 if crowded else 1,
                    zorder=4, rasterized=crowded)
     ax.set_xlim(left, right)

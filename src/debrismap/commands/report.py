@@ -6,6 +6,8 @@ imagery with a detections on/off toggle, the count against score threshold, the 
 
 example:
   debrismap report runs/city-2023-02-10 --zones districts.gpkg --out city-report.html
+  debrismap report timeline/                  # a timeline folder: the timeline page alone
+  debrismap report runs/city-2023-02-10 --timeline timeline/
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ HELP = "one self-contained offline HTML report for a run"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run_dir", metavar="RUN_DIR", help="a folder written by `debrismap detect`")
+    parser.add_argument("run_dir", metavar="RUN_DIR",
+                        help="a folder written by `debrismap detect` (or by `debrismap timeline`)")
     parser.add_argument("--out", metavar="FILE", help="HTML file to write (default: RUN_DIR/report.html)")
     parser.add_argument("--cell", type=float, default=100.0, help="grid cell size in metres (default 100)")
     parser.add_argument("--bandwidth", type=float, default=75.0,
@@ -25,6 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--zone-field", metavar="NAME", help="field naming each zone (auto-detected)")
     parser.add_argument("--basemap", metavar="RASTER", help="imagery under the map (default: the run's input)")
     parser.add_argument("--title", help="page title")
+    parser.add_argument("--timeline", metavar="DIR",
+                        help="a folder written by `debrismap timeline`: adds its section (chart, map, dates)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -32,6 +37,6 @@ def run(args: argparse.Namespace) -> int:
 
     path = write_report(args.run_dir, args.out, cell=args.cell, bandwidth=args.bandwidth,
                         zones=args.zones, basemap=args.basemap, title=args.title,
-                        zone_field=args.zone_field)
+                        zone_field=args.zone_field, timeline=args.timeline)
     print(f"wrote {path}")
     return 0

@@ -10,7 +10,15 @@ import textwrap
 import numpy as np
 import shapely
 
-from debrismap.aggregate.figure import DPI, FIG_WIDTH_IN, FONT_PT, TITLE_PT, WRAP_CHARS, MapFigure, render
+from debrismap.aggregate.figure import (
+    DPI,
+    FIG_WIDTH_IN,
+    FONT_PT,
+    TITLE_PT,
+    WRAP_CHARS,
+    MapFigure,
+    render,
+)
 from debrismap.aggregate.heatmap_figure import BASEMAP_PIXELS, VEIL_RGBA, _default_credit
 
 DATE_CMAP = "viridis"
@@ -63,9 +71,11 @@ def timeline_figure(date_cols: dict, title: str | None = None, credit: str | Non
     ax.set_ylabel("Debris piles", fontsize=FONT_PT)
     ax.tick_params(labelsize=FONT_PT - 0.5, width=0.4, length=2)
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(ax.xaxis.get_major_locator()))
+    ax.xaxis.get_offset_text().set_fontsize(FONT_PT - 0.5)
     for spine in ("top", "right"):
         ax.spines[spine].set_visible(False)
-    ax.legend(fontsize=FONT_PT - 1, frameon=False, loc="upper left")
+    ax.set_ylim(top=max(float(np.nanmax(np.concatenate([count, high, new]), initial=1)), 1) * 1.45)
+    ax.legend(fontsize=FONT_PT - 1, frameon=False, loc="upper left", ncols=2)
     fig.text(0.08 / FIG_WIDTH_IN, 1 - (0.45 + chart_h + 0.45) / fig_h, "\n".join(lines), ha="left", va="top",
              fontsize=FONT_PT, color="#333333", linespacing=1.25)
     return fig
@@ -78,23 +88,22 @@ def first_seen_figure(tracks, acquisitions, ref_index: int, metric, title=None, 
     from matplotlib.ticker import FuncFormatter
 
     from debrismap import __version__
-    from debrismap.aggregate.change_figure import _mosaic_backdrop
 
-    ref = acquisitions[ref_index]
+    backdrop = _backdrop_acquisition(acquisitions)
     union = shapely.union_all([a.corrected_coverage for a in acquisitions])
     left, bottom, right, top = union.bounds
     pad = 0.02 * max(right - left, top - bottom)
     left, bottom, right, top = left - pad, bottom - pad, right + pad, top + pad
     scale = BASEMAP_PIXELS / max(right - left, top - bottom)
     shape = (max(int((top - bottom) * scale), 1), max(int((right - left) * scale), 1))
-    grey = _mosaic_backdrop(ref.run, metric, (left, bottom, right, top))
+    grey = _corrected_mosaic(backdrop, metric, (left, bottom, right, top), shape)
     overlay = _veil_outside(union, (left, bottom, right, top), shape)
     n = len(acquisitions)
     colours = colormaps[DATE_CMAP].resampled(n)(np.arange(n))
     first = tracks.first_seen
     labels = [a.date.isoformat() for a in acquisitions]
     counts = np.bincount(first, minlength=n) if len(tracks) else np.zeros(n, int)
-    credit = credit or ref.run.first_input.get("credit") or _default_credit(ref.run)
+    credit = credit or backdrop.run.first_input.get("credit") or _default_credit(backdrop.run)
     caption = [
         (f"{len(tracks):,} debris piles tracked over {n} acquisitions from {labels[0]} to {labels[-1]}, "
          "each coloured by the first date it was detected; "
@@ -102,7 +111,7 @@ def first_seen_figure(tracks, acquisitions, ref_index: int, metric, title=None, 
         ("Acquisitions were moved onto the " + f"{labels[ref_index]} image by phase correlation "
          "(offsets in timeline.json). A pile may have appeared earlier than its colour says "
          "when the images before it were hazy, coarser or missed it."),
-        f"Imagery: {credit}, {labels[ref_index]}. Analysis: debrismap {__version__}.",
+        f"Imagery: {credit}, {backdrop.date.isoformat()}. Analysis: debrismap {__version__}.",
     ]
     spec = MapFigure(
         extent=(left, right, bottom, top),
@@ -117,12 +126,37 @@ def first_seen_figure(tracks, acquisitions, ref_index: int, metric, title=None, 
         basemap=grey,
         dots=tracks.position if len(tracks) else None,
         dot_colours=[colours[i] for i in first] if len(tracks) else None,
+        dot_size=6.0 if len(tracks) <= 2000 else 1.0,
     )
     return render(spec)
 
 
+def _backdrop_acquisition(acquisitions):
+    """The latest good image covering the most ground: it shows the most piles."""
+    def rank(item):
+        i, a = item
+        return (not a.quality.get("degraded"), round(a.coverage.area, -2), i)
+
+    return max(enumerate(acquisitions), key=rank)[1]
+
+
+def _corrected_mosaic(acq, metric, bounds, shape) -> np.ndarray | None:
+    """Greyscale of `acq` on the reference frame's grid: its offset is taken out."""
+    from debrismap.aggregate.basemap import read_greyscale
+
+    east, north = acq.offset
+    left, bottom, right, top = bounds
+    moved = (left + east, bottom + north, right + east, top + north)
+    grey = None
+    for path in acq.run.input_raster_paths():
+        layer = read_greyscale(path, metric, moved, shape)
+        if layer is not None:
+            grey = layer if grey is None else np.where(np.isfinite(grey), grey, layer)
+    return grey
+
+
 def _short_date(labels: list[str], value: float) -> str:
-    i = int(round(value))
+    i = round(value)
     if not 0 <= i < len(labels):
         return ""
     # Many dates crowd the bar: drop the year when every date is in the same one.

@@ -132,7 +132,7 @@ def _record(acquisitions, offsets, ref_index, metric, per_date, brackets, match_
                 "offset": off.to_dict(),
                 "imaged_km2": round(a.coverage.area / 1e6, 4),
                 "operating_threshold": a.run.operating_threshold,
-                "detections_counted": int(len(a.centres)),
+                "detections_counted": len(a.centres),
                 "quality": a.quality,
             }
             for a, off in zip(acquisitions, offsets)
@@ -163,14 +163,14 @@ def summary_text(record: dict) -> str:
     b = record["piles"]
     runs = record["runs"]
     lines = [
-        f"{b['piles']:,} debris piles tracked over {len(runs)} acquisitions "
+        (f"{b['piles']:,} debris piles tracked over {len(runs)} acquisitions "
         f"({runs[0]['date']} to {runs[-1]['date']}), matched within "
-        f"{record['parameters']['match_distance_m']:g} m after co-registration onto {record['reference']['date']}.",
-        f"  {b['bracket_within_a_month']:,} piles have an appearance bracket of a month or less "
-        "(not detected on a good image at most 31 days before they were first seen);",
+        f"{record['parameters']['match_distance_m']:g} m after co-registration onto {record['reference']['date']}."),
+        (f"  {b['bracket_within_a_month']:,} piles have an appearance bracket of a month or less "
+        "(not detected on a good image at most 31 days before they were first seen);"),
         f"  {b['bracket_longer']:,} have a longer bracket;",
-        f"  {b['open_bracket']:,} have an open bracket (no good image without them before: "
-        "there on the first date, or the earlier images were hazy, coarser or showed a weak detection).",
+        (f"  {b['open_bracket']:,} have an open bracket (no good image without them before: "
+        "there on the first date, or the earlier images were hazy, coarser or showed a weak detection)."),
         "",
         "date        present  new  detected (low-high)  imaged km²",
     ]
@@ -182,6 +182,6 @@ def summary_text(record: dict) -> str:
     for r in runs:
         off = r["offset"]
         lines.append(f"  {r['date']}  {r['name']}: {off['east_m']:+.2f}, {off['north_m']:+.2f} ({off['status']})")
-    lines += ["", "Counts are automated detections, not verified on the ground; see timeline.json for what "
-              "each column means."]
+    lines += ["", ("Counts are automated detections, not verified on the ground; see timeline.json for what "
+              "each column means.")]
     return "\n".join(lines) + "\n"

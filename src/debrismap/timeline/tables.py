@@ -100,7 +100,7 @@ def cell_columns(tracks, acquisitions, cell: float) -> dict[str, np.ndarray]:
     return {k: np.asarray(v, dtype=object if k in ("cell_id", "date") else float) for k, v in out.items()}
 
 
-def new_mask(tracks) -> "np.ndarray":
+def new_mask(tracks) -> np.ndarray:
     """(D, N): first seen on that date after an imaged date without it. A pile first seen on
     the first date its ground was imaged was already there: it is not counted as new."""
     d = np.arange(tracks.n_dates)[:, None]
@@ -111,7 +111,7 @@ def bracket_counts(pile_cols: dict) -> dict:
     days = pile_cols["bracket_days"]
     finite = np.isfinite(days)
     return {
-        "piles": int(len(days)),
+        "piles": len(days),
         "bracket_within_a_month": int(np.count_nonzero(finite & (days <= MONTH_DAYS))),
         "bracket_longer": int(np.count_nonzero(finite & (days > MONTH_DAYS))),
         "open_bracket": int(np.count_nonzero(~finite)),
