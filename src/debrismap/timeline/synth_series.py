@@ -116,7 +116,7 @@ def build_series(
         offset = (float(radius * np.cos(angle)), float(radius * np.sin(angle)))
         x_start = int(size * 0.4) if k in partial else 0
         img = np.clip(np.round(img[:, :, x_start:]), 0, 255).astype(np.uint8)
-        shifted = transform * transform.translation(x_start, 0)
+        shifted = transform @ rasterio.Affine.translation(x_start, 0)
         shifted = rasterio.Affine(shifted.a, shifted.b, shifted.c + offset[0],
                                   shifted.d, shifted.e, shifted.f + offset[1])
         name = f"city_{date.isoformat()}.tif" if date_in_name else f"city_{k:02d}.tif"
@@ -198,6 +198,6 @@ def _draw_squares(img: np.ndarray, boxes: np.ndarray) -> None:
 
 
 def _to_world(boxes: np.ndarray, transform) -> np.ndarray:
-    x0, y0 = transform * (boxes[:, 0], boxes[:, 1])
-    x1, y1 = transform * (boxes[:, 2], boxes[:, 3])
+    x0, y0 = transform @ (boxes[:, 0], boxes[:, 1])
+    x1, y1 = transform @ (boxes[:, 2], boxes[:, 3])
     return np.column_stack([np.minimum(x0, x1), np.minimum(y0, y1), np.maximum(x0, x1), np.maximum(y0, y1)])
