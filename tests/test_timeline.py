@@ -48,7 +48,7 @@ def series(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def timeline(series, tmp_path_factory):
-    s, runs, _ = series
+    _s, runs, _ = series
     out = tmp_path_factory.mktemp("timeline")
     outputs = run_timeline([runs[0].parent], out, progress=lambda *_: None)  # the batch folder
     return outputs

@@ -299,7 +299,11 @@ def write_report(
     """The report of a run folder (with a timeline section when `timeline` names a timeline
     folder), or of a timeline folder alone when `run_dir` is one."""
     from debrismap.aggregate.heatmap import analyse_run
-    from debrismap.timeline.report_section import is_timeline_folder, timeline_page, timeline_section
+    from debrismap.timeline.report_section import (
+        is_timeline_folder,
+        timeline_page,
+        timeline_section,
+    )
 
     if is_timeline_folder(run_dir):
         out = Path(out_path) if out_path is not None else Path(run_dir) / "report.html"

@@ -39,9 +39,10 @@ def timeline_figure(date_cols: dict, title: str | None = None, credit: str | Non
     partial = date_cols["partial"].astype(bool)
     degraded = np.array([bool(x) for x in date_cols["degraded"]])
     caption = [
-        ("Line: piles present on each date (detected then, or both before and after); hollow "
-         "markers: the image covers only part of the area, so its count is for that part only. "
-         "Bars: piles first seen that date. Grey: detections of that run alone at a stricter "
+        ("Line: piles present on each date (detected then, or both before and after)"
+         + ("; hollow markers: the image covers only part of the area, so its count is for that part "
+            "only" if partial.any() else "")
+         + ". Bars: piles first seen that date. Grey: detections of that run alone at a stricter "
          "and a looser score threshold."
          + (" ×: hazy or coarser image, where piles are more easily missed." if degraded.any() else "")),
         f"Imagery: {credit or 'see timeline.json'}. Analysis: debrismap {__version__}.",

@@ -44,11 +44,11 @@ def timeline_section(folder: str | Path) -> str:
     b = rec.get("piles") or {}
     e = html.escape
     parts = ['<section id="timeline"><h2>When the piles appeared</h2>',
-             f'<p class="note">{b.get("piles", 0):,} piles tracked over {len(rec.get("runs", []))} acquisitions, '
+             (f'<p class="note">{b.get("piles", 0):,} piles tracked over {len(rec.get("runs", []))} acquisitions, '
              f'matched within {rec["parameters"]["match_distance_m"]:g} m after moving each acquisition onto '
              f'the {e(rec["reference"]["date"])} image. {b.get("bracket_within_a_month", 0):,} appeared within a '
              f'known month or less; {b.get("bracket_longer", 0):,} within a longer bracket; '
-             f'{b.get("open_bracket", 0):,} have an open bracket (there from the first good image).</p>',
+             f'{b.get("open_bracket", 0):,} have an open bracket (there from the first good image).</p>'),
              '<div class="figures">']
     for name, alt in (("timeline.png", "Debris piles present against date"),
                       ("first_seen.png", "Map of debris piles coloured by the date each was first seen")):
