@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from test_detect_oracle import build_oracle
+from test_report import dump_dom, needs_chromium
 
 from debrismap.cli import main
 from debrismap.timeline.outputs import run_timeline
@@ -268,3 +269,25 @@ def test_report_has_the_timeline_section(series, timeline, tmp_path):
     assert main(["report", str(runs[-1]), "--timeline", str(timeline.out_dir), "--out", str(out)]) == 0
     page = out.read_text()
     assert 'id="timeline"' in page and 'id="summary-table"' in page
+
+
+@needs_chromium
+def test_run_report_with_timeline_renders_in_headless_chromium(series, timeline, tmp_path):
+    _, runs, _ = series
+    out = tmp_path / "run-report.html"
+    assert main(["report", str(runs[-1]), "--timeline", str(timeline.out_dir), "--out", str(out)]) == 0
+    dom = dump_dom(out, tmp_path)
+    assert 'data-rendered="ok"' in dom and 'id="timeline-table"' in dom
+
+
+def test_timeline_imports_nothing_heavy():
+    import subprocess
+    import sys
+
+    from test_detect_notorch import BLOCKED
+
+    script = ("import sys, debrismap.timeline.outputs, debrismap.timeline.report_section, "
+              f"debrismap.commands.timeline; print([n for n in {BLOCKED!r} if n in sys.modules])")
+    proc = subprocess.run([sys.executable, "-c", script], check=False, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
