@@ -39,15 +39,16 @@ class Offset:
         return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(self).items()}
 
 
-def estimate_offsets(acquisitions, ref_index: int, metric: CRS) -> list[Offset]:
+def estimate_offsets(acquisitions, ref_index: int, metric: CRS, report=None) -> list[Offset]:
+    """One Offset per acquisition; `report(acquisition, offset)` is called as each is known."""
     ref = acquisitions[ref_index]
     grid_m = 2.0 * (ref.gsd_m or 0.5)
     out = []
     for i, acq in enumerate(acquisitions):
-        if i == ref_index:
-            out.append(Offset(0.0, 0.0, "reference"))
-            continue
-        out.append(estimate_offset(ref, acq, metric, grid_m))
+        offset = Offset(0.0, 0.0, "reference") if i == ref_index else estimate_offset(ref, acq, metric, grid_m)
+        out.append(offset)
+        if report is not None:
+            report(acq, offset)
     return out
 
 

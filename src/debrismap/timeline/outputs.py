@@ -63,8 +63,12 @@ def run_timeline(
     acquisitions, ref_index, metric = load_series(runs, dates_file, reference)
     progress(f"{len(acquisitions)} acquisitions from {acquisitions[0].date} to {acquisitions[-1].date}; "
              f"reference {acquisitions[ref_index].name} ({acquisitions[ref_index].date})")
+    def report(acq, off) -> None:
+        progress(f"  {acq.date}  {acq.name}: offset {off.east_m:+.2f} m east, {off.north_m:+.2f} m north "
+                 f"({off.status})")
+
     if coregister:
-        offsets = estimate_offsets(acquisitions, ref_index, metric)
+        offsets = estimate_offsets(acquisitions, ref_index, metric, report)
     else:
         from debrismap.timeline.coregister import Offset
 
@@ -72,9 +76,8 @@ def run_timeline(
                    for i in range(len(acquisitions))]
     for acq, off in zip(acquisitions, offsets):
         acq.offset = (off.east_m, off.north_m)
-        progress(f"  {acq.date}  {acq.name}: offset {off.east_m:+.2f} m east, {off.north_m:+.2f} m north "
-                 f"({off.status})")
     assess(acquisitions)
+    progress("tracking piles and writing the tables and figures ...")
     tracks = track_piles(
         [a.corrected(a.centres) for a in acquisitions], [a.scores for a in acquisitions],
         [a.corrected_coverage for a in acquisitions], [a.corrected(a.weak_centres) for a in acquisitions],
