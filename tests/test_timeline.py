@@ -291,3 +291,39 @@ def test_timeline_imports_nothing_heavy():
     proc = subprocess.run([sys.executable, "-c", script], check=False, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+def test_track_brackets_skip_weak_detections_and_bad_images():
+    import shapely
+
+    from debrismap.timeline.track import track_piles
+
+    square = shapely.box(0, 0, 100, 100)
+    a, b = np.array([[10.0, 10.0]]), np.array([[50.0, 50.0]])
+    centres = [np.zeros((0, 2)), np.zeros((0, 2)), np.vstack([a, b]), np.vstack([a + 0.5, b])]
+    scores = [np.zeros(0), np.zeros(0), np.array([0.9, 0.8]), np.array([0.7, 0.6])]
+    weak = [np.zeros((0, 2)), a + 1.0, np.zeros((0, 2)), np.zeros((0, 2))]  # a weak hint of `a` on date 1
+    tracks = track_piles(centres, scores, [square] * 4, weak, [True, True, True, True], match_distance=3.0)
+    assert len(tracks) == 2 and list(tracks.first_seen) == [2, 2]
+    assert list(tracks.last_absent()) == [1, 1]
+    assert list(tracks.appeared_after()) == [0, 1]  # `a`'s absence on date 1 is not evidence
+    tracks = track_piles(centres, scores, [square] * 4, weak, [True, False, True, True], match_distance=3.0)
+    assert list(tracks.appeared_after()) == [0, 0]  # date 1 is hazy: nobody's absence counts there
+    assert tracks.mean_score[0] == pytest.approx(0.8)
+    assert tracks.present.sum(axis=1).tolist() == [0, 0, 2, 2]
+
+
+def test_dates_file_and_date_parsing(tmp_path):
+    from debrismap.errors import ConfigError
+    from debrismap.timeline.dates import parse_date, read_dates_file
+
+    assert str(parse_date("2023-02-10T08:31:00Z")) == "2023-02-10"
+    assert str(parse_date("20230210")) == "2023-02-10" and parse_date("yesterday") is None
+    good = tmp_path / "dates.csv"
+    good.write_text("# runs and dates\nname,date\nrun_a, 2023-01-05\nscene_b.tif,20230301\n")
+    assert {k: str(v) for k, v in read_dates_file(good).items()} == {"run_a": "2023-01-05",
+                                                                      "scene_b.tif": "2023-03-01"}
+    bad = tmp_path / "bad.csv"
+    bad.write_text("run_a,2023-01-05\nrun_b,soon\n")
+    with pytest.raises(ConfigError, match="line 2: 'soon' is not a date"):
+        read_dates_file(bad)

@@ -38,6 +38,7 @@ def read_dates_file(path: str | Path) -> dict[str, dt.date]:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read the dates file ({exc.__class__.__name__})", path=path) from None
     dates: dict[str, dt.date] = {}
+    first = True
     for lineno, row in enumerate(csv.reader(text.splitlines()), start=1):
         if not row or not row[0].strip() or row[0].lstrip().startswith("#"):
             continue
@@ -45,9 +46,11 @@ def read_dates_file(path: str | Path) -> dict[str, dt.date]:
             raise ConfigError(f"line {lineno}: expected NAME,DATE", path=path)
         name, when = row[0].strip(), row[1].strip()
         date = parse_date(when)
+        if date is None and first:  # a header line such as "run,date"
+            first = False
+            continue
+        first = False
         if date is None:
-            if lineno == 1:  # a header line such as "run,date"
-                continue
             raise ConfigError(f"line {lineno}: {when!r} is not a date (use YYYY-MM-DD)", path=path)
         dates[name] = date
     if not dates:
