@@ -17,7 +17,7 @@ from debrismap.aggregate.atomic import ensure_dir, write_csv, write_json, write_
 from debrismap.aggregate.projection import crs_label, transform_geometries
 from debrismap.aggregate.writers import with_lon_lat
 from debrismap.errors import ConfigError
-from debrismap.timeline.coregister import estimate_offsets
+from debrismap.timeline.coregister import Offset, estimate_offsets
 from debrismap.timeline.quality import assess
 from debrismap.timeline.series import load_series
 from debrismap.timeline.tables import bracket_counts, cell_columns, date_columns, pile_columns
@@ -63,6 +63,7 @@ def run_timeline(
     acquisitions, ref_index, metric = load_series(runs, dates_file, reference)
     progress(f"{len(acquisitions)} acquisitions from {acquisitions[0].date} to {acquisitions[-1].date}; "
              f"reference {acquisitions[ref_index].name} ({acquisitions[ref_index].date})")
+
     def report(acq, off) -> None:
         progress(f"  {acq.date}  {acq.name}: offset {off.east_m:+.2f} m east, {off.north_m:+.2f} m north "
                  f"({off.status})")
@@ -70,8 +71,6 @@ def run_timeline(
     if coregister:
         offsets = estimate_offsets(acquisitions, ref_index, metric, report)
     else:
-        from debrismap.timeline.coregister import Offset
-
         offsets = [Offset(0.0, 0.0, "reference" if i == ref_index else "not estimated (--no-coregister)")
                    for i in range(len(acquisitions))]
     for acq, off in zip(acquisitions, offsets):
