@@ -278,6 +278,10 @@ def test_run_report_with_timeline_renders_in_headless_chromium(series, timeline,
     assert main(["report", str(runs[-1]), "--timeline", str(timeline.out_dir), "--out", str(out)]) == 0
     dom = dump_dom(out, tmp_path)
     assert 'data-rendered="ok"' in dom and 'id="timeline-table"' in dom
+    page = tmp_path / "timeline-page.html"
+    assert main(["report", str(timeline.out_dir), "--out", str(page)]) == 0
+    dom = dump_dom(page, tmp_path)
+    assert 'data-rendered="ok"' in dom and dom.count("<tr") == len(DATES) + 1
 
 
 def test_timeline_imports_nothing_heavy():
