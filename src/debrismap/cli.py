@@ -28,6 +28,7 @@ VERBS = [
     "detect",
     "heatmap",
     "compare",
+    "timeline",
     "report",
     "evaluate",
 ]
