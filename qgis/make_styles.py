@@ -1,4 +1,4 @@
-"""Write the plugin's layer styles (debrismap_qgis/styles/*.qml) with QGIS's own API.
+"""Write the plugin's layer styles (debrismap_qgis/qml/*.qml) with QGIS's own API.
 
 Run with QGIS's Python after changing a colour in debrismap.aggregate.colours:
 
@@ -18,9 +18,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))  # debrismap.aggregate.colours: numpy + matplotlib only
 
-import numpy as np  # noqa: E402
-from osgeo import gdal  # noqa: E402
-from qgis.core import (  # noqa: E402
+import numpy as np
+from osgeo import gdal
+from qgis.core import (
     QgsApplication,
     QgsBilinearRasterResampler,
     QgsCategorizedSymbolRenderer,
@@ -35,11 +35,11 @@ from qgis.core import (  # noqa: E402
     QgsSingleSymbolRenderer,
     QgsVectorLayer,
 )
-from qgis.PyQt.QtGui import QColor  # noqa: E402
+from qgis.PyQt.QtGui import QColor
 
-from debrismap.aggregate.colours import FADE_BELOW, change_rgba, density_rgba  # noqa: E402
+from debrismap.aggregate.colours import FADE_BELOW, change_rgba, density_rgba
 
-OUT = HERE / "debrismap_qgis" / "styles"
+OUT = HERE / "debrismap_qgis" / "qml"
 # Dense near zero, where the transparency ramps up (below FADE_BELOW of the top).
 DENSITY_STOPS = sorted({0.0, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.125, FADE_BELOW,
                         0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0})

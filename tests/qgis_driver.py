@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "qgis"))
 sys.path.insert(0, "/usr/share/qgis/python/plugins")
 
-from qgis.core import (  # noqa: E402
+from qgis.core import (
     QgsApplication,
     QgsMapRendererParallelJob,
     QgsMapSettings,
@@ -33,8 +33,8 @@ from qgis.core import (  # noqa: E402
     QgsRasterLayer,
     QgsRenderContext,
 )
-from qgis.PyQt.QtCore import QSize  # noqa: E402
-from qgis.PyQt.QtGui import QColor  # noqa: E402
+from qgis.PyQt.QtCore import QSize
+from qgis.PyQt.QtGui import QColor
 
 
 class Feedback(QgsProcessingFeedback):
@@ -47,17 +47,17 @@ class Feedback(QgsProcessingFeedback):
         self.errors: list[str] = []
         self.cancel_at = cancel_at
 
-    def setProgress(self, progress):  # noqa: N802 (QGIS's name)
+    def setProgress(self, progress):
         self.progress_seen.append(progress)
         super().setProgress(progress)
         if self.cancel_at is not None and 0 < progress < 100 and progress >= self.cancel_at:
             self.cancel()
 
-    def pushConsoleInfo(self, info):  # noqa: N802
+    def pushConsoleInfo(self, info):
         self.console.append(info)
         super().pushConsoleInfo(info)
 
-    def reportError(self, error, fatalError=False):  # noqa: N802, N803
+    def reportError(self, error, fatalError=False):
         self.errors.append(error)
         super().reportError(error, fatalError)
 

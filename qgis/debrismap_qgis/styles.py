@@ -28,7 +28,7 @@ from qgis.core import (
 
 from .scales import change_top, density_top
 
-STYLE_DIR = os.path.join(os.path.dirname(__file__), "styles")
+STYLE_DIR = os.path.join(os.path.dirname(__file__), "qml")
 MAX_SAMPLE_SIDE = 2048  # density rasters are coarse; a bigger one is read decimated for its scale
 # Processing keeps only a C++ pointer to a layer's post-processor: hold the Python objects here,
 # or they are freed before QGIS calls them.
