@@ -96,6 +96,9 @@ def _pump(stream, sink: list[str], lock: threading.Lock) -> None:
             break
         pending += chunk.decode("utf-8", errors="replace")
         lines, pending = _split_updates(pending)
+        if pending.rstrip().endswith("]"):  # a whole tqdm redraw: its ending \r comes only with the next
+            lines.append(pending)
+            pending = ""
         with lock:
             sink.extend(lines)
     if pending.strip():
