@@ -3,12 +3,12 @@
 Run by tests/test_qgis_plugin.py with /usr/bin/python3 (the interpreter QGIS's bindings are
 built for, not the test's venv) and QT_QPA_PLATFORM=offscreen:
 
-    python3 tests/qgis_driver.py RASTER WORK_DIR
+    python3 tests/qgis_driver.py RASTER BIG_RASTER WORK_DIR
 
 In one QGIS start (each costs seconds): loads the provider as QGIS does, runs "Detect debris
 piles" into a project and loads its layers the way the Processing dialog does, renders the map
-to WORK_DIR/map.png, cancels a second detect run mid-way and resumes it, then runs "Compare
-two runs" and "Density heatmap" on the two run folders.
+to WORK_DIR/map.png, cancels a detect run of BIG_RASTER mid-way and resumes it, then runs
+"Compare two runs" and "Density heatmap".
 """
 
 from __future__ import annotations
@@ -74,10 +74,11 @@ def run_algorithm(algorithm_id: str, parameters: dict, project, feedback: Feedba
     started = time.perf_counter()
     results, ok = algorithm.run(parameters, context, feedback)
     seconds = time.perf_counter() - started
+    progress = list(feedback.progress_seen)  # the run's own, before QGIS's layer-loading progress
     if ok:  # what the Processing dialog does after a run: load the outputs into the project
         handleAlgorithmResults(algorithm, context, feedback, parameters=parameters)
     return {"ok": bool(ok), "results": {k: str(v) for k, v in (results or {}).items()}, "seconds": round(seconds, 2),
-            "progress": feedback.progress_seen, "errors": feedback.errors, "console": feedback.console}
+            "progress": progress, "errors": feedback.errors, "console": feedback.console}
 
 
 def describe_layers(project) -> list[dict]:
@@ -146,7 +147,7 @@ def render(project, layers, png: Path) -> dict:
 
 
 def main() -> None:
-    raster, work = sys.argv[1], Path(sys.argv[2])
+    raster, big_raster, work = sys.argv[1], sys.argv[2], Path(sys.argv[3])
     app = QgsApplication([], True)
     app.initQgis()
     from processing.core.Processing import Processing
@@ -169,16 +170,16 @@ def main() -> None:
 
     cancelled = Feedback(cancel_at=1.0)
     started = time.perf_counter()
-    report["cancel"] = run_algorithm("debrismap:detect", {"INPUT": raster, "OUTPUT": str(work / "resumed"), "THREADS": 1},
+    report["cancel"] = run_algorithm("debrismap:detect", {"INPUT": big_raster, "OUTPUT": str(work / "resumed"), "THREADS": 1},
                                      QgsProject(), cancelled)
     report["cancel"]["wall_s"] = round(time.perf_counter() - started, 2)
     report["cancel"]["processes_left"] = processes_writing_to(work / "resumed")
     report["cancel"]["run_json_after_cancel"] = json.loads((work / "resumed" / "run.json").read_text())["status"]
-    report["resume"] = run_algorithm("debrismap:detect", {"INPUT": raster, "OUTPUT": str(work / "resumed"),
+    report["resume"] = run_algorithm("debrismap:detect", {"INPUT": big_raster, "OUTPUT": str(work / "resumed"),
                                                           "RESUME": True, "THREADS": 1}, QgsProject(), Feedback())
 
     compare_project = QgsProject()
-    report["compare"] = run_algorithm("debrismap:compare", {"BEFORE": str(work / "run"), "AFTER": str(work / "resumed"),
+    report["compare"] = run_algorithm("debrismap:compare", {"BEFORE": str(work / "run"), "AFTER": str(work / "run"),
                                                             "OUTPUT": str(work / "change")}, compare_project, Feedback())
     report["compare_layers"] = describe_layers(compare_project)
     heatmap_project = QgsProject()
