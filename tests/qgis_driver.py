@@ -146,6 +146,22 @@ def render(project, layers, png: Path) -> dict:
             "distinct_colours": len(colours), "non_white_share": non_white / len(range(0, 900, 3)) ** 2}
 
 
+def setting_is_honoured() -> dict:
+    """The provider's setting (Options > Processing > Providers > debrismap) wins over the environment."""
+    from debrismap_qgis.runner import DebrismapCommandError
+    from debrismap_qgis.settings import EXECUTABLE_SETTING, debrismap_executable
+    from processing.core.ProcessingConfig import ProcessingConfig
+
+    ProcessingConfig.setSettingValue(EXECUTABLE_SETTING, "/no/such/debrismap")
+    try:
+        debrismap_executable()
+        outcome = "accepted"
+    except DebrismapCommandError as exc:
+        outcome = str(exc)
+    ProcessingConfig.setSettingValue(EXECUTABLE_SETTING, "")
+    return {"with_bad_setting": outcome, "without": debrismap_executable()}
+
+
 def main() -> None:
     raster, big_raster, work = sys.argv[1], sys.argv[2], Path(sys.argv[3])
     app = QgsApplication([], True)
@@ -158,6 +174,7 @@ def main() -> None:
     provider = DebrismapProvider()
     QgsApplication.processingRegistry().addProvider(provider)
     report: dict = {"algorithms": sorted(a.id() for a in provider.algorithms())}
+    report["setting"] = setting_is_honoured()
     project = QgsProject.instance()
 
     imagery = QgsRasterLayer(raster, "imagery")

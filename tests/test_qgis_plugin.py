@@ -99,6 +99,12 @@ def test_the_provider_loads_in_qgis_process(qgis_env):
     assert ("debrismap:timeline" in listed) == has_timeline
 
 
+def test_the_provider_setting_names_the_command(driven):
+    assert "/no/such/debrismap" in driven["setting"]["with_bad_setting"]
+    assert driven["setting"]["without"] == DEBRISMAP  # unset: DEBRISMAP_EXECUTABLE, else PATH
+    assert {"debrismap:detect", "debrismap:heatmap", "debrismap:compare"} <= set(driven["algorithms"])
+
+
 def test_qgis_process_runs_detect_into_a_run_folder(qgis_env, scenes, tmp_path):
     out = tmp_path / "run"
     proc = qgis_process(qgis_env, "run", "debrismap:detect", "--", f"INPUT={scenes['city']}", f"OUTPUT={out}")
