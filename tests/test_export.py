@@ -125,7 +125,7 @@ def test_export_converts_an_onnx_file_both_ways(checkpoint, tmp_path):
     assert main(["export", str(split), "--out", str(joined), "--decoded-output"]) == 0
     assert main(["export", str(joined), "--out", str(again)]) == 0
     batch = np.random.default_rng(2).random((2, 3, 128, 128), dtype=np.float32)
-    run = lambda p: ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]).run(None, {"images": batch})
+    run = lambda p: ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]).run(None, {"images": batch})  # noqa: E731
     assert [o.shape for o in run(joined)] == [(2, 5, 32 * 32 + 16 * 16 + 8 * 8 + 4 * 4)]
     for x, y in zip(run(split), run(again)):  # split -> joined -> split: the same graph outputs
         np.testing.assert_array_equal(x, y)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PIL import Image
-from test_detect_oracle import K, S, build_oracle, draw_squares
 
 from debrismap.errors import DatasetError
 from debrismap.model_validation import box_iou, count_matches, validate_onnx
+from test_detect_oracle import K, S, build_oracle, draw_squares
 
 
 def _chip(root, name, squares, labels):

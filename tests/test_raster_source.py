@@ -17,9 +17,9 @@ from rasterio.windows import Window
 from debrismap.errors import ConfigError, RasterError
 from debrismap.raster import (
     NotGeoreferencedWarning,
+    acquisition_date_from_name,
     Stretch,
     TileGrid,
-    acquisition_date_from_name,
     choose_bands,
     open_raster,
     parse_bands,
@@ -271,8 +271,9 @@ def test_internal_and_external_masks(tmp_path, external):
     path = write_tif(tmp_path / f"mask_{external}.tif", data)
     mask = np.full((32, 32), 255, np.uint8)
     mask[:, 16:] = 0
-    with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=not external), rasterio.open(path, "r+") as ds:
-        ds.write_mask(mask)
+    with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=not external):
+        with rasterio.open(path, "r+") as ds:
+            ds.write_mask(mask)
     assert os.path.exists(str(path) + ".msk") == external
     with open_raster(path) as src:
         assert src.mask_kind == ("external mask (.msk)" if external else "internal mask")

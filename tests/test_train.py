@@ -93,7 +93,7 @@ def test_relu_activation_is_chosen_per_model_and_does_not_leak():
 
     relu = build_detection_model("yolov8-p2", "n", 1, width=0.0625, act="relu")
     plain = build_detection_model("yolov8-p2", "n", 1, width=0.0625)
-    acts = lambda m: {type(c.act).__name__ for c in m.modules() if isinstance(c, Conv)}
+    acts = lambda m: {type(c.act).__name__ for c in m.modules() if isinstance(c, Conv)}  # noqa: E731
     assert acts(relu) == {"ReLU"} and acts(plain) == {"SiLU"}
     with pytest.raises(ConfigError, match="act must be one of silu, relu"):
         make_config(None, {"act": "gelu"})
