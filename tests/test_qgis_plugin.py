@@ -191,3 +191,39 @@ def test_compare_and_heatmap_load_their_layers(driven):
     assert driven["heatmap"]["ok"], driven["heatmap"]["errors"]
     assert _layer(driven["heatmap_layers"], "density.tif")["renderer"] == "singlebandpseudocolor"
     assert _layer(driven["heatmap_layers"], "counts.gpkg")["features"] > 0
+
+
+TIMELINE_STAND_IN = '''#!{python}
+"""debrismap with a `timeline` verb (a stand-in until that verb lands); other verbs: the real one."""
+import json, os, sys
+args = sys.argv[1:]
+if args[:1] != ["timeline"]:
+    os.execv({debrismap!r}, [{debrismap!r}, *args])
+if "--help" in args:
+    print("usage: debrismap timeline RUN_DIRS... --out DIR")
+    sys.exit(0)
+import numpy as np, shapely
+from debrismap.vector_io import write_vector
+out = args[args.index("--out") + 1]
+os.makedirs(out, exist_ok=True)
+json.dump(args, open(os.path.join(out, "argv.json"), "w"))
+boxes = [shapely.box(500000 + i * 10, 4000000, 500004 + i * 10, 4000004) for i in range(3)]
+write_vector(os.path.join(out, "piles.gpkg"), boxes, "EPSG:32637",
+             {{"first_seen": np.array(["2023-02-08", "2023-02-10", "2023-02-10"])}}, layer="piles")
+'''
+
+
+def test_timeline_is_offered_and_run_where_the_command_has_the_verb(qgis_env, tmp_path):
+    stand_in = tmp_path / "debrismap-with-timeline"
+    stand_in.write_text(TIMELINE_STAND_IN.format(python=sys.executable, debrismap=DEBRISMAP))
+    stand_in.chmod(0o755)
+    env = {**qgis_env, "DEBRISMAP_EXECUTABLE": str(stand_in)}
+    assert "debrismap:timeline" in qgis_process(env, "list").stdout
+    runs = [tmp_path / "run-0208", tmp_path / "run-0210"]
+    out = tmp_path / "timeline"
+    proc = qgis_process(env, "run", "debrismap:timeline", "--", f"RUNS={runs[0]}\n{runs[1]}\n",
+                        "MATCH_DISTANCE=3", f"OUTPUT={out}")
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    argv = json.loads((out / "argv.json").read_text())
+    assert argv == ["timeline", str(runs[0]), str(runs[1]), "--out", str(out), "--match-distance", "3.0"]
+    assert f"PILES:\t{out / 'piles.gpkg'}" in proc.stdout
