@@ -169,10 +169,11 @@ def main() -> None:
     from processing.core.Processing import Processing
 
     Processing.initialize()
-    from debrismap_qgis.provider import DebrismapProvider
+    import qgis.utils
 
-    provider = DebrismapProvider()
-    QgsApplication.processingRegistry().addProvider(provider)
+    # As the QGIS desktop starts an enabled plugin: classFactory(iface), then initGui().
+    assert qgis.utils.loadPlugin("debrismap_qgis") and qgis.utils.startPlugin("debrismap_qgis")
+    provider = QgsApplication.processingRegistry().providerById("debrismap")
     report: dict = {"algorithms": sorted(a.id() for a in provider.algorithms())}
     report["setting"] = setting_is_honoured()
     project = QgsProject.instance()

@@ -11,6 +11,8 @@ class DebrismapPlugin:
         self.provider = None
 
     def initProcessing(self):
+        if self.provider is not None:  # the GUI calls initGui, qgis_process initProcessing: register once
+            return
         self.provider = DebrismapProvider()
         QgsApplication.processingRegistry().addProvider(self.provider)
 
