@@ -32,13 +32,15 @@ def main() -> None:
     Processing.initialize()
     from debrismap_qgis.provider import DebrismapProvider
 
-    QgsApplication.processingRegistry().addProvider(DebrismapProvider())
+    provider = DebrismapProvider()  # held: the registry does not keep the Python object alive
+    QgsApplication.processingRegistry().addProvider(provider)
     project = QgsProject.instance()
     project.addMapLayer(QgsRasterLayer(raster, Path(raster).stem))
 
     from processing.gui.AlgorithmDialog import AlgorithmDialog
 
-    dialog = AlgorithmDialog(QgsApplication.processingRegistry().createAlgorithmById("debrismap:detect"))
+    algorithm = QgsApplication.processingRegistry().createAlgorithmById("debrismap:detect")  # must outlive the dialog
+    dialog = AlgorithmDialog(algorithm)
     dialog.resize(760, 900)
     dialog.show()
     for _ in range(20):
