@@ -89,6 +89,16 @@ def test_progress_and_output_stream_into_the_feedback(tmp_path):
     assert feedback.info[0].startswith("running: ")
 
 
+def test_plain_progress_lines_also_reach_the_log(tmp_path):
+    body = ("for i in (1, 2):\n"
+            "    print(f'detect: tiles {i}/2, 3.1 tiles/s, 0 s left', file=sys.stderr, flush=True)\n"
+            "    time.sleep(0.2)\n")
+    feedback = RecordingFeedback()
+    runner.run_command(fake_command(tmp_path, body), ["detect"], feedback)
+    assert feedback.progress == [50.0, 100.0]
+    assert feedback.console == ["detect: tiles 1/2, 3.1 tiles/s, 0 s left", "detect: tiles 2/2, 3.1 tiles/s, 0 s left"]
+
+
 def test_cancel_terminates_the_command_at_once(tmp_path):
     pid_file = tmp_path / "pid"
     body = (f"open({str(pid_file)!r}, 'w').write(str(os.getpid()))\n"

@@ -165,7 +165,8 @@ def run_command(executable: str, args: list[str], feedback, show_progress: bool 
                 if show_progress and fraction * 100 != last_progress:
                     last_progress = fraction * 100
                     feedback.setProgress(last_progress)
-                continue  # a bar redraw: the percentage says it, not a console line each time
+                if "|" in line:
+                    continue  # a tqdm bar redraw, many a second: the progress bar says it all
             feedback.pushConsoleInfo(line)
 
     try:
