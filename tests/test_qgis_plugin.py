@@ -106,12 +106,27 @@ def test_the_provider_setting_names_the_command(driven):
 
 
 def test_qgis_process_runs_detect_into_a_run_folder(qgis_env, scenes, tmp_path):
+    import pyogrio
+    import shapely
+
+    with rasterio.open(scenes["city"]) as src:  # area of interest: the west half of the city
+        left, bottom, right, top = src.bounds
+        crs = src.crs.to_string()
+    aoi = tmp_path / "west_half.gpkg"
+    from debrismap.vector_io import write_vector
+
+    write_vector(aoi, [shapely.box(left, bottom, (left + right) / 2, top)], crs, layer="aoi")
     out = tmp_path / "run"
-    proc = qgis_process(qgis_env, "run", "debrismap:detect", "--", f"INPUT={scenes['city']}", f"OUTPUT={out}")
+    proc = qgis_process(qgis_env, "run", "debrismap:detect", "--", f"INPUT={scenes['city']}", f"AOI={aoi}",
+                        f"OUTPUT={out}")
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     for name in ("detections.gpkg", "coverage.gpkg", "density.tif", "run.json", "heatmap.png"):
         assert (out / name).is_file(), name
-    assert json.loads((out / "run.json").read_text())["status"] == "complete"
+    run = json.loads((out / "run.json").read_text())
+    assert run["status"] == "complete" and run["aoi"]
+    _, _, wkb, _ = pyogrio.raw.read(out / "coverage.gpkg")
+    analysed = sum(shapely.from_wkb(g).area for g in wkb)
+    assert analysed == pytest.approx((right - left) * (top - bottom) / 2, rel=0.02)
     assert f"DETECTIONS:\t{out / 'detections.gpkg'}" in proc.stdout
 
 
