@@ -146,13 +146,15 @@ def render(project, layers, png: Path) -> dict:
             "distinct_colours": len(colours), "non_white_share": non_white / len(range(0, 900, 3)) ** 2}
 
 
-def setting_is_honoured() -> dict:
+def setting_is_honoured(work: Path) -> dict:
     """The provider's setting (Options > Processing > Providers > debrismap) wins over the environment."""
     from debrismap_qgis.runner import DebrismapCommandError
     from debrismap_qgis.settings import EXECUTABLE_SETTING, debrismap_executable
     from processing.core.ProcessingConfig import ProcessingConfig
 
-    ProcessingConfig.setSettingValue(EXECUTABLE_SETTING, "/no/such/debrismap")
+    not_a_command = work / "not-a-command.txt"  # the setting's own check wants an existing file
+    not_a_command.write_text("")
+    ProcessingConfig.setSettingValue(EXECUTABLE_SETTING, str(not_a_command))
     try:
         debrismap_executable()
         outcome = "accepted"
@@ -175,7 +177,7 @@ def main() -> None:
     assert qgis.utils.loadPlugin("debrismap_qgis") and qgis.utils.startPlugin("debrismap_qgis")
     provider = QgsApplication.processingRegistry().providerById("debrismap")
     report: dict = {"algorithms": sorted(a.id() for a in provider.algorithms())}
-    report["setting"] = setting_is_honoured()
+    report["setting"] = setting_is_honoured(work)
     project = QgsProject.instance()
 
     imagery = QgsRasterLayer(raster, "imagery")
