@@ -93,6 +93,8 @@ def describe_layers(project) -> list[dict]:
             entry.update(kind="vector", renderer=renderer.type(), features=layer.featureCount())
             if hasattr(renderer, "classAttribute"):
                 entry["attribute"] = renderer.classAttribute()
+            if hasattr(renderer, "categories"):
+                entry["categories"] = [str(c.value()) for c in renderer.categories()]
             symbol = renderer.symbols(QgsRenderContext())[0]
             entry["fill_alpha"] = symbol.symbolLayer(0).fillColor().alpha() if hasattr(
                 symbol.symbolLayer(0), "fillColor") else None
@@ -164,8 +166,7 @@ def setting_is_honoured(work: Path) -> dict:
     return {"with_bad_setting": outcome, "without": debrismap_executable()}
 
 
-def main() -> None:
-    raster, big_raster, work = sys.argv[1], sys.argv[2], Path(sys.argv[3])
+def start_qgis_with_plugin():
     app = QgsApplication([], True)
     app.initQgis()
     from processing.core.Processing import Processing
@@ -175,7 +176,27 @@ def main() -> None:
 
     # As the QGIS desktop starts an enabled plugin: classFactory(iface), then initGui().
     assert qgis.utils.loadPlugin("debrismap_qgis") and qgis.utils.startPlugin("debrismap_qgis")
-    provider = QgsApplication.processingRegistry().providerById("debrismap")
+    return app, QgsApplication.processingRegistry().providerById("debrismap")
+
+
+def timeline(runs: list[str], out: str) -> None:
+    """`qgis_driver.py --timeline OUT RUN...`: run Timeline of piles into a project, report its layer."""
+    _app, provider = start_qgis_with_plugin()  # held: QGIS lives as long as this reference
+    project = QgsProject.instance()
+    report = {"algorithms": sorted(a.id() for a in provider.algorithms())}
+    report["timeline"] = run_algorithm("debrismap:timeline", {"RUNS": "\n".join(runs), "MATCH_DISTANCE": 3,
+                                                              "OUTPUT": out}, project, Feedback())
+    report["layers"] = describe_layers(project)
+    print("DRIVER-REPORT " + json.dumps(report))
+    sys.stdout.flush()
+    os._exit(0)
+
+
+def main() -> None:
+    if sys.argv[1] == "--timeline":
+        timeline(sys.argv[3:], sys.argv[2])
+    raster, big_raster, work = sys.argv[1], sys.argv[2], Path(sys.argv[3])
+    _app, provider = start_qgis_with_plugin()  # held: QGIS lives as long as this reference
     report: dict = {"algorithms": sorted(a.id() for a in provider.algorithms())}
     report["setting"] = setting_is_honoured(work)
     project = QgsProject.instance()

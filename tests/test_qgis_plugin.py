@@ -234,12 +234,17 @@ def test_timeline_is_offered_and_run_where_the_command_has_the_verb(qgis_env, tm
     stand_in.write_text(TIMELINE_STAND_IN.format(python=sys.executable, debrismap=DEBRISMAP))
     stand_in.chmod(0o755)
     env = {**qgis_env, "DEBRISMAP_EXECUTABLE": str(stand_in)}
-    assert "debrismap:timeline" in qgis_process(env, "list").stdout
     runs = [tmp_path / "run-0208", tmp_path / "run-0210"]
     out = tmp_path / "timeline"
-    proc = qgis_process(env, "run", "debrismap:timeline", "--", f"RUNS={runs[0]}\n{runs[1]}\n",
-                        "MATCH_DISTANCE=3", f"OUTPUT={out}")
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    proc = subprocess.run([QGIS_PYTHON, str(ROOT / "tests" / "qgis_driver.py"), "--timeline", str(out),
+                           *map(str, runs)], env=env, capture_output=True, text=True, timeout=300, check=False)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("DRIVER-REPORT ")]
+    assert proc.returncode == 0 and lines, proc.stderr[-3000:]
+    report = json.loads(lines[-1].removeprefix("DRIVER-REPORT "))
+    assert "debrismap:timeline" in report["algorithms"]
+    assert report["timeline"]["ok"], report["timeline"]["errors"]
     argv = json.loads((out / "argv.json").read_text())
     assert argv == ["timeline", str(runs[0]), str(runs[1]), "--out", str(out), "--match-distance", "3.0"]
-    assert f"PILES:\t{out / 'piles.gpkg'}" in proc.stdout
+    piles = _layer(report["layers"], "piles.gpkg")
+    assert piles["renderer"] == "categorizedSymbol" and piles["attribute"] == "first_seen"
+    assert piles["categories"] == ["2023-02-08", "2023-02-10"]  # one colour per first-seen date, in order
