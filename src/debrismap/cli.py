@@ -17,7 +17,8 @@ import warnings
 from debrismap import __version__
 from debrismap.errors import DebrismapError
 
-# verb -> module in debrismap.commands; each module has HELP, add_arguments(parser), run(args).
+# verb -> module in debrismap.commands (qgis-plugin -> qgis_plugin); each module has HELP,
+# add_arguments(parser), run(args).
 VERBS = [
     "demo",
     "info",
@@ -31,6 +32,7 @@ VERBS = [
     "timeline",
     "report",
     "evaluate",
+    "qgis-plugin",
 ]
 
 
@@ -45,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
     for verb in VERBS:
-        module_name = f"debrismap.commands.{verb}"
+        module_name = f"debrismap.commands.{verb.replace('-', '_')}"
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
