@@ -103,13 +103,15 @@ def write_vector(
             layer_options=options or None,
         )
     except Exception as exc:
-        # GDAL (SQLite for a GeoPackage) words a full disk as anything ("no such table:
-        # gpkg_contents"): ask the file system, so callers can say "no space left".
+        # GDAL (SQLite for a GeoPackage) words a full disk or a read-only folder as anything
+        # ("no such table: gpkg_contents"): ask the file system, so callers can say which.
         full = shutil.disk_usage(tmp.parent).free < NEARLY_FULL_BYTES
         for part in tmp.parent.glob(tmp.stem + ".*"):
             part.unlink(missing_ok=True)
         if full:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path)) from exc
+        if not os.access(tmp.parent, os.W_OK | os.X_OK):
+            raise OSError(errno.EACCES, os.strerror(errno.EACCES), str(path)) from exc
         raise
     # A shapefile is several files (.shp, .shx, .dbf, .prj, .cpg): move each sidecar too.
     for part in tmp.parent.glob(tmp.stem + ".*"):
