@@ -9,7 +9,6 @@ exit non-zero, and never an internal error or a traceback.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -136,14 +135,7 @@ def test_bad_raster_files_get_one_line(kind, oracle, tmp_path, capsys):
     assert _check_outcome(code, err, bad[kind], out) == "refused"
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their permissions")
-def test_unreadable_raster(oracle, tmp_path, capsys):
-    from test_detect_oracle import draw_squares, write_raster
-
-    raster = write_raster(tmp_path / "locked.tif", draw_squares(64, 64, [(8, 8)]))
-    raster.chmod(0)
-    code, err = _run_detect(capsys, raster, tmp_path / "run", oracle)
-    assert code != 0 and _check_outcome(code, err, raster, tmp_path / "run") == "refused"
+# An unreadable raster (as root too): tests/test_permissions_as_root.py.
 
 
 def test_unreferenced_image_runs_in_pixels_and_explains_the_missing_heatmap(oracle, tmp_path, capsys):

@@ -288,7 +288,7 @@ def test_timeline_imports_nothing_heavy():
     import subprocess
     import sys
 
-    from test_detect_notorch import BLOCKED
+    from test_base_install_notorch import BLOCKED
 
     script = ("import sys, debrismap.timeline.outputs, debrismap.timeline.report_section, "
               f"debrismap.commands.timeline; print([n for n in {BLOCKED!r} if n in sys.modules])")

@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     except ImportError as exc:
         raise ConfigError(
             f"export needs the torch stack ({exc.name} is missing): pip install 'debrismap[train]'"
-        ) from None
+        ) from exc
     from debrismap.export.pipeline import export_onnx
 
     report = export_onnx(

@@ -75,7 +75,7 @@ def write_zip(out: Path, source: Path, version: str) -> int:
         os.replace(tmp, out)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise OutputError(f"cannot write the plugin zip ({exc.strerror or exc})", path=out) from None
+        raise OutputError(f"cannot write the plugin zip ({exc.strerror or exc})", path=out) from exc
     return len(files)
 
 

@@ -8,6 +8,7 @@ any imagery is read.
 from __future__ import annotations
 
 import json
+import os
 import queue
 import threading
 import warnings
@@ -79,6 +80,8 @@ class ModelSession:
         self.path = Path(path)
         if not self.path.is_file():
             raise ModelError("model file not found", path=self.path)
+        if not os.access(self.path, os.R_OK):  # else ONNX Runtime says "system error number 13"
+            raise ModelError("permission denied: the model file is not readable", path=self.path)
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.intra_op_num_threads = int(threads or physical_cores())

@@ -68,6 +68,8 @@ def check_params(size, gsd, bands, bit_depth, pile_density, out_path) -> tuple[i
         raise ConfigError("output must be a GeoTIFF (.tif)", path=out_path)
     if not out_path.parent.is_dir():
         raise OutputError("output folder does not exist", path=out_path.parent)
+    if not os.access(out_path.parent, os.W_OK | os.X_OK):
+        raise OutputError("output folder is not writable", path=out_path.parent)
     return width, height
 
 
