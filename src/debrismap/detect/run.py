@@ -166,9 +166,19 @@ def _open_jobs(paths: list[Path], settings: DetectSettings, model_gsd: float) ->
 
 
 def _run_locked(paths: list[Path], out: Path, settings: DetectSettings, started: str, t_start: float) -> DetectResult:
-
     model_path = resolve_model(settings.model, settings.device)
     session = SessionPool(model_path, settings.device, settings.threads, settings.unlabelled, settings.sessions)
+    try:
+        return _run_with_session(paths, out, settings, started, t_start, model_path, session)
+    finally:
+        # Extra sessions are still being built in the background when a bad input fails fast;
+        # an interpreter that exits under ONNX Runtime's native thread aborts ("terminate
+        # called without an active exception", exit 134) instead of printing the one line.
+        session.wait_ready()
+
+
+def _run_with_session(paths: list[Path], out: Path, settings: DetectSettings, started: str, t_start: float,
+                      model_path: Path, session: SessionPool) -> DetectResult:
     meta = session.metadata
     size = session.input_size
     tile = int(settings.tile or size)
