@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyproj
 import rasterio
 from rasterio.enums import ColorInterp, MaskFlags, Resampling
 from rasterio.errors import NotGeoreferencedWarning as _RioNotGeoreferencedWarning
@@ -30,6 +29,7 @@ from rasterio.transform import array_bounds
 from rasterio.windows import Window
 
 from debrismap.errors import RasterError
+from debrismap.geometry.crs import crs_label
 from debrismap.raster.bands import choose_bands
 from debrismap.raster.dates import acquisition_date
 from debrismap.raster.gdal_errors import gdal_errors, one_line
@@ -347,22 +347,6 @@ class RasterSource:
             f"<RasterSource {self.path!r} {self.width}x{self.height} {self.count}x{self.dtype} "
             f"bands={self.band_indexes} gsd_m={self.gsd_m}>"
         )
-
-
-def crs_label(crs) -> str | None:
-    """Short human name of a CRS: "EPSG:32637 (WGS 84 / UTM zone 37N)" or the WKT's name."""
-    if crs is None:
-        return None
-    try:
-        pcrs = pyproj.CRS.from_wkt(crs.to_wkt())
-        code = pcrs.to_epsg(min_confidence=90)
-        if code:
-            return f"EPSG:{code} ({pcrs.name})"
-        method = pcrs.coordinate_operation.method_name if pcrs.coordinate_operation else None
-        kind = "geographic" if pcrs.is_geographic else (method or "projected")
-        return f"{pcrs.name} (custom WKT, {kind})"
-    except Exception:  # noqa: BLE001  a CRS pyproj cannot parse still has a string form
-        return crs.to_string()[:80]
 
 
 def _json_number(value: float | None) -> float | str | None:
