@@ -26,6 +26,7 @@ VERBS = [
     "train",
     "export",
     "detect",
+    "batch",
     "heatmap",
     "compare",
     "report",

@@ -1,0 +1,150 @@
+"""The Dask cluster a batch runs on: an embedded LocalCluster, a running scheduler, or SLURM.
+
+LocalCluster (the default) starts worker processes, one thread each: each worker runs one
+ONNX Runtime session with its share of the cores, so workers x model threads = cores, and a
+task never waits on another task's GIL. GDAL's block cache is capped per worker (detect caps
+it too), so N workers do not each take GDAL's default 5% of RAM.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from debrismap.errors import ConfigError
+
+GDAL_CACHEMAX_MB = "128"
+CONNECT_TIMEOUT_S = 20
+
+
+@dataclass
+class Engine:
+    client: object  # distributed.Client
+    kind: str  # "local", "scheduler" or "slurm"
+    cluster: object | None = None  # owned here (closed with the engine); None for --scheduler
+    info: dict = field(default_factory=dict)
+
+    @property
+    def dashboard(self) -> str | None:
+        try:
+            import importlib.util
+
+            if self.kind == "local" and importlib.util.find_spec("bokeh") is None:
+                return None  # no dashboard without bokeh
+            return self.client.dashboard_link
+        except Exception:  # noqa: BLE001 - a dashboard is a convenience, never a failure
+            return None
+
+    def threads_by_host(self) -> tuple[tuple[str, int], ...]:
+        """Worker threads per host, so that each worker's model takes its share of that host's cores."""
+        counts: dict[str, int] = {}
+        for address, worker in self.client.scheduler_info(n_workers=-1).get("workers", {}).items():
+            host = address.split("://")[-1].rsplit(":", 1)[0]
+            counts[host] = counts.get(host, 0) + int(worker.get("nthreads", 1))
+        return tuple(sorted(counts.items()))
+
+    def close(self) -> None:
+        try:
+            self.client.close()
+        finally:
+            if self.cluster is not None:
+                self.cluster.close()
+
+
+def _quiet_dask() -> None:
+    import logging
+
+    import dask
+
+    # Worker deaths and retries are reported by batch itself, in one line each.
+    for name in ("distributed", "distributed.nanny", "distributed.scheduler", "distributed.worker",
+                 "distributed.core", "distributed.comm"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    # A busy 2-core machine stalls the event loop for seconds; that is not worth a warning each time.
+    dask.config.set({"distributed.admin.tick.limit": "60s"})
+
+
+def local_engine(workers: int | None) -> Engine:
+    from distributed import Client, LocalCluster
+
+    from debrismap.detect.session import physical_cores
+
+    cores = physical_cores()
+    n = int(workers or cores)
+    if n < 1:
+        raise ConfigError(f"--workers must be at least 1, got {n}")
+    os.environ.setdefault("GDAL_CACHEMAX", GDAL_CACHEMAX_MB)  # inherited by the worker processes
+    _quiet_dask()
+    import importlib.util
+
+    dashboard = ":0" if importlib.util.find_spec("bokeh") is not None else None
+    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=dashboard,
+                           silence_logs=50)  # failures are reported by batch, one line each
+    return Engine(Client(cluster), "local", cluster,
+                  {"workers": n, "threads_per_worker": 1, "model_threads_per_worker": max(1, cores // n),
+                   "scheduler": cluster.scheduler_address})
+
+
+def scheduler_engine(address: str) -> Engine:
+    from distributed import Client
+
+    _quiet_dask()
+    try:
+        client = Client(address, timeout=CONNECT_TIMEOUT_S)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise ConfigError(f"cannot reach the Dask scheduler at {address} ({type(exc).__name__}: {exc})") from None
+    n = len(client.scheduler_info(n_workers=-1).get("workers", {}))
+    return Engine(client, "scheduler", None, {"workers": n, "scheduler": address})
+
+
+def slurm_engine(config_path: Path | None, workers: int | None) -> Engine:
+    """A dask-jobqueue SLURMCluster from a YAML file of SLURMCluster arguments (see docs/batch.md)."""
+    import yaml
+
+    try:
+        from dask_jobqueue import SLURMCluster
+    except ImportError:
+        raise ConfigError("--cluster slurm needs dask-jobqueue: pip install 'debrismap[cluster]'") from None
+    from distributed import Client
+
+    options = read_slurm_config(config_path, yaml)
+    jobs = int(options.pop("jobs", workers or 1))
+    os.environ.setdefault("GDAL_CACHEMAX", GDAL_CACHEMAX_MB)
+    options.setdefault("job_script_prologue", []).append(f"export GDAL_CACHEMAX={GDAL_CACHEMAX_MB}")
+    _quiet_dask()
+    try:
+        cluster = SLURMCluster(**options)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"bad SLURM cluster setting ({exc})", path=config_path) from None
+    cluster.scale(jobs=jobs)
+    return Engine(Client(cluster), "slurm", cluster, {"jobs": jobs, "scheduler": cluster.scheduler_address,
+                                                     "job_script": cluster.job_script()})
+
+
+def read_slurm_config(config_path: Path | None, yaml) -> dict:
+    if config_path is None:
+        raise ConfigError("--cluster slurm needs --cluster-config FILE.yaml (SLURMCluster settings; see docs/batch.md)")
+    try:
+        options = yaml.safe_load(Path(config_path).read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read the cluster config ({exc})", path=config_path) from None
+    if not isinstance(options, dict):
+        raise ConfigError("the cluster config must be a mapping of SLURMCluster settings", path=config_path)
+    options = dict(options.get("slurm", options))
+    for required in ("cores", "memory"):
+        if required not in options:
+            raise ConfigError(f"the cluster config lacks {required!r} (per job)", path=config_path)
+    return options
+
+
+def start_engine(scheduler: str | None, cluster: str, workers: int | None, cluster_config: Path | None) -> Engine:
+    if scheduler:
+        if cluster != "local" or cluster_config is not None:
+            raise ConfigError("--scheduler uses a running cluster; it does not combine with --cluster/--cluster-config")
+        return scheduler_engine(scheduler)
+    if cluster == "slurm":
+        return slurm_engine(cluster_config, workers)
+    if cluster_config is not None:
+        raise ConfigError("--cluster-config applies to --cluster slurm only")
+    return local_engine(workers)
