@@ -27,11 +27,10 @@ class Engine:
 
     @property
     def dashboard(self) -> str | None:
+        """The dashboard's address when the scheduler runs one (it needs bokeh), else None."""
         try:
-            import importlib.util
-
-            if self.kind == "local" and importlib.util.find_spec("bokeh") is None:
-                return None  # no dashboard without bokeh
+            if "dashboard" not in self.client.scheduler_info(n_workers=0).get("services", {}):
+                return None
             return self.client.dashboard_link
         except Exception:  # noqa: BLE001 - a dashboard is a convenience, never a failure
             return None

@@ -170,6 +170,9 @@ class _Batch:
             self.close_run(name, "complete")
             return
         record.bands = len(info["bands"])
+        # Counted from the plan, not from the bands' reports: a band whose worker died wrote some
+        # shards before it did, and its rerun reports only the rest.
+        record.tiles_run = info["tiles"] - info["tiles_done"]
         record.timings["model_s"] = 0.0
         for band in info["bands"]:
             self.submit(name, "band", tasks.run_band, run.job, *band["batches"])
@@ -178,7 +181,6 @@ class _Batch:
 
     def band_done(self, name: str, info: dict) -> None:
         record = self.active[name].record
-        record.tiles_run += info["tiles_run"]
         record.timings["worker_s"] = round(record.timings.get("worker_s", 0) + info["timings"].get("total", 0), 3)
         record.timings["model_s"] = round(record.timings.get("model_s", 0) + info["timings"].get("inference", 0), 3)
         if not self.active[name].futures:
@@ -233,14 +235,19 @@ def _settings_record(settings: DetectSettings) -> dict:
             if k not in ("progress", "resume", "force", "acquisition_date")}
 
 
+def check_out_dir(out: Path, resume: bool, force: bool) -> None:
+    """Refuse to start over a batch already in `out` unless told what to do with it."""
+    if (out / BATCH_JSON).exists() and not (resume or force):
+        raise OutputError("already holds a batch; continue it with --resume or redo it with --force", path=out)
+
+
 def run_batch(acquisitions: list[Acquisition], out: str | Path, options: BatchOptions, engine: Engine) -> BatchResult:
     out = Path(out)
     t0 = time.perf_counter()
     prepare_out_dir(out)
     lock = RunLock(out).acquire()  # one batch at a time writes DIR/batch.json
     try:
-        if (out / BATCH_JSON).exists() and not (options.resume or options.force):
-            raise OutputError("already holds a batch; continue it with --resume or redo it with --force", path=out)
+        check_out_dir(out, options.resume, options.force)
         batch = _Batch(acquisitions, out, options, engine)
         batch.run()
         failed = [r for r in batch.records if r.status == "failed"]

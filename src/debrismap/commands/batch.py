@@ -52,7 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from debrismap.batch import BatchOptions, collect_acquisitions, run_batch, start_engine
-    from debrismap.batch.run import DEFAULT_BAND_TILES
+    from debrismap.batch.run import DEFAULT_BAND_TILES, check_out_dir
     from debrismap.commands.detect import settings_from_args
     from debrismap.errors import ConfigError
 
@@ -61,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
     if band_tiles < 1:
         raise ConfigError(f"--band-tiles must be at least 1, got {band_tiles}")
     acquisitions = collect_acquisitions(args.inputs)  # bad arguments fail here, before a cluster starts
+    check_out_dir(args.out, args.resume, args.force)
     engine = start_engine(args.scheduler, args.cluster, args.workers, args.cluster_config)
     try:
         info = engine.info
