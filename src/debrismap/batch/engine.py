@@ -9,6 +9,7 @@ it too), so N workers do not each take GDAL's default 5% of RAM.
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -109,16 +110,25 @@ def slurm_engine(config_path: Path | None, workers: int | None) -> Engine:
 
     options = read_slurm_config(config_path, yaml)
     jobs = int(options.pop("jobs", workers or 1))
+    if shutil.which("sbatch") is None:
+        raise ConfigError("--cluster slurm submits jobs with sbatch, which is not on this machine's PATH "
+                          "(run it on the cluster's login node)")
     os.environ.setdefault("GDAL_CACHEMAX", GDAL_CACHEMAX_MB)
-    options.setdefault("job_script_prologue", []).append(f"export GDAL_CACHEMAX={GDAL_CACHEMAX_MB}")
     _quiet_dask()
-    try:
-        cluster = SLURMCluster(**options)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"bad SLURM cluster setting ({exc})", path=config_path) from None
+    cluster = make_slurm_cluster(options, config_path, SLURMCluster)
     cluster.scale(jobs=jobs)
     return Engine(Client(cluster), "slurm", cluster, {"jobs": jobs, "scheduler": cluster.scheduler_address,
                                                      "job_script": cluster.job_script()})
+
+
+def make_slurm_cluster(options: dict, config_path: Path | None, cluster_class):
+    """The SLURMCluster (no job submitted yet); each job's workers get the capped GDAL cache."""
+    options = {**options, "job_script_prologue": [*options.get("job_script_prologue", []),
+                                                  f"export GDAL_CACHEMAX={GDAL_CACHEMAX_MB}"]}
+    try:
+        return cluster_class(**options)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"bad SLURM cluster setting ({exc})", path=config_path) from None
 
 
 def read_slurm_config(config_path: Path | None, yaml) -> dict:

@@ -60,7 +60,7 @@ def _read_list(path: Path) -> list[tuple[Path, str | None, str]]:
         if not line:
             continue
         # Columns are split by a tab, comma or semicolon, else by blanks (a path with blanks needs one of those).
-        match = re.match(r"^(.*?)\s*[\t,;]\s*([^\t,;]*)$", line) or re.match(r"^(\S+)\s+(\S+)$", line)
+        match = re.match(r"^(.*?)\s*[\t,;]\s*([^\t,;]*)$", line) or re.match(r"^(\S+)\s+(.+)$", line)
         name, date = (match.group(1).strip().strip('"'), match.group(2).strip()) if match else (line, "")
         if number == 1 and date.lower() in ("date", "acquisition_date", "datetime"):
             continue  # a CSV header
