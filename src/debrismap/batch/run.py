@@ -183,6 +183,8 @@ class _Batch:
         record = self.active[name].record
         record.timings["worker_s"] = round(record.timings.get("worker_s", 0) + info["timings"].get("total", 0), 3)
         record.timings["model_s"] = round(record.timings.get("model_s", 0) + info["timings"].get("inference", 0), 3)
+        # what every band pays before its first tile (model check, opening the rasters, the plan)
+        record.timings["band_setup_s"] = round(record.timings.get("band_setup_s", 0) + info["timings"].get("setup", 0), 3)
         if not self.active[name].futures:
             self.submit(name, "finish", tasks.finish_acquisition, self.active[name].job, self.options.heatmap,
                         priority=2)
