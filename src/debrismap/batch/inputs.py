@@ -99,7 +99,7 @@ def collect_acquisitions(args: list[str | Path]) -> list[Acquisition]:
     for arg in args:
         path = Path(arg)
         if not path.exists() and any(ch in str(arg) for ch in "*?["):
-            matches = sorted(glob.glob(str(arg)))
+            matches = sorted(glob.glob(str(arg), recursive=True))
             if not matches:
                 raise RasterError("no file matches this pattern", path=str(arg))
             found += [Acquisition(Path(m).stem, [m], str(arg)) for m in matches if Path(m).is_file()]
