@@ -226,4 +226,5 @@ def test_resume_after_kill9_of_the_client(assets, cluster, tmp_path):
     records = json.loads((out / "batch.json").read_text())["acquisitions"]
     skipped = [r for r in records if r["previously_complete"]]
     assert len(skipped) == 1 and skipped[0]["tiles_run"] == 0  # the one finished before the kill: not redone
+    assert skipped[0]["detections"] > 0 and skipped[0]["area_km2"] > 0
     assert all(r["status"] == "complete" for r in records)

@@ -28,11 +28,17 @@ class Engine:
 
     @property
     def dashboard(self) -> str | None:
-        """The dashboard's address when the scheduler runs one (it needs bokeh), else None."""
+        """The dashboard's address when the scheduler can serve one (it needs bokeh), else None.
+
+        The scheduler's HTTP server (and so `dashboard_link`) exists either way; without bokeh
+        it only serves a page asking to install it, which is not worth printing.
+        """
         try:
-            if "dashboard" not in self.client.scheduler_info(n_workers=0).get("services", {}):
-                return None
-            return self.client.dashboard_link
+            if self.kind == "scheduler":
+                has_bokeh = self.client.run_on_scheduler(_has_bokeh)
+            else:
+                has_bokeh = _has_bokeh()  # the scheduler runs in this process
+            return self.client.dashboard_link if has_bokeh else None
         except Exception:  # noqa: BLE001 - a dashboard is a convenience, never a failure
             return None
 
@@ -50,6 +56,12 @@ class Engine:
         finally:
             if self.cluster is not None:
                 self.cluster.close()
+
+
+def _has_bokeh() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("bokeh") is not None
 
 
 def _quiet_dask() -> None:
@@ -76,9 +88,7 @@ def local_engine(workers: int | None) -> Engine:
         raise ConfigError(f"--workers must be at least 1, got {n}")
     os.environ.setdefault("GDAL_CACHEMAX", GDAL_CACHEMAX_MB)  # inherited by the worker processes
     _quiet_dask()
-    import importlib.util
-
-    dashboard = ":0" if importlib.util.find_spec("bokeh") is not None else None
+    dashboard = ":0" if _has_bokeh() else None  # a free port: several batches may run on one machine
     cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=dashboard,
                            silence_logs=50)  # failures are reported by batch, one line each
     return Engine(Client(cluster), "local", cluster,

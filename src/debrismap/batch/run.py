@@ -166,7 +166,7 @@ class _Batch:
         record.timings["worker_s"] = round(info["plan_s"], 3)
         self.progress.add_run(info["tiles"], info["tiles_done"])
         if info["complete"]:
-            record.previously_complete, record.detections = True, info["detections"]
+            record.previously_complete, record.detections, record.area_km2 = True, info["detections"], info["area_km2"]
             self.close_run(name, "complete")
             return
         record.bands = len(info["bands"])

@@ -143,7 +143,8 @@ def plan_acquisition(job: AcquisitionJob) -> dict:
             "tiles": manifest["tiling"]["tiles_analysed"], "complete": manifest.get("status") == "complete",
             "detections": int(manifest.get("counts", {}).get("detections", 0))}
     if info["complete"]:
-        return {**info, "bands": [], "tiles_done": info["tiles"], "plan_s": time.perf_counter() - t0}
+        return {**info, "bands": [], "tiles_done": info["tiles"], "area_km2": analysed_area_km2(Path(job.run_dir)),
+                "plan_s": time.perf_counter() - t0}
     state = RunState(job.run_dir)
     plan, _ = load_plan(state)
     batch = manifest["tiling"]["batch_size"]
