@@ -107,8 +107,10 @@ def _session_for(settings: DetectSettings) -> SessionPool:
            settings.sessions, settings.unlabelled)
     with _sessions_lock:
         if key not in _sessions:
+            # detect's own rule for sessions: two side by side when the worker has two model threads
+            # or more (measured faster than one session with all of them), else one.
             _sessions[key] = SessionPool(model, settings.device, settings.threads, settings.unlabelled,
-                                         settings.sessions or 1)
+                                         settings.sessions)
         return _sessions[key]
 
 
