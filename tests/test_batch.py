@@ -195,11 +195,14 @@ def cluster(tmp_path_factory):
             proc.wait(timeout=30)
 
 
-def test_worker_killed_mid_run_loses_and_duplicates_nothing(assets, cluster, tmp_path):
+def test_worker_killed_mid_run_loses_and_duplicates_nothing(assets, cluster, tmp_path, capsys):
     out = tmp_path / "out"
+    flags = [f for f in DETECT_FLAGS if f != "--quiet"]  # with progress: plain lines, as stderr is no terminal
     code = main(["batch", str(assets["b"]), "--out", str(out), "--scheduler", cluster["address"],
-                 "--band-tiles", "8", "--model", str(assets["model"]), *DETECT_FLAGS])
+                 "--band-tiles", "8", "--model", str(assets["model"]), *flags])
     assert code == 0
+    err = capsys.readouterr().err
+    assert "batch: 130/130 tiles (100%)" in err and "1/1 acquisitions finished" in err  # nothing counted twice
     assert cluster["doomed"].wait(timeout=30) == -signal.SIGKILL  # it really died mid-run
     assert cluster["steady"].poll() is None
     assert_same_as_plain(assets["plain"]["b"], out / "b")

@@ -13,6 +13,7 @@ fails is recorded with its one-line error; the others go on.
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -94,7 +95,12 @@ class _Batch:
         self.progress = BatchProgress(options.progress)
         self.progress.runs_total = len(acquisitions)
         self.active: dict[str, _Active] = {}
-        self.owner: dict = {}  # future key -> (acquisition name, kind)
+        self.owner: dict = {}  # future key -> (acquisition name, kind, band's first batch or None)
+        # Tiles per band: planned, and reported so far by workers. A worker killed mid-band may
+        # take unsent reports with it; the band's completion tops the bar up to its planned count.
+        self.band_tiles: dict[tuple[str, int], int] = {}
+        self.band_reported: dict[tuple[str, int], int] = {}
+        self.band_lock = threading.Lock()
         self.threads_by_host = engine.threads_by_host()
         workers = sum(n for _, n in self.threads_by_host) or 1
         self.max_active = options.max_active or max(4, 2 * workers)
@@ -112,9 +118,9 @@ class _Batch:
             write_batch_files(self.out, self.header, self.records)
             self.last_write = time.monotonic()
 
-    def submit(self, name: str, kind: str, fn, *args, priority: int = 0):
+    def submit(self, name: str, kind: str, fn, *args, priority: int = 0, band: int | None = None):
         future = self.client.submit(fn, *args, pure=False, priority=priority, key=f"debrismap-{kind}-{name}-{time.time_ns()}")
-        self.owner[future.key] = (name, kind)
+        self.owner[future.key] = (name, kind, band)
         self.active[name].futures[future.key] = future
         self.pending.add(future)
         return future
@@ -175,11 +181,28 @@ class _Batch:
         record.tiles_run = info["tiles"] - info["tiles_done"]
         record.timings["model_s"] = 0.0
         for band in info["bands"]:
-            self.submit(name, "band", tasks.run_band, run.job, *band["batches"])
+            start = band["batches"][0]
+            with self.band_lock:
+                self.band_tiles[(name, start)] = band["tiles"]
+            self.submit(name, "band", tasks.run_band, run.job, *band["batches"], band=start)
         if not info["bands"]:
             self.submit(name, "finish", tasks.finish_acquisition, run.job, self.options.heatmap, priority=2)
 
-    def band_done(self, name: str, info: dict) -> None:
+    def tiles_reported(self, event) -> None:
+        """A worker's progress event (called on the client's event-loop thread)."""
+        msg = event[1]
+        key = (msg["run"], int(msg["band"]))
+        with self.band_lock:
+            if key not in self.band_tiles:
+                return  # late: the band is done and already counted whole
+            self.band_reported[key] = self.band_reported.get(key, 0) + int(msg["tiles"])
+        self.progress.advance(int(msg["tiles"]))
+
+    def band_done(self, name: str, info: dict, band: int) -> None:
+        with self.band_lock:
+            planned, reported = self.band_tiles.pop((name, band), 0), self.band_reported.pop((name, band), 0)
+        if planned > reported:
+            self.progress.advance(planned - reported)
         record = self.active[name].record
         record.timings["worker_s"] = round(record.timings.get("worker_s", 0) + info["timings"].get("total", 0), 3)
         record.timings["model_s"] = round(record.timings.get("model_s", 0) + info["timings"].get("inference", 0), 3)
@@ -201,7 +224,7 @@ class _Batch:
         from distributed import as_completed
 
         self.pending = as_completed([], with_results=False)
-        self.client.subscribe_topic(tasks.PROGRESS_TOPIC, lambda event: self.progress.advance(int(event[1]["tiles"])))
+        self.client.subscribe_topic(tasks.PROGRESS_TOPIC, self.tiles_reported)
         try:
             self.write(force=True)
             self.start_next()
@@ -210,7 +233,7 @@ class _Batch:
                     self.start_next()
                     continue
                 future = next(self.pending)
-                name, kind = self.owner.pop(future.key)
+                name, kind, band = self.owner.pop(future.key)
                 run = self.active.get(name)
                 if run is None:
                     continue  # the acquisition already failed; a leftover band
@@ -220,8 +243,10 @@ class _Batch:
                     self.close_run(name, "failed", error)
                 elif "error" in (result := future.result()):
                     self.close_run(name, "failed", result["error"])
+                elif kind == "band":
+                    self.band_done(name, result, band)
                 else:
-                    {"plan": self.planned, "band": self.band_done, "finish": self.finished}[kind](name, result)
+                    {"plan": self.planned, "finish": self.finished}[kind](name, result)
                 future.release()
                 self.start_next()
         finally:

@@ -124,10 +124,10 @@ class _TileReporter:
     per model batch would be ~13 000 events/s for 512 workers, more than a scheduler should take.
     """
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, band: int):
         from distributed import get_worker
 
-        self.worker, self.name = get_worker(), name
+        self.worker, self.name, self.band = get_worker(), name, band
         self.pending, self.last = 0, time.monotonic()
         self.lock = threading.Lock()
 
@@ -143,14 +143,14 @@ class _TileReporter:
 
     def flush_locked(self) -> None:
         if self.pending:
-            self.worker.log_event(PROGRESS_TOPIC, {"run": self.name, "tiles": self.pending})
+            self.worker.log_event(PROGRESS_TOPIC, {"run": self.name, "band": self.band, "tiles": self.pending})
         self.pending, self.last = 0, time.monotonic()
 
 
-def _tile_reporter(name: str) -> _TileReporter | None:
+def _tile_reporter(name: str, band: int) -> _TileReporter | None:
     """A reporter inside a Dask worker; None elsewhere (a task called directly, in tests)."""
     try:
-        return _TileReporter(name)
+        return _TileReporter(name, band)
     except (ImportError, ValueError):
         return None
 
@@ -194,7 +194,7 @@ def plan_acquisition(job: AcquisitionJob) -> dict:
 def run_band(job: AcquisitionJob, start: int, stop: int) -> dict:
     """Run batches [start, stop) into shards (skipping those already there); timings of this band."""
     settings = _worker_settings(job)
-    reporter = _tile_reporter(job.name)
+    reporter = _tile_reporter(job.name, start)
     part = RunPart("band", (start, stop), session=_session_for(settings), on_tiles=reporter)
     try:
         result = run_detect(job.detect_inputs(), job.run_dir, settings, part)
