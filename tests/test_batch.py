@@ -218,7 +218,7 @@ def test_resume_after_kill9_of_the_client(assets, cluster, tmp_path):
     cmd = [sys.executable, "-m", "debrismap", "batch", str(assets["a"]), str(assets["list"]), "--out", str(out),
            "--scheduler", cluster["address"], "--band-tiles", "8", "--model", str(assets["model"]), *DETECT_FLAGS]
     # the client dies (SIGKILL) right after recording its first finished acquisition
-    proc = subprocess.run(cmd, check=False, env={**os.environ, "DEBRISMAP_TEST_KILL_AT": "batch:run_finished"},
+    proc = subprocess.run(cmd, check=False, env={**os.environ, "DEBRISMAP_TEST_KILL_AT": "batch-client:run-finished"},
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     assert json.loads((out / "batch.json").read_text())["status"] == "running"

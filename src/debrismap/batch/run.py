@@ -139,7 +139,7 @@ class _Batch:
         else:
             self.progress.run_finished(f"{name}: FAILED: {error}")
         self.write()
-        hooks.at("batch:run_finished")  # test hook: a client killed here must resume cleanly
+        hooks.at("batch-client:run-finished")  # test hook: a client killed here must resume cleanly
 
     # -- the three stages --------------------------------------------------------------------------
     def start_next(self) -> None:

@@ -1,7 +1,8 @@
 """Test hooks: die with SIGKILL at a named point, to prove a killed run resumes exactly.
 
 Set DEBRISMAP_TEST_KILL_AT to "batch:N" (after the N-th shard this process writes) or
-"finalize" (after the shards, before the final files). Unset in normal use: zero cost.
+"finalize" (after the shards, before the final files), or "batch-client:run-finished" (the
+`batch` client, after recording a finished acquisition). Unset in normal use: zero cost.
 """
 
 from __future__ import annotations
