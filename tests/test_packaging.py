@@ -47,6 +47,7 @@ def test_cpu_dockerfile_installs_base_package_without_torch():
     for needed in ("pyproject.toml", "uv.lock", "src", "models"):
         assert any(needed in c for c in copies), needed
     assert ("ENTRYPOINT", '["debrismap"]') in steps
+    assert "--extra cluster" in runs  # `batch --cluster slurm` (dask.distributed itself is in the base install)
 
 
 def test_gpu_dockerfile_installs_train_extra_and_onnxruntime_gpu():
@@ -55,6 +56,7 @@ def test_gpu_dockerfile_installs_train_extra_and_onnxruntime_gpu():
     runs = " ".join(rest for word, rest in steps if word == "RUN")
     assert "--extra train" in runs
     assert "onnxruntime-gpu" in runs
+    assert "--extra cluster" in runs
     assert ("ENTRYPOINT", '["debrismap"]') in steps
 
 

@@ -31,6 +31,7 @@ VERBS = [
     "train",
     "export",
     "detect",
+    "batch",
     "heatmap",
     "compare",
     "timeline",

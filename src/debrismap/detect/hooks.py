@@ -1,7 +1,8 @@
 """Test hooks: die with SIGKILL at a named point, to prove a killed run resumes exactly.
 
 Set DEBRISMAP_TEST_KILL_AT to "batch:N" (after the N-th shard this process writes) or
-"finalize" (after the shards, before the final files). DEBRISMAP_TEST_KILL_SIGNAL=SIGSTOP
+"finalize" (after the shards, before the final files), or "batch-client:run-finished" (the
+`batch` client, after recording a finished acquisition). DEBRISMAP_TEST_KILL_SIGNAL=SIGSTOP
 freezes the process there instead (a live run that holds its folder's lock, for the lock tests).
 Unset in normal use: zero cost.
 """
