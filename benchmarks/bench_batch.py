@@ -119,7 +119,9 @@ def main() -> None:
                        "costs_1_worker": costs(doc1), "costs_2_workers": costs(doc2)})
         print(f"round {r + 1}: sequential {seq:.1f} s, batch 1 worker {b1:.1f} s, 2 workers {b2:.1f} s "
               f"({rounds[-1]['costs_2_workers']['tiles']} tiles)", flush=True)
-    ratio = lambda key: statistics.median(x[key] / x["sequential_s"] for x in rounds)
+    def ratio(key):
+        return statistics.median(x[key] / x["sequential_s"] for x in rounds)
+
     results = {
         "acquisitions": args.acquisitions, "mosaic": f"{args.repeat}x{args.repeat} x 2048²", "band_tiles": args.band_tiles,
         "rounds": rounds,

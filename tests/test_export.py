@@ -69,7 +69,7 @@ def test_export_writes_contract_model(checkpoint, tmp_path, capsys):
     y = session.run(None, {"images": np.random.rand(3, 3, 128, 128).astype(np.float32)})[0]
     anchors = (128 // 4) ** 2 + (128 // 8) ** 2 + (128 // 16) ** 2 + (128 // 32) ** 2  # yolov8-p2, train's default
     assert y.shape == (3, 5, anchors)
-    assert 0 <= y[:, 4].min() and y[:, 4].max() <= 1  # probabilities, after sigmoid
+    assert y[:, 4].min() >= 0 and y[:, 4].max() <= 1  # probabilities, after sigmoid
     report = json.loads(out.with_suffix(".export.json").read_text())
     assert report["parity"]["max_rel_diff"] <= 1e-3 and report["parity"]["min_iou"] >= 0.99
     # the file's own val precision/recall travel with it, for detect's run.json and the heatmap
@@ -125,7 +125,9 @@ def test_export_converts_an_onnx_file_both_ways(checkpoint, tmp_path):
     assert main(["export", str(split), "--out", str(joined), "--decoded-output"]) == 0
     assert main(["export", str(joined), "--out", str(again)]) == 0
     batch = np.random.default_rng(2).random((2, 3, 128, 128), dtype=np.float32)
-    run = lambda p: ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]).run(None, {"images": batch})
+    def run(p):
+        return ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]).run(None, {"images": batch})
+
     assert [o.shape for o in run(joined)] == [(2, 5, 32 * 32 + 16 * 16 + 8 * 8 + 4 * 4)]
     for x, y in zip(run(split), run(again)):  # split -> joined -> split: the same graph outputs
         np.testing.assert_array_equal(x, y)

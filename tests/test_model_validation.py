@@ -8,8 +8,8 @@ from PIL import Image
 from test_detect_oracle import K, S, build_oracle, draw_squares
 
 from debrismap.errors import DatasetError
-from debrismap.geometry.boxes import iou_matrix
 from debrismap.export.validation import match_to_truth, validate_onnx
+from debrismap.geometry.boxes import iou_matrix
 
 
 def _chip(root, name, squares, labels):

@@ -123,8 +123,10 @@ def test_kill9_then_resume_with_the_bundled_split_head_model(tmp_path):
     if model is None:
         pytest.skip("bundled model not installed")
     city = generate_city(tmp_path / "city.tif", size=768, seed=5, progress=False).raster
-    cmd = lambda out, *extra: [sys.executable, "-m", "debrismap", "detect", str(city), "--out", str(out),
-                               "--model", str(model), "--batch", "2", "--no-heatmap", "--quiet", *extra]
+    def cmd(out, *extra):
+        return [sys.executable, "-m", "debrismap", "detect", str(city), "--out", str(out),
+                "--model", str(model), "--batch", "2", "--no-heatmap", "--quiet", *extra]
+
     unbroken, out = tmp_path / "unbroken", tmp_path / "run"
     subprocess.run(cmd(unbroken), check=True, capture_output=True, timeout=120)
     env = {**os.environ, "DEBRISMAP_TEST_KILL_AT": "batch:3"}

@@ -7,8 +7,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from debrismap.geometry.boxes import overlapping_pairs
 from debrismap.evaluate.matching import greedy_match
+from debrismap.geometry.boxes import overlapping_pairs
 from debrismap.train.metrics import DetectionStats, match_predictions, summarize
 
 

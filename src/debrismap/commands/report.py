@@ -37,7 +37,11 @@ def run(args: argparse.Namespace) -> int:
 
     from debrismap.aggregate.report import write_report
     from debrismap.atomic import ensure_dir, write_text
-    from debrismap.timeline.report_section import is_timeline_folder, timeline_page, timeline_section
+    from debrismap.timeline.report_section import (
+        is_timeline_folder,
+        timeline_page,
+        timeline_section,
+    )
 
     if is_timeline_folder(args.run_dir):  # a timeline folder: its page alone
         out = Path(args.out) if args.out else Path(args.run_dir) / "report.html"

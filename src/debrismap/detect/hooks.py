@@ -25,5 +25,5 @@ def after_batch() -> None:
 
 
 def at(point: str) -> None:
-    if _KILL_AT == point:
+    if point == _KILL_AT:
         os.kill(os.getpid(), _SIGNAL)

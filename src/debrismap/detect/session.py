@@ -91,7 +91,7 @@ class ModelSession:
         providers, self.device = choose_providers(device)
         try:
             self._session = ort.InferenceSession(str(self.path), sess_options=options, providers=providers)
-        except Exception as exc:  # noqa: BLE001 - InvalidProtobuf, Fail, NoSuchFile...: all mean "not a usable model"
+        except Exception as exc:
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise ModelError(f"not a valid ONNX model (truncated, corrupt or not ONNX: {first[:160]})", path=self.path) from exc
         if self.device == "cuda" and "CUDAExecutionProvider" not in self._session.get_providers():

@@ -33,7 +33,7 @@ def convert_layout(source: str | Path, out: str | Path, decoded_output: bool = F
         raise OutputError("output folder does not exist", path=out.parent)
     try:
         model = onnx.load(str(source))
-    except Exception as exc:  # noqa: BLE001 - protobuf and OS errors alike mean "not usable"
+    except Exception as exc:
         raise ModelError(f"not a readable ONNX file ({str(exc).splitlines()[0][:120]})", path=source) from exc
     props = {p.key: p.value for p in model.metadata_props}
     meta = ModelMetadata.from_props(props, source=str(source))

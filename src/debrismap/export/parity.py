@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from debrismap.errors import ModelError
-from debrismap.geometry.boxes import iou_matrix, pair_iou
 from debrismap.evaluate.matching import greedy_match
+from debrismap.geometry.boxes import iou_matrix, pair_iou
 from debrismap.model.cpu_runner import run_on_cpu
 
 
@@ -102,7 +102,7 @@ def check_parity(
         ref = model(torch.from_numpy(batch)).numpy()
     try:
         got = run_on_cpu(onnx_path, batch)[0]
-    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
+    except Exception as exc:
         raise ModelError(
             f"onnxruntime cannot run the exported model ({str(exc).splitlines()[0]})",
             path=onnx_path,

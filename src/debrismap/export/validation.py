@@ -18,8 +18,8 @@ from debrismap.detect.decode import decode_batch
 from debrismap.detect.preprocess import Preprocessor
 from debrismap.detect.session import ModelSession
 from debrismap.errors import DatasetError
-from debrismap.geometry.boxes import overlapping_pairs
 from debrismap.evaluate.matching import greedy_match
+from debrismap.geometry.boxes import overlapping_pairs
 from debrismap.labels.yolo import read_yolo
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff"}

@@ -47,7 +47,7 @@ def palette_lut(
     try:
         cmap = ds.colormap(b)
     except ValueError as exc:
-        raise RasterError(f"palette band without a readable colour table ({exc})", path)
+        raise RasterError(f"palette band without a readable colour table ({exc})", path) from exc
     lut = np.zeros((256 if dtype == "uint8" else 65536, 3), dtype=np.uint8)
     for index, rgba in cmap.items():
         if 0 <= index < len(lut):

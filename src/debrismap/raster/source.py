@@ -167,7 +167,7 @@ class RasterSource:
             try:
                 stretch = Stretch.from_dict(stretch)
             except ValueError as exc:
-                raise RasterError(one_line(exc), self.path)
+                raise RasterError(one_line(exc), self.path) from exc
         if stretch is not None:
             if not stretch.is_identity and len(stretch.low) != 3:
                 raise RasterError(
@@ -336,7 +336,7 @@ class RasterSource:
     def closed(self) -> bool:
         return self._ds.closed
 
-    def __enter__(self) -> RasterSource:  # noqa: PYI034  typing.Self needs Python 3.11
+    def __enter__(self) -> RasterSource:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -66,7 +66,9 @@ class DetectionStats:
         self.target_cls.append(true_cls.float().cpu().numpy().reshape(-1))
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        cat = lambda xs, shape: np.concatenate(xs) if xs else np.zeros(shape)
+        def cat(xs, shape):
+            return np.concatenate(xs) if xs else np.zeros(shape)
+
         return (
             cat(self.correct, (0, len(IOU_THRESHOLDS))).astype(bool),
             cat(self.conf, (0,)),
