@@ -21,6 +21,8 @@ COPY pyproject.toml uv.lock README.md LICENSE ./
 RUN uv sync --locked --extra cluster --no-install-project --no-editable
 COPY src ./src
 COPY models ./models
+# the QGIS plugin ships inside the wheel (`debrismap qgis-plugin` builds its zip from it)
+COPY qgis ./qgis
 RUN uv sync --locked --extra cluster --no-editable \
     && .venv/bin/debrismap --version
 

@@ -25,6 +25,8 @@ COPY pyproject.toml uv.lock README.md LICENSE ./
 RUN uv sync --locked --extra train --extra cluster --no-install-project --no-editable
 COPY src ./src
 COPY models ./models
+# the QGIS plugin ships inside the wheel (`debrismap qgis-plugin` builds its zip from it)
+COPY qgis ./qgis
 COPY training ./training
 # onnxruntime and onnxruntime-gpu install the same Python module: swap the CPU build for
 # the CUDA one at the locked version so `detect --device cuda` finds the CUDA provider.

@@ -128,7 +128,7 @@ def test_every_base_install_verb_runs_with_the_training_stack_blocked(tmp_path):
 # validating one (export.layout, export.validation) need no torch either.
 RUNTIME_PACKAGES = ("debrismap.cli", "debrismap.raster", "debrismap.detect", "debrismap.aggregate", "debrismap.evaluate",
                     "debrismap.labels", "debrismap.synth", "debrismap.vector_io", "debrismap.geometry",
-                    "debrismap.chips", "debrismap.timeline", "debrismap.model.metadata",
+                    "debrismap.chips", "debrismap.timeline", "debrismap.batch", "debrismap.model.metadata",
                     "debrismap.model.split_head", "debrismap.model.cpu_runner", "debrismap.model.graph_surgery",
                     "debrismap.export.validation", "debrismap.export.layout", "debrismap.commands.export")
 

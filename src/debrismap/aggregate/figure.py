@@ -122,7 +122,7 @@ def render(fig_spec: MapFigure):
     cbar = fig.colorbar(ScalarMappable(norm=fig_spec.norm, cmap=fig_spec.cmap), cax=cax,
                         orientation="horizontal", ticks=fig_spec.colorbar_ticks,
                         extend=fig_spec.colorbar_extend, extendfrac=0.03,
-                        format=fig_spec.colorbar_format or FuncFormatter(_tick_label))
+                        format=fig_spec.colorbar_format or FuncFormatter(tick_label))
     cbar.outline.set_linewidth(0.4)
     cbar.ax.tick_params(labelsize=FONT_PT, width=0.4, length=2, pad=1.5)
     cax.set_title(fig_spec.colorbar_label, fontsize=FONT_PT, pad=2.5)
@@ -142,7 +142,6 @@ def save(fig, path: str | Path) -> Path:
 
 
 def _metadata(suffix: str) -> dict:
-
     if suffix.lower() == ".png":
         return {"Software": f"debrismap {__version__}"}
     if suffix.lower() in (".pdf", ".svg"):
@@ -162,7 +161,7 @@ def _rings(geom):
     return []
 
 
-def _tick_label(value: float, _pos=None) -> str:
+def tick_label(value: float, _pos=None) -> str:
     # Thousands separators and no trailing ".0": "2,500", "0.5", "−1,000".
     text = f"{value:,.10g}" if abs(value) >= 1000 else f"{value:.10g}"
     return text.replace("-", "\u2212")

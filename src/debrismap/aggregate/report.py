@@ -20,7 +20,7 @@ from pyproj.exceptions import CRSError
 
 from debrismap import __version__
 from debrismap.aggregate.colours import density_rgba
-from debrismap.aggregate.figure import _tick_label, colorbar_ticks
+from debrismap.aggregate.figure import colorbar_ticks, tick_label
 from debrismap.aggregate.heatmap import analyse_run
 from debrismap.aggregate.heatmap_figure import backdrop, overlay_with_veil
 from debrismap.aggregate.sensitivity import sensitivity_figure
@@ -93,7 +93,7 @@ def _legend_uri(analysis) -> str:
     extend = "max" if np.nanmax(analysis.density.values, initial=0) > vmax else "neither"
     bar = fig.colorbar(ScalarMappable(Normalize(0, vmax), ListedColormap(ramp)), cax=cax,
                        orientation="horizontal", ticks=colorbar_ticks(vmax), extend=extend,
-                       format=FuncFormatter(_tick_label))
+                       format=FuncFormatter(tick_label))
     bar.ax.tick_params(labelsize=7, length=2, width=0.4)
     bar.outline.set_linewidth(0.4)
     cax.set_title("Debris piles per km²", fontsize=7, pad=2)
@@ -103,7 +103,6 @@ def _legend_uri(analysis) -> str:
 
 
 def _sensitivity_uri(analysis) -> str:
-
     fig = sensitivity_figure(analysis.curve, analysis.run.operating_threshold, analysis.summary)
     fig.set_dpi(150)
     buf = io.BytesIO()
@@ -127,7 +126,6 @@ def _fmt(v) -> str:
 
 
 def _provenance(manifest: dict) -> str:
-
     parts = []
     for i, inp in enumerate(manifest.get("inputs") or []):
         crs = inp.get("crs")
@@ -260,7 +258,6 @@ def _records(columns: dict, order: np.ndarray) -> list[dict]:
 
 
 def report_html(analysis, basemap=None, title: str | None = None, timeline_section: str = "") -> str:
-
     run = analysis.run
     base_uri, dots_uri, width, _ = _map_layers(analysis, basemap)
     cols = analysis.grid.columns()

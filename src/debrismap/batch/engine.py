@@ -66,7 +66,6 @@ class Engine:
 
 
 def _has_bokeh() -> bool:
-
     return importlib.util.find_spec("bokeh") is not None
 
 
@@ -82,8 +81,6 @@ def _quiet_dask() -> None:
 
 
 def local_engine(workers: int | None) -> Engine:
-
-
     cores = physical_cores()
     n = int(workers or cores)
     if n < 1:
@@ -99,7 +96,6 @@ def local_engine(workers: int | None) -> Engine:
 
 
 def scheduler_engine(address: str) -> Engine:
-
     _quiet_dask()
     try:
         client = Client(address, timeout=CONNECT_TIMEOUT_S)

@@ -222,7 +222,6 @@ class _Batch:
 
     # -- the loop --------------------------------------------------------------------------------
     def run(self) -> None:
-
         self.pending = as_completed([], with_results=False)
         self.client.subscribe_topic(tasks.PROGRESS_TOPIC, self.tiles_reported)
         try:

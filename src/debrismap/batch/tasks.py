@@ -129,7 +129,6 @@ class _TileReporter:
     """
 
     def __init__(self, name: str, band: int):
-
         self.worker, self.name, self.band = get_worker(), name, band
         self.pending, self.last = 0, time.monotonic()
         self.lock = threading.Lock()

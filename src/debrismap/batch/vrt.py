@@ -23,7 +23,6 @@ _DTYPES = {"uint8": "Byte", "uint16": "UInt16", "int16": "Int16", "uint32": "UIn
 
 
 def _describe(path: str) -> dict:
-
     try:
         with rasterio.open(path) as ds:
             if ds.crs is None or ds.transform.b or ds.transform.d:

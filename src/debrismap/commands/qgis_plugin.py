@@ -57,25 +57,18 @@ def stamped_metadata(text: str, version: str) -> str:
 
 def write_zip(out: Path, source: Path, version: str) -> int:
     """Write the zip atomically (temp file + rename); returns the number of files in it."""
-    import os
     import zipfile
 
-    from debrismap.errors import OutputError
+    from debrismap.atomic import atomic_target
 
     files = plugin_files(source)
-    tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
-    try:
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            for path in files:
-                name = f"{PLUGIN_NAME}/{path.relative_to(source).as_posix()}"
-                if path.name == "metadata.txt" and path.parent == source:
-                    archive.writestr(name, stamped_metadata(path.read_text(encoding="utf-8"), version))
-                else:
-                    archive.write(path, name)
-        os.replace(tmp, out)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise OutputError(f"cannot write the plugin zip ({exc.strerror or exc})", path=out) from exc
+    with atomic_target(out) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for path in files:
+            name = f"{PLUGIN_NAME}/{path.relative_to(source).as_posix()}"
+            if path.name == "metadata.txt" and path.parent == source:
+                archive.writestr(name, stamped_metadata(path.read_text(encoding="utf-8"), version))
+            else:
+                archive.write(path, name)
     return len(files)
 
 

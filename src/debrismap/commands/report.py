@@ -37,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
 
     from debrismap.aggregate.report import write_report
     from debrismap.atomic import ensure_dir, write_text
+    from debrismap.errors import ConfigError
     from debrismap.timeline.report_section import (
         is_timeline_folder,
         timeline_page,
@@ -44,6 +45,11 @@ def run(args: argparse.Namespace) -> int:
     )
 
     if is_timeline_folder(args.run_dir):  # a timeline folder: its page alone
+        run_only = [flag for flag, value in (("--timeline", args.timeline), ("--zones", args.zones),
+                                             ("--zone-field", args.zone_field), ("--basemap", args.basemap))
+                    if value]
+        if run_only:
+            raise ConfigError(f"{args.run_dir} is a timeline folder: {', '.join(run_only)} apply to a run folder")
         out = Path(args.out) if args.out else Path(args.run_dir) / "report.html"
         ensure_dir(out.parent)
         print(f"wrote {write_text(out, timeline_page(args.run_dir, args.title))}")

@@ -125,7 +125,6 @@ class _ThreadViews:
         self.lock = threading.Lock()
 
     def view(self, index: int):
-
         views = getattr(self.local, "views", None)
         if views is None:
             views = self.local.views = {}
@@ -159,8 +158,6 @@ def run_detect(rasters: list, out: str | Path, settings: DetectSettings, part: R
 
 
 def _open_jobs(paths: list[Path], settings: DetectSettings, model_gsd: float) -> tuple[list[RasterJob], object, object]:
-
-
     aoi = read_region(settings.aoi, "area-of-interest")
     exclude = read_region(settings.exclude, "exclusion")
     jobs: list[RasterJob] = []

@@ -32,7 +32,6 @@ class UnlabelledModelFlags:
 
 
 def physical_cores() -> int:
-
     return psutil.cpu_count(logical=False) or psutil.cpu_count() or 1
 
 
@@ -252,7 +251,6 @@ class SessionPool:
         unlabelled: UnlabelledModelFlags | None = None,
         count: int | None = None,
     ):
-
         total = int(threads or physical_cores())
         if count is not None and count < 1:
             raise ConfigError(f"--sessions must be at least 1, got {count}")

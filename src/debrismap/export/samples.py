@@ -5,6 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
+
+from debrismap.errors import DatasetError
 
 N_PARITY_IMAGES = 4
 
@@ -15,14 +18,24 @@ def list_images_in(folder: Path) -> list[Path]:
 
 
 def load_chip_batch(paths: list[Path], imgsz: int) -> np.ndarray:
-    """(N, 3, S, S) float32 in [0, 1]: chips cropped/padded top-left to S, never resized (GSD)."""
-    from debrismap.train.dataset import read_rgb  # the training side: needs the [train] extra
+    """(N, 3, S, S) float32 in [0, 1]: chips cropped/padded top-left to S, never resized (GSD).
 
+    Read with Pillow (a base dependency), so converting or checking an ONNX file needs no
+    training stack; chips are lossless 8-bit PNGs, decoded alike by Pillow and OpenCV.
+    """
     batch = np.zeros((len(paths), 3, imgsz, imgsz), np.float32)
     for i, path in enumerate(paths):
-        image = read_rgb(path)[:imgsz, :imgsz]
+        image = _read_rgb(path)[:imgsz, :imgsz]
         batch[i, :, : image.shape[0], : image.shape[1]] = image.transpose(2, 0, 1) / 255.0
     return batch
+
+
+def _read_rgb(path: Path) -> np.ndarray:
+    try:
+        with Image.open(path) as image:
+            return np.asarray(image.convert("RGB"))
+    except (OSError, ValueError) as exc:
+        raise DatasetError("cannot be read as an image", path=path) from exc
 
 
 def parity_images(hp, imgsz: int, n: int = N_PARITY_IMAGES) -> tuple[np.ndarray, str]:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from debrismap.atomic import write_json
 from debrismap.model.metadata import PREFIX
 
 
@@ -55,7 +54,4 @@ class ExportReport:
 
 def write_sidecar(out: Path, report: dict) -> None:
     """OUT.export.json next to the model OUT.onnx, written under a temp name and renamed."""
-    sidecar = out.with_suffix(".export.json")
-    tmp_sidecar = sidecar.with_suffix(".json.tmp")
-    tmp_sidecar.write_text(json.dumps(report, indent=2, default=str))
-    os.replace(tmp_sidecar, sidecar)
+    write_json(out.with_suffix(".export.json"), report, default=str, ensure_ascii=True)

@@ -101,7 +101,6 @@ def dated_runs(runs: list[RunFolder], dates_file: str | Path | None = None) -> l
 
 
 def _metadata_date(raster: Path) -> dt.date | None:
-
     try:
         with rasterio.open(raster) as ds:
             return parse_date(find_acquisition_date(ds) or "")

@@ -21,7 +21,7 @@ from debrismap.aggregate.figure import (
     MapFigure,
     render,
 )
-from debrismap.aggregate.heatmap_figure import BASEMAP_PIXELS, VEIL_RGBA, _default_credit
+from debrismap.aggregate.heatmap_figure import BASEMAP_PIXELS, VEIL_RGBA, default_credit
 
 DATE_CMAP = "viridis"
 
@@ -104,7 +104,7 @@ def first_seen_figure(tracks, acquisitions, ref_index: int, metric, title=None, 
     first = tracks.first_seen
     labels = [a.date.isoformat() for a in acquisitions]
     counts = np.bincount(first, minlength=n) if len(tracks) else np.zeros(n, int)
-    credit = credit or backdrop.run.first_input.get("credit") or _default_credit(backdrop.run)
+    credit = credit or backdrop.run.first_input.get("credit") or default_credit(backdrop.run)
     caption = [
         (f"{len(tracks):,} debris piles tracked over {n} acquisitions from {labels[0]} to {labels[-1]}, "
          "each coloured by the first date it was detected; "

@@ -57,7 +57,6 @@ def run_timeline(
     credit: str | None = None,
     progress=print,
 ) -> TimelineOutputs:
-
     for name, value in (("--match-distance", match_distance), ("--cell", cell)):
         if not (value > 0 and np.isfinite(value)):
             raise ConfigError(f"{name} must be a positive number of metres, got {value}")
@@ -118,7 +117,6 @@ def _credit(acquisitions) -> str | None:
 
 
 def _record(acquisitions, offsets, ref_index, metric, per_date, brackets, match_distance, cell) -> dict:
-
     return {
         "software_version": __version__,
         "metric_crs": crs_label(metric),

@@ -100,7 +100,6 @@ td.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
 
 
 def timeline_page(folder: str | Path, title: str | None = None) -> str:
-
     section = timeline_section(folder)
     return PAGE.format(title=html.escape(title or "Debris piles over time"), section=section,
                        version=html.escape(__version__))

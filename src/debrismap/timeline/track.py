@@ -124,7 +124,6 @@ def track_piles(centres: list[np.ndarray], scores: list[np.ndarray], coverages: 
 
 
 def _near(points: np.ndarray, others: np.ndarray, distance: float) -> np.ndarray:
-
     others = np.asarray(others, float).reshape(-1, 2)
     if len(others) == 0 or len(points) == 0:
         return np.zeros(len(points), bool)
