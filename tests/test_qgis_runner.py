@@ -13,7 +13,6 @@ from xml.etree import ElementTree
 
 import numpy as np
 import pytest
-import tomllib
 
 from debrismap.aggregate.colours import change_rgba, density_rgba
 from debrismap.aggregate.compare import change_limit
@@ -227,6 +226,10 @@ def test_qgis_plugin_verb_refuses_a_bad_output_with_one_line(tmp_path, capsys):
 
 
 def test_the_plugin_ships_inside_the_wheel():
+    try:
+        import tomllib  # Python 3.11+
+    except ModuleNotFoundError:  # 3.10, which pyproject.toml allows
+        tomllib = pytest.importorskip("tomli")
     include = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["hatch"]["build"]["targets"]["wheel"][
         "force-include"]
     assert include["qgis/debrismap_qgis"] == "debrismap/qgis_plugin/debrismap_qgis"

@@ -131,7 +131,9 @@ def run_command(executable: str, args: list[str], feedback, show_progress: bool 
     """
     cmd = [executable, *args]
     feedback.pushInfo("running: " + subprocess.list2cmdline(cmd))
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # A plain progress line every half second (the default, 10 s, suits log files), so the
+    # Processing bar moves while the command runs.
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "DEBRISMAP_PROGRESS_INTERVAL": "0.5"}
     env.pop("PYTHONHOME", None)  # QGIS's Python settings must not leak into debrismap's own Python
     env.pop("PYTHONPATH", None)
     kwargs = {}

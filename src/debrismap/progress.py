@@ -8,12 +8,16 @@ left, which `grep` and `tail -f` read as well as a person does.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from typing import TextIO
 
 # Seconds between two plain lines; the first comes after this, the last at close().
 PLAIN_INTERVAL_S = 10.0
+# A program that drives debrismap and shows its own progress bar (the QGIS plugin) asks for
+# lines more often with this variable (seconds; 0 = a line at every update).
+INTERVAL_ENV = "DEBRISMAP_PROGRESS_INTERVAL"
 
 
 def progress_bar(total: int, desc: str, unit: str, initial: int = 0, enabled: bool = True,
@@ -29,7 +33,16 @@ def progress_bar(total: int, desc: str, unit: str, initial: int = 0, enabled: bo
         return tqdm(total=total, initial=initial, unit=unit, desc=desc, file=stream,
                     dynamic_ncols=True, smoothing=0.1)
     return PlainProgress(total, desc, unit, initial=initial, enabled=enabled, stream=stream,
-                         interval_s=PLAIN_INTERVAL_S if interval_s is None else interval_s)
+                         interval_s=plain_interval() if interval_s is None else interval_s)
+
+
+def plain_interval() -> float:
+    """Seconds between plain progress lines: $DEBRISMAP_PROGRESS_INTERVAL, else 10."""
+    text = os.environ.get(INTERVAL_ENV, "").strip()
+    try:
+        return max(0.0, float(text)) if text else PLAIN_INTERVAL_S
+    except ValueError:
+        return PLAIN_INTERVAL_S
 
 
 def _is_terminal(stream: TextIO) -> bool:
@@ -58,6 +71,7 @@ class PlainProgress:
         self._start = self._last = clock()
         self._closed = False
         self._lines = 0
+        self._printed_n = None
 
     def update(self, n: int = 1) -> None:
         self.n += n
@@ -69,7 +83,8 @@ class PlainProgress:
     def close(self) -> None:
         if not self._closed:
             self._closed = True
-            if self._lines:  # a run long enough to report progress also reports its end
+            # A run long enough to report progress also reports its end (once).
+            if self._lines and self._printed_n != self.n:
                 self._print(self._clock())
 
     def __enter__(self) -> PlainProgress:
@@ -93,6 +108,7 @@ class PlainProgress:
 
     def _print(self, now: float) -> None:
         self._lines += 1
+        self._printed_n = self.n
         if self.enabled:
             print(self.line(now), file=self.stream, flush=True)
 

@@ -86,10 +86,12 @@ def this_command() -> str:
 
 def run(args: argparse.Namespace) -> int:
     from debrismap import __version__
-    from debrismap.errors import ConfigError
+    from debrismap.errors import ConfigError, OutputError
 
     if args.out.suffix.lower() != ".zip":
         raise ConfigError(f"--out must end in .zip (QGIS installs plugins from a zip), got {args.out}")
+    if not args.out.parent.is_dir():  # a typo in a folder name should not create a tree of folders
+        raise OutputError("output folder does not exist", path=args.out.parent)
     count = write_zip(args.out, plugin_source(), __version__)
     print(f"wrote {args.out} ({count} files, plugin version {__version__})")
     print("in QGIS: Plugins > Manage and Install Plugins > Install from ZIP, then Processing > Toolbox > debrismap")
