@@ -30,6 +30,7 @@ VERBS = [
     "compare",
     "report",
     "evaluate",
+    "review",
 ]
 
 

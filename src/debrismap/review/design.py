@@ -22,6 +22,10 @@ SCORE_EDGES = (0.0, 0.4, 0.55, 0.7, 0.85, 1.0 + 1e-9)
 # At least this many units per stratum when it has them: a variance needs two.
 MIN_PER_STRATUM = 2
 DESIGN_VERSION = 1
+# Sized so one person finishes in 20-30 minutes: ~15-25 s per cell, ~3 s per detection.
+DEFAULT_CELLS = 40
+DEFAULT_DETECTIONS = 150
+DEFAULT_CELL_M = 100.0
 
 
 @dataclass(frozen=True)
