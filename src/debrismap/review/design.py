@@ -79,7 +79,7 @@ def allocate(population: np.ndarray, weight: np.ndarray, total: int) -> np.ndarr
     population = np.asarray(population, dtype=np.int64)
     total = int(min(total, population.sum()))
     n = np.minimum(population, MIN_PER_STRATUM)
-    if n.sum() >= total:  # too small a sample for the floor: spread it one by one
+    if n.sum() > total:  # too small a sample for the floor: spread it one by one
         n = np.zeros_like(population)
         for h in np.argsort(-population * weight, kind="stable")[:total]:
             n[h] = 1
@@ -87,14 +87,16 @@ def allocate(population: np.ndarray, weight: np.ndarray, total: int) -> np.ndarr
     share = population * np.asarray(weight, dtype=float)
     while n.sum() < total:
         room = population - n
-        want = np.where(room > 0, share, 0.0)
-        if want.sum() == 0:
-            break
-        ideal = want / want.sum() * (total - n.sum())
-        step = np.minimum(np.floor(ideal).astype(np.int64), room)
-        if step.sum() == 0:  # remainders: one more unit to the stratum with most unmet share
+        open_ = room > 0
+        # Ideal (fractional) sizes of the strata that can still grow, given the full ones.
+        target = np.where(open_, share, 0.0)
+        target = target / target.sum() * (total - n[~open_].sum())
+        deficit = np.where(open_, target - n, -np.inf)
+        step = np.clip(np.floor(np.where(open_, deficit, 0.0)), 0, room).astype(np.int64)
+        if step.sum() == 0 or step.sum() > total - n.sum():  # remainders (or strata over
+            # their ideal because of the floor): one unit to the stratum furthest below it
             step = np.zeros_like(n)
-            step[int(np.argmax(np.where(room > 0, ideal, -1.0)))] = 1
+            step[int(np.argmax(deficit))] = 1
         n += step
     return n
 
