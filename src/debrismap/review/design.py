@@ -79,11 +79,10 @@ def allocate(population: np.ndarray, weight: np.ndarray, total: int) -> np.ndarr
     population = np.asarray(population, dtype=np.int64)
     total = int(min(total, population.sum()))
     n = np.minimum(population, MIN_PER_STRATUM)
-    if n.sum() > total:  # too small a sample for the floor: spread it one by one
+    if n.sum() > total:  # too small a sample for the floor: one unit per stratum, largest first
         n = np.zeros_like(population)
         for h in np.argsort(-population * weight, kind="stable")[:total]:
-            n[h] = 1
-        return n
+            n[h] = min(population[h], 1)
     share = population * np.asarray(weight, dtype=float)
     while n.sum() < total:
         room = population - n
