@@ -35,11 +35,13 @@ def build_chips(
     overwrite: bool = False,
     progress: bool = False,
     workers: int | None = None,
+    reviewed: Sequence | None = None,
 ) -> ChipDatasetSummary:
     """Build (or, with append=True, extend) a YOLO chip dataset from (raster, labels) pairs.
 
     options: the chip size, GSD, split and selection knobs (default ChipOptions()).
     workers: threads writing chips (PNG compression releases the GIL); default min(4, CPUs).
+    reviewed: per pair, None or the ReviewedArea of a person's review (chips.review_labels).
     """
     opts = options if options is not None else ChipOptions()
     opts.check()
@@ -52,8 +54,9 @@ def build_chips(
 
     sources: list[ChipSource] = []
     try:
-        for raster_path, labels_path in pairs:
+        for k, (raster_path, labels_path) in enumerate(pairs):
             sources.append(open_pair(Path(raster_path), Path(labels_path), opts))
+            sources[-1].reviewed = reviewed[k] if reviewed else None
         check_gsds(sources, existing.get("gsd_m") if existing else None)
         if opts.gsd_m is None and not any(s.view.gsd_m for s in sources):
             warnings.warn(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -27,6 +28,9 @@ class ChipSource:
     view: RasterView
     boxes: Boxes  # pixel boxes of the view
     stem: str = ""  # unique in the dataset; set when the chips are planned
+    # From a person's review (chips.review_labels.ReviewedArea): chips only where it touches,
+    # pixels outside it blanked, rejected detections kept as hard negatives.
+    reviewed: Any = None
 
 
 def open_pair(raster_path: Path, labels_path: Path, opts: ChipOptions) -> ChipSource:

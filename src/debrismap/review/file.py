@@ -63,8 +63,8 @@ def load_review(path: str | Path, run: RunFolder) -> Review:
     if pop.design != design or doc.get("design_sha256") != pop.design_sha256:
         raise DatasetError(
             f"the sample in it is not the one `debrismap review` draws for this run (seed "
-            f"{design.get('seed')}): it was edited, so its inclusion probabilities and any "
-            "estimate from it would be wrong", path=path)
+            f"{design.get('seed')}): it was edited (or drawn by another debrismap version), so its "
+            "inclusion probabilities and any estimate from it would be wrong", path=path)
     decisions = doc.get("decisions") or {}
     return Review(path, pop, _detection_decisions(decisions, pop, path), _cell_decisions(decisions, pop, path))
 
