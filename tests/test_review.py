@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import re
 
 import numpy as np
 import pytest
 from test_heatmap_fixtures import clustered_piles, make_run
+from test_review_fixtures import click_every_detection, page_data, review_doc
 
 from debrismap.cli import main
 from debrismap.review.design import allocate, cell_strata, count_stratum_labels, detection_strata
@@ -115,20 +115,9 @@ def reviewed_run(tmp_path_factory):
     piles = clustered_piles(80, seed=4, spread=250)
     run_dir = make_run(root / "run", piles, np.random.default_rng(4).uniform(0.25, 1.0, len(piles)))
     assert main(["review", str(run_dir), "--cells", "12", "--detections", "20", "--seed", "9"]) == 0
-    text = (run_dir / "review.html").read_text(encoding="utf-8")
-    data = json.loads(re.search(r'id="review-data">(.*?)</script>', text, re.S).group(1).replace("<\\/", "</"))
-    design = data["design"]
-    cells = {}
-    for unit in design["cells"]["sample"]:
-        t = data["images"]["cells"][unit["id"]]["transform"]
-        piles_px = [((b[0] + b[2]) / 2, (b[1] + b[3]) / 2) for b in data["images"]["cells"][unit["id"]]["boxes"]]
-        cells[unit["id"]] = {"status": "counted", "piles": [
-            {"px": px, "py": py, "x": t[0] * px + t[1] * py + t[2], "y": t[3] * px + t[4] * py + t[5]}
-            for px, py in piles_px]}
-    doc = {"format": "debrismap-review", "version": 1, "run_key": design["run_key"],
-           "design_sha256": data["design_sha256"], "design": design,
-           "decisions": {"cells": cells, "detections": {u["id"]: "yes" if u["score"] >= 0.5 else "no"
-                                                        for u in design["detections"]["sample"]}}}
+    data = page_data(run_dir / "review.html")
+    doc = review_doc(data, {u["id"]: "yes" if u["score"] >= 0.5 else "no"
+                            for u in data["design"]["detections"]["sample"]}, click_every_detection(data))
     path = root / "review.json"
     path.write_text(json.dumps(doc), encoding="utf-8")
     return run_dir, path, doc

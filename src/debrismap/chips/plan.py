@@ -45,7 +45,7 @@ def plan_chips(
                 s.view.transform,
                 np.array([[chip.x_off, chip.y_off, chip.x_off + opts.size, chip.y_off + opts.size]]),
             )[0]
-            if s.reviewed is not None and not _touches_review(s.reviewed, bounds):
+            if s.reviewed is not None and not _touches_review(s.reviewed, bounds, opts.size):
                 skipped["not_reviewed"] += 1
                 continue
             boxes, partial = boxes_in_chip(s.boxes, chip.x_off, chip.y_off, opts.size, opts.min_visible)
@@ -126,10 +126,10 @@ def boxes_in_chip(
     return chip, bool((touching & ~keep).any())
 
 
-def _touches_review(reviewed, bounds: np.ndarray) -> bool:
-    """Whether a chip's world box overlaps the reviewed area (with positive area)."""
+def _touches_review(reviewed, bounds: np.ndarray, size: int) -> bool:
+    """Whether a chip's world box overlaps the reviewed area by at least one pixel's area."""
     box = shapely.box(*bounds)
-    return bool(shapely.intersection(box, reviewed.area).area > 0)
+    return bool(shapely.intersection(box, reviewed.area).area >= box.area / size**2)
 
 
 def _holds_negative(reviewed, bounds: np.ndarray) -> bool:

@@ -61,7 +61,7 @@ def write_chip(view, rec: ChipRecord, staging: Path, reviewed=None) -> ChipRecor
     pixels = img.pixels
     if reviewed is not None:
         seen = rasterize([(reviewed.area, 1)], out_shape=pixels.shape[:2], transform=img.transform,
-                         fill=0, dtype="uint8").astype(bool)
+                         fill=0, dtype="uint8", all_touched=True).astype(bool)
         pixels = np.where(seen[..., None], pixels, 0).astype(np.uint8)
     Image.fromarray(pixels).save(
         staging / "images" / rec.split / f"{rec.name}.png", compress_level=1
