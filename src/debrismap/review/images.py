@@ -19,7 +19,8 @@ from debrismap.review.sample import ReviewPopulation
 # Context around a cell (share of its side on each side) and around a detection (box sides).
 CELL_MARGIN = 0.2
 DETECTION_CONTEXT = 2.0
-MIN_DETECTION_WINDOW_PX = 48
+# A detection is shown at 4x: 140 px of context (70 m at 0.5 m) fill a 560 px view.
+MIN_DETECTION_WINDOW_PX = 140
 JPEG_QUALITY = 85
 
 

@@ -33,8 +33,11 @@
     Object.keys(attrs).forEach(function (k) { node.setAttribute(k, attrs[k]); });
     return node;
   }
-  function frame(svg, img, image) {
+  // Detections at 4x their pixels (enough to judge a pile, with context), cells at 3x,
+  // within what a laptop screen holds.
+  function frame(svg, img, image, zoom, widest) {
     img.src = image.src;
+    img.style.width = Math.max(320, Math.min(zoom * image.width, widest)) + "px";
     svg.setAttribute("viewBox", "0 0 " + image.width + " " + image.height);
     svg.setAttribute("preserveAspectRatio", "none");
     while (svg.firstChild) { svg.removeChild(svg.firstChild); }
@@ -51,7 +54,7 @@
     var svg = document.getElementById("detection-svg");
     if (!unit) { document.getElementById("detection-label").textContent = "no detection sampled"; return; }
     var image = data.images.detections[unit.id];
-    frame(svg, document.getElementById("detection-image"), image);
+    frame(svg, document.getElementById("detection-image"), image, 4, 640);
     svg.appendChild(rect(image.box, "#ffd400", 2));
     document.getElementById("detection-label").textContent =
       "detection " + (i + 1) + " of " + detections.length + " (score " + unit.score.toFixed(2) + ")";
@@ -80,7 +83,7 @@
     if (!unit) { document.getElementById("cell-label").textContent = "no cell sampled"; return; }
     var image = data.images.cells[unit.id];
     var decision = state.cells[unit.id] || { status: "open", piles: [] };
-    frame(svg, document.getElementById("cell-image"), image);
+    frame(svg, document.getElementById("cell-image"), image, 3, 840);
     svg.appendChild(el("polygon", { points: image.outline.map(function (p) { return p.join(","); }).join(" "),
                                     fill: "none", stroke: "#ff2d95", "stroke-width": 2,
                                     "vector-effect": "non-scaling-stroke" }));
