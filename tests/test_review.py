@@ -193,3 +193,11 @@ def test_allocation_always_hits_the_requested_total():
         total = int(rng.integers(1, 120))
         n = allocate(pop, rng.uniform(0.1, 5, len(pop)), total)
         assert n.sum() == min(total, pop.sum()) and (n <= pop).all() and (n >= 0).all()
+
+
+def test_report_quotes_the_review(reviewed_run, tmp_path):
+    run_dir, path, _ = reviewed_run
+    out = tmp_path / "report.html"
+    assert main(["report", str(run_dir), "--review", str(path), "--out", str(out)]) == 0
+    text = out.read_text(encoding="utf-8")
+    assert 'id="review-estimate"' in text and "95% interval" in text and "does not cover" in text

@@ -176,6 +176,7 @@ td.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
 <h2>How many piles</h2>
 <table class="summary" id="summary-table"></table>
 <p class="note" id="range-note"></p>
+{review}
 <h2>Where</h2>
 <p><label><input type="checkbox" id="toggle-detections" checked> show detections</label></p>
 <div class="map"><img src="{base_uri}" alt="Density of debris piles over the imagery">
@@ -258,7 +259,7 @@ def _records(columns: dict, order: np.ndarray) -> list[dict]:
     return out
 
 
-def report_html(analysis, basemap=None, title: str | None = None) -> str:
+def report_html(analysis, basemap=None, title: str | None = None, review_lines: str | None = None) -> str:
 
     run = analysis.run
     base_uri, dots_uri, width, _ = _map_layers(analysis, basemap)
@@ -280,7 +281,16 @@ def report_html(analysis, basemap=None, title: str | None = None) -> str:
         threshold=run.operating_threshold, outside=analysis.excluded_outside,
         sens_uri=_sensitivity_uri(analysis), legend_uri=_legend_uri(analysis), cell=analysis.grid.cell,
         provenance=_provenance(run.manifest), version=html.escape(__version__), data=data_json,
+        review=_review_block(review_lines),
     )
+
+
+def _review_block(lines: str | None) -> str:
+    """The estimate from a person's review (`debrismap review`), as summary.txt words it."""
+    if not lines:
+        return ""
+    return ('<h2>Checked by a person</h2>\n<pre class="note" id="review-estimate" style="white-space: '
+            f'pre-wrap">{html.escape(lines.strip())}</pre>')
 
 
 def write_report(
@@ -292,9 +302,11 @@ def write_report(
     basemap: str | Path | None = None,
     title: str | None = None,
     zone_field: str | None = None,
+    review_lines: str | None = None,
 ) -> Path:
+    """review_lines: summary.txt's paragraph on a person's review (debrismap.review.summary)."""
 
     analysis = analyse_run(run_dir, cell, bandwidth, zones, zone_field)
     out = Path(out_path) if out_path is not None else analysis.run.path / "report.html"
     ensure_dir(out.parent)
-    return write_text(out, report_html(analysis, basemap=basemap, title=title))
+    return write_text(out, report_html(analysis, basemap=basemap, title=title, review_lines=review_lines))

@@ -25,13 +25,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--zone-field", metavar="NAME", help="field naming each zone (auto-detected)")
     parser.add_argument("--basemap", metavar="RASTER", help="imagery under the map (default: the run's input)")
     parser.add_argument("--title", help="page title")
+    parser.add_argument("--review", metavar="FILE",
+                        help="review.json from `debrismap review`: adds the estimate from the "
+                        "person's review (total with a 95%% interval, precision by score)")
 
 
 def run(args: argparse.Namespace) -> int:
     from debrismap.aggregate.report import write_report
 
+    review_lines = None
+    if args.review:  # checked before anything is written
+        from debrismap.review.summary import review_section
+
+        review_lines = review_section(args.review, args.run_dir)[1]
     path = write_report(args.run_dir, args.out, cell=args.cell, bandwidth=args.bandwidth,
                         zones=args.zones, basemap=args.basemap, title=args.title,
-                        zone_field=args.zone_field)
+                        zone_field=args.zone_field, review_lines=review_lines)
     print(f"wrote {path}")
     return 0
