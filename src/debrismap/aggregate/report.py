@@ -259,7 +259,7 @@ def _records(columns: dict, order: np.ndarray) -> list[dict]:
     return out
 
 
-def report_html(analysis, basemap=None, title: str | None = None, review_lines: str | None = None) -> str:
+def report_html(analysis, basemap=None, title: str | None = None, review: str = "") -> str:
 
     run = analysis.run
     base_uri, dots_uri, width, _ = _map_layers(analysis, basemap)
@@ -281,16 +281,8 @@ def report_html(analysis, basemap=None, title: str | None = None, review_lines: 
         threshold=run.operating_threshold, outside=analysis.excluded_outside,
         sens_uri=_sensitivity_uri(analysis), legend_uri=_legend_uri(analysis), cell=analysis.grid.cell,
         provenance=_provenance(run.manifest), version=html.escape(__version__), data=data_json,
-        review=_review_block(review_lines),
+        review=review,
     )
-
-
-def _review_block(lines: str | None) -> str:
-    """The estimate from a person's review (`debrismap review`), as summary.txt words it."""
-    if not lines:
-        return ""
-    return ('<h2>Checked by a person</h2>\n<pre class="note" id="review-estimate" style="white-space: '
-            f'pre-wrap">{html.escape(lines.strip())}</pre>')
 
 
 def write_report(
@@ -302,11 +294,11 @@ def write_report(
     basemap: str | Path | None = None,
     title: str | None = None,
     zone_field: str | None = None,
-    review_lines: str | None = None,
+    review: str = "",
 ) -> Path:
-    """review_lines: summary.txt's paragraph on a person's review (debrismap.review.summary)."""
+    """review: HTML of a person's review's estimate (debrismap.review.summary.review_html)."""
 
     analysis = analyse_run(run_dir, cell, bandwidth, zones, zone_field)
     out = Path(out_path) if out_path is not None else analysis.run.path / "report.html"
     ensure_dir(out.parent)
-    return write_text(out, report_html(analysis, basemap=basemap, title=title, review_lines=review_lines))
+    return write_text(out, report_html(analysis, basemap=basemap, title=title, review=review))

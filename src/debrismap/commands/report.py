@@ -33,13 +33,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from debrismap.aggregate.report import write_report
 
-    review_lines = None
+    review = ""
     if args.review:  # checked before anything is written
-        from debrismap.review.summary import review_section
+        from debrismap.review.summary import review_html, review_section
 
-        review_lines = review_section(args.review, args.run_dir)[1]
+        review = review_html(review_section(args.review, args.run_dir)[1])
     path = write_report(args.run_dir, args.out, cell=args.cell, bandwidth=args.bandwidth,
                         zones=args.zones, basemap=args.basemap, title=args.title,
-                        zone_field=args.zone_field, review_lines=review_lines)
+                        zone_field=args.zone_field, review=review)
     print(f"wrote {path}")
     return 0

@@ -3,6 +3,8 @@ precision by score, how much was reviewed, and what the interval does and does n
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 
 from debrismap.aggregate.run_folder import load_run
@@ -151,3 +153,9 @@ def review_section(review_path, run_dir) -> tuple[dict, str]:
     """(summary.json section, summary.txt lines) of a review file checked against its run."""
     section = review_summary(load_review(review_path, load_run(run_dir)))
     return section, review_text(section)
+
+
+def review_html(lines: str) -> str:
+    """The review paragraph as an HTML section for `debrismap report`."""
+    return ('<h2>Checked by a person</h2>\n<pre class="note" id="review-estimate" '
+            f'style="white-space: pre-wrap">{html.escape(lines.strip())}</pre>\n')
