@@ -83,7 +83,7 @@
     if (!unit) { document.getElementById("cell-label").textContent = "no cell sampled"; return; }
     var image = data.images.cells[unit.id];
     var decision = state.cells[unit.id] || { status: "open", piles: [] };
-    frame(svg, document.getElementById("cell-image"), image, 3, 840);
+    frame(svg, document.getElementById("cell-image"), image, 3, 720);
     svg.appendChild(el("polygon", { points: image.outline.map(function (p) { return p.join(","); }).join(" "),
                                     fill: "none", stroke: "#ff2d95", "stroke-width": 2,
                                     "vector-effect": "non-scaling-stroke" }));
