@@ -60,10 +60,11 @@ def test_greg_with_constant_count_is_the_stratified_expansion_estimator():
     y = np.array([1.0, 3.0, 0.0, 2.0])
     out = greg_total(0.0, 30, np.zeros(4), y, np.array([0, 0, 1, 1]), np.array([10, 20]))
     assert out["total"][0] == pytest.approx(10 * 2 + 20 * 1)
-    # Cochran 5.6: sum N_h^2 (1 - n_h/N_h) s_h^2 / n_h, s^2 of residuals about the common mean
+    # Cochran 5.6: sum N_h^2 (1 - n_h/N_h) s_h^2 / n_h, s^2 of residuals about the weighted
+    # mean 4/3, times n / (n - 2) = 2 for the two fitted coefficients
     e0, e1 = y[:2] - 4 / 3, y[2:] - 4 / 3
     var = 100 * (1 - 2 / 10) * e0.var(ddof=1) / 2 + 400 * (1 - 2 / 20) * e1.var(ddof=1) / 2
-    assert out["se"][0] ** 2 == pytest.approx(var)
+    assert out["se"][0] ** 2 == pytest.approx(2 * var)
 
 
 def test_unjudged_cells_leave_their_stratum():

@@ -8,8 +8,9 @@ in each cell, fitted by weighted least squares with the design weights N_h / n_h
             because the fit has an intercept and uses the same weights),
 
 with the stratified residual variance  V = sum_h N_h^2 (1 - n_h / N_h) s2_e,h / n_h
-(Cochran 1977, eq. 5.6 applied to residuals) and a Student-t 95% interval whose degrees of
-freedom come from Satterthwaite's approximation. Cells the reviewer could not judge are
+(Cochran 1977, eq. 5.6 applied to residuals), the residuals' s2 scaled by n / (n - 2) for the
+two fitted coefficients (without it the interval covered 93-94% in small samples), and a
+Student-t 95% interval whose degrees of freedom come from Satterthwaite's approximation. Cells the reviewer could not judge are
 dropped from their stratum (assumed missing at random within it).
 
 Everything is vectorised over a leading "replicate" axis so the simulation test can run
@@ -65,6 +66,9 @@ def greg_total(
     s2 = np.where(n_h > 1, (e_sq - n_h * mean_h**2) / np.maximum(n_h - 1, 1.0), 0.0)
     s2 = np.maximum(s2, 0.0)
     a_h = np.where(n_h > 0, population**2 * (1 - n_h / population) / np.maximum(n_h, 1.0), 0.0)
+    # Two fitted coefficients: residuals understate the errors by about (n - 2) / n.
+    n_all = obs.sum(1).astype(float)
+    s2 = s2 * (n_all / np.maximum(n_all - 2, 1.0))[:, None]
     var = (a_h * s2).sum(1)
     se = np.sqrt(var)
     # Satterthwaite: df of a sum of independent scaled chi-squares, one per stratum.
