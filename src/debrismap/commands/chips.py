@@ -127,10 +127,9 @@ def run(args: argparse.Namespace) -> int:
     import warnings
 
     from debrismap.chips import ChipOptions, build_chips
+    from debrismap.chips.review_labels import review_pair
     from debrismap.errors import ConfigError
     from debrismap.raster import parse_bands
-
-    from debrismap.chips.review_labels import review_pair
 
     pairs = pairs_from_args(args)
     reviewed = [None] * len(pairs)
