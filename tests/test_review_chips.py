@@ -76,3 +76,18 @@ def test_review_without_decisions_is_refused(tmp_path, capsys):
     assert main(["chips", "--review", str(review), str(run_dir), "--out", str(tmp_path / "ds")]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "no label yet" in err
+
+
+def test_review_with_only_rejections_gives_hard_negative_chips(tmp_path, capsys):
+    run_dir = make_run(tmp_path / "run", clustered_piles(30, seed=7))
+    assert main(["review", str(run_dir), "--cells", "2", "--detections", "5"]) == 0
+    data = page_data(run_dir / "review.html")
+    review = tmp_path / "review.json"
+    review.write_text(json.dumps(review_doc(
+        data, {u["id"]: "no" for u in data["design"]["detections"]["sample"]}, {})), encoding="utf-8")
+    out = tmp_path / "ds"
+    assert main(["chips", "--review", str(review), str(run_dir), "--out", str(out),
+                 "--size", "32", "--overlap", "4", "--quiet"]) == 0
+    doc = yaml.safe_load((out / "dataset.yaml").read_text())
+    images = doc["counts"]["train"]["images"] + doc["counts"]["val"]["images"]
+    assert images >= 1 and doc["counts"]["train"]["boxes"] + doc["counts"]["val"]["boxes"] == 0

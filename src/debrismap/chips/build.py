@@ -55,8 +55,9 @@ def build_chips(
     sources: list[ChipSource] = []
     try:
         for k, (raster_path, labels_path) in enumerate(pairs):
-            sources.append(open_pair(Path(raster_path), Path(labels_path), opts))
-            sources[-1].reviewed = reviewed[k] if reviewed else None
+            area = reviewed[k] if reviewed else None
+            sources.append(open_pair(Path(raster_path), Path(labels_path), opts, area is not None))
+            sources[-1].reviewed = area
         check_gsds(sources, existing.get("gsd_m") if existing else None)
         if opts.gsd_m is None and not any(s.view.gsd_m for s in sources):
             warnings.warn(

@@ -33,8 +33,13 @@ class ChipSource:
     reviewed: Any = None
 
 
-def open_pair(raster_path: Path, labels_path: Path, opts: ChipOptions) -> ChipSource:
-    """Open the raster at the dataset GSD and read its labels onto the view's pixel grid."""
+def open_pair(
+    raster_path: Path, labels_path: Path, opts: ChipOptions, allow_empty: bool = False
+) -> ChipSource:
+    """Open the raster at the dataset GSD and read its labels onto the view's pixel grid.
+
+    allow_empty: a label file without features is fine (a review with only rejections).
+    """
     src = open_raster(raster_path, bands=opts.bands)
     try:
         view = src.at_gsd(opts.gsd_m)
@@ -46,6 +51,7 @@ def open_pair(raster_path: Path, labels_path: Path, opts: ChipOptions) -> ChipSo
             point_size_m=opts.point_size_m,
             image_size=(src.width, src.height),
             coco_image=raster_path.stem,
+            allow_empty=allow_empty,
         )
         if boxes.pixel:  # YOLO / COCO: pixels of the source raster
             boxes = boxes.to_world(src.transform, as_pyproj_crs(src.crs))
