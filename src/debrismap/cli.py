@@ -37,6 +37,7 @@ VERBS = [
     "timeline",
     "report",
     "evaluate",
+    "review",
     "qgis-plugin",
 ]
 

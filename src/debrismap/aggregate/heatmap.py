@@ -151,8 +151,13 @@ def run_heatmap(
     formats: tuple[str, ...] = ("png",),
     zone_field: str | None = None,
     edge_correction: bool = False,
+    extra_sections: dict[str, tuple[dict, str]] | None = None,
 ) -> HeatmapOutputs:
-    """Write counts, density COGs, the article figure, sensitivity and summary for one run."""
+    """Write counts, density COGs, the article figure, sensitivity and summary for one run.
+
+    extra_sections: name -> (summary.json section, summary.txt lines) computed by the caller
+    (e.g. the estimate from a person's review), added to the summary under that name.
+    """
 
     bad = [f for f in formats if f not in FIGURE_FORMATS]
     if bad:
@@ -169,7 +174,7 @@ def run_heatmap(
     counts_gpkg, counts_csv = writers.write_counts(analysis.grid, out)
     density_tif, rgba_tif = writers.write_density(analysis.density, out, "density")
     sens_csv, sens_png = writers.write_sensitivity(analysis, out)
-    summary_json, summary_txt = writers.write_summary(analysis, out, cell, bandwidth)
+    summary_json, summary_txt = writers.write_summary(analysis, out, cell, bandwidth, extra_sections)
     zones_gpkg = zones_csv = None
     if analysis.zones is not None:
         zones_gpkg, zones_csv = writers.write_zones(analysis.zones, out)

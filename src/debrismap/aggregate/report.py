@@ -174,6 +174,7 @@ td.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
 <h2>How many piles</h2>
 <table class="summary" id="summary-table"></table>
 <p class="note" id="range-note"></p>
+{review}
 <h2>Where</h2>
 <p><label><input type="checkbox" id="toggle-detections" checked> show detections</label></p>
 <div class="map"><img src="{base_uri}" alt="Density of debris piles over the imagery">
@@ -257,7 +258,8 @@ def _records(columns: dict, order: np.ndarray) -> list[dict]:
     return out
 
 
-def report_html(analysis, basemap=None, title: str | None = None, timeline_section: str = "") -> str:
+def report_html(analysis, basemap=None, title: str | None = None, review: str = "",
+                timeline_section: str = "") -> str:
     run = analysis.run
     base_uri, dots_uri, width, _ = _map_layers(analysis, basemap)
     cols = analysis.grid.columns()
@@ -278,6 +280,7 @@ def report_html(analysis, basemap=None, title: str | None = None, timeline_secti
         threshold=run.operating_threshold, outside=analysis.excluded_outside,
         sens_uri=_sensitivity_uri(analysis), legend_uri=_legend_uri(analysis), cell=analysis.grid.cell,
         provenance=_provenance(run.manifest), version=html.escape(__version__), data=data_json,
+        review=review,
         timeline_section=timeline_section,
     )
 
@@ -291,11 +294,14 @@ def write_report(
     basemap: str | Path | None = None,
     title: str | None = None,
     zone_field: str | None = None,
+    review: str = "",
     extra_section: str = "",
 ) -> Path:
-    """The report of a run folder; `extra_section` is HTML added after the run's own sections
-    (the timeline's, when `debrismap report --timeline` names one)."""
+    """The report of a run folder. review: HTML of a person's review's estimate
+    (debrismap.review.summary.review_html); extra_section: HTML added after the run's own
+    sections (the timeline's, when `debrismap report --timeline` names one)."""
     analysis = analyse_run(run_dir, cell, bandwidth, zones, zone_field)
     out = Path(out_path) if out_path is not None else analysis.run.path / "report.html"
     ensure_dir(out.parent)
-    return write_text(out, report_html(analysis, basemap=basemap, title=title, timeline_section=extra_section))
+    return write_text(out, report_html(analysis, basemap=basemap, title=title, review=review,
+                                       timeline_section=extra_section))

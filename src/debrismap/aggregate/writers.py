@@ -94,9 +94,15 @@ def summary_record(analysis, cell: float, bandwidth: float) -> dict:
     }
 
 
-def write_summary(analysis, out: Path, cell: float, bandwidth: float) -> tuple[Path, Path]:
-    js = write_json(out / "summary.json", summary_record(analysis, cell, bandwidth))
-    txt = write_text(out / "summary.txt", summary_text(analysis.summary, analysis.valid_area_km2))
+def write_summary(analysis, out: Path, cell: float, bandwidth: float,
+                  extra_sections: dict[str, tuple[dict, str]] | None = None) -> tuple[Path, Path]:
+    record = summary_record(analysis, cell, bandwidth)
+    text = summary_text(analysis.summary, analysis.valid_area_km2)
+    for name, (section, lines) in (extra_sections or {}).items():
+        record[name] = section
+        text += lines
+    js = write_json(out / "summary.json", record)
+    txt = write_text(out / "summary.txt", text)
     return js, txt
 
 

@@ -35,11 +35,13 @@ def build_chips(
     overwrite: bool = False,
     progress: bool = False,
     workers: int | None = None,
+    reviewed: Sequence | None = None,
 ) -> ChipDatasetSummary:
     """Build (or, with append=True, extend) a YOLO chip dataset from (raster, labels) pairs.
 
     options: the chip size, GSD, split and selection knobs (default ChipOptions()).
     workers: threads writing chips (PNG compression releases the GIL); default min(4, CPUs).
+    reviewed: per pair, None or the ReviewedArea of a person's review (chips.review_labels).
     """
     opts = options if options is not None else ChipOptions()
     opts.check()
@@ -52,8 +54,10 @@ def build_chips(
 
     sources: list[ChipSource] = []
     try:
-        for raster_path, labels_path in pairs:
-            sources.append(open_pair(Path(raster_path), Path(labels_path), opts))
+        for k, (raster_path, labels_path) in enumerate(pairs):
+            area = reviewed[k] if reviewed else None
+            sources.append(open_pair(Path(raster_path), Path(labels_path), opts, area is not None))
+            sources[-1].reviewed = area
         check_gsds(sources, existing.get("gsd_m") if existing else None)
         if opts.gsd_m is None and not any(s.view.gsd_m for s in sources):
             warnings.warn(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import shapely
 
 from debrismap.chips.grid import GridChip, block_aligned_chips, chip_window
 from debrismap.chips.options import ChipOptions
@@ -28,7 +29,7 @@ def plan_chips(
     Sets each source's unique stem and re-indexes its boxes to the dataset's class names.
     """
     stems = unique_stems(sources, existing, out_dir)
-    skipped = {"nodata": 0, "empty_not_kept": 0, "partial_boxes_only": 0}
+    skipped = {"nodata": 0, "empty_not_kept": 0, "partial_boxes_only": 0, "not_reviewed": 0}
     candidates: list[list[Candidate]] = []
     for s, stem in zip(sources, stems):
         s.stem = stem
@@ -43,6 +44,9 @@ def plan_chips(
                 s.view.transform,
                 np.array([[chip.x_off, chip.y_off, chip.x_off + opts.size, chip.y_off + opts.size]]),
             )[0]
+            if s.reviewed is not None and not _touches_review(s.reviewed, bounds, opts.size):
+                skipped["not_reviewed"] += 1
+                continue
             boxes, partial = boxes_in_chip(s.boxes, chip.x_off, chip.y_off, opts.size, opts.min_visible)
             rows.append((chip, bounds, boxes, partial))
         candidates.append(rows)
@@ -67,8 +71,8 @@ def plan_chips(
                 crs=crs_text(s.raster.crs),
                 boxes=boxes,
             )
-            if len(boxes):
-                kept.append(record)
+            if len(boxes) or (s.reviewed is not None and _holds_negative(s.reviewed, bounds)):
+                kept.append(record)  # labelled, or a hard negative the person rejected
             elif partial:
                 skipped["partial_boxes_only"] += 1
             else:
@@ -119,3 +123,17 @@ def boxes_in_chip(
         pixel=True,
     )
     return chip, bool((touching & ~keep).any())
+
+
+def _touches_review(reviewed, bounds: np.ndarray, size: int) -> bool:
+    """Whether a chip's world box overlaps the reviewed area by at least one pixel's area."""
+    box = shapely.box(*bounds)
+    return bool(shapely.intersection(box, reviewed.area).area >= box.area / size**2)
+
+
+def _holds_negative(reviewed, bounds: np.ndarray) -> bool:
+    """Whether a rejected detection's centre lies in the chip: a hard negative, always kept."""
+    x0, x1 = sorted((bounds[0], bounds[2]))
+    y0, y1 = sorted((bounds[1], bounds[3]))
+    xy = reviewed.negatives
+    return bool(((xy[:, 0] >= x0) & (xy[:, 0] < x1) & (xy[:, 1] >= y0) & (xy[:, 1] < y1)).any())

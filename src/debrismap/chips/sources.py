@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -27,10 +28,18 @@ class ChipSource:
     view: RasterView
     boxes: Boxes  # pixel boxes of the view
     stem: str = ""  # unique in the dataset; set when the chips are planned
+    # From a person's review (chips.review_labels.ReviewedArea): chips only where it touches,
+    # pixels outside it blanked, rejected detections kept as hard negatives.
+    reviewed: Any = None
 
 
-def open_pair(raster_path: Path, labels_path: Path, opts: ChipOptions) -> ChipSource:
-    """Open the raster at the dataset GSD and read its labels onto the view's pixel grid."""
+def open_pair(
+    raster_path: Path, labels_path: Path, opts: ChipOptions, allow_empty: bool = False
+) -> ChipSource:
+    """Open the raster at the dataset GSD and read its labels onto the view's pixel grid.
+
+    allow_empty: a label file without features is fine (a review with only rejections).
+    """
     src = open_raster(raster_path, bands=opts.bands)
     try:
         view = src.at_gsd(opts.gsd_m)
@@ -42,6 +51,7 @@ def open_pair(raster_path: Path, labels_path: Path, opts: ChipOptions) -> ChipSo
             point_size_m=opts.point_size_m,
             image_size=(src.width, src.height),
             coco_image=raster_path.stem,
+            allow_empty=allow_empty,
         )
         if boxes.pixel:  # YOLO / COCO: pixels of the source raster
             boxes = boxes.to_world(src.transform, as_crs(src.crs))

@@ -11,8 +11,15 @@ labels. Train/val are split by --block-size metre blocks, never by chip, so no p
 both. dataset.yaml (written last) feeds `debrismap train`; chips.csv maps every chip back to
 its raster and place.
 
+With --review REVIEW RUN_DIR (repeatable), a person's review (review.json from `debrismap
+review`) becomes labels on the run's own raster: confirmed detections and clicked piles (boxes
+of the typical size of nearby detections) are boxes, rejected detections hard-negative chips;
+chips are cut only where the person looked, and pixels nobody checked are blanked. The labels
+are also written beside the review file (REVIEW.labels.gpkg). See docs/training.md.
+
 examples:
   debrismap chips city.tif city.labels.geojson --out datasets/city
+  debrismap chips --review review.json runs/city --out datasets/city-reviewed
   debrismap chips a.tif b.tif --labels a.gpkg b.gpkg --out ds --gsd 0.5
   debrismap chips c.tif c.labels.txt --out ds --append
 """
@@ -38,6 +45,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--pair", nargs=2, action="append", metavar=("RASTER", "LABELS"), default=[],
         help="one raster and its labels (repeatable)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--review", nargs=2, action="append", metavar=("REVIEW", "RUN_DIR"), default=[],
+        help="a review.json and the run it reviews: reviewed piles as labels (repeatable)",
     )  # fmt: skip
     parser.add_argument("--out", required=True, type=Path, metavar="DIR", help="dataset folder")
     parser.add_argument("--size", type=int, default=256, help="chip side in pixels (default 256)")
@@ -100,8 +111,8 @@ def pairs_from_args(args: argparse.Namespace) -> list[tuple[Path, Path]]:
             )
         pairs += [(inputs[i], inputs[i + 1]) for i in range(0, len(inputs), 2)]
     pairs += [(Path(r), Path(lab)) for r, lab in args.pair]
-    if not pairs:
-        raise ConfigError("no input: give RASTER LABELS, or --pair RASTER LABELS")
+    if not pairs and not getattr(args, "review", None):
+        raise ConfigError("no input: give RASTER LABELS, --pair RASTER LABELS or --review REVIEW RUN_DIR")
     for _raster, labels in pairs:
         if labels.suffix.lower() in RASTER_SUFFIXES:
             raise ConfigError(
@@ -116,10 +127,20 @@ def run(args: argparse.Namespace) -> int:
     import warnings
 
     from debrismap.chips import ChipOptions, build_chips
+    from debrismap.chips.review_labels import review_pair
     from debrismap.errors import ConfigError
     from debrismap.raster import parse_bands
 
     pairs = pairs_from_args(args)
+    reviewed = [None] * len(pairs)
+    for review_file, run_dir in args.review:
+        raster, labels, area = review_pair(review_file, run_dir)
+        pairs.append((raster, labels))
+        reviewed.append(area)
+        c = area.counts
+        print(f"{review_file}: {c['labels']} labels from confirmed detections and "
+              f"{c['clicked']} clicked piles, {c['rejected']} rejected detections as hard "
+              f"negatives ({labels})")
     if args.workers is not None and args.workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {args.workers}")
 
@@ -153,6 +174,7 @@ def run(args: argparse.Namespace) -> int:
             overwrite=args.overwrite,
             progress=not args.quiet,
             workers=args.workers,
+            reviewed=reviewed if args.review else None,
         )
     c = summary.counts
     added = len(summary.chips)

@@ -12,6 +12,7 @@ examples:
   debrismap heatmap runs/city-2023-02-10
   debrismap heatmap runs/city --credit "© Airbus DS 2023" --title "Debris piles, 10 Feb" --format png,pdf
   debrismap heatmap runs/city --zones districts.gpkg --cell 250 --bandwidth 150 --out maps/
+  debrismap heatmap runs/city --review review.json
 """
 
 from __future__ import annotations
@@ -39,17 +40,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", default="png", metavar="LIST",
                         help="figure formats, comma separated: png,svg,pdf (png always written)")
     parser.add_argument("--out", metavar="DIR", help="output folder (default: RUN_DIR)")
+    parser.add_argument("--review", metavar="FILE",
+                        help="review.json exported from `debrismap review`'s page: adds the total "
+                        "estimated from the reviewed sample (95%% interval) and precision by score")
 
 
 def run(args: argparse.Namespace) -> int:
     from debrismap.aggregate.heatmap import run_heatmap
 
     formats = tuple(f.strip().lower() for f in args.format.split(",") if f.strip())
+    sections = {}
+    if args.review:  # checked before anything is written: a wrong review file changes nothing
+        from debrismap.review.summary import review_section
+
+        sections["review"] = review_section(args.review, args.run_dir)
     outputs = run_heatmap(
         args.run_dir, cell=args.cell, bandwidth=args.bandwidth, zones=args.zones,
         basemap=args.basemap, title=args.title, credit=args.credit, out_dir=args.out,
         date=args.date, dots=args.dots, formats=formats, zone_field=args.zone_field,
-        edge_correction=args.edge_correction,
+        edge_correction=args.edge_correction, extra_sections=sections,
     )
     print(outputs.summary_txt.read_text(encoding="utf-8"), end="")
     print(f"wrote {', '.join(p.name for p in outputs.figures)}, counts, density and summary to {outputs.out_dir}")

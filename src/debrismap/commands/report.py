@@ -30,6 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--title", help="page title")
     parser.add_argument("--timeline", metavar="DIR",
                         help="a folder written by `debrismap timeline`: adds its section (chart, map, dates)")
+    parser.add_argument("--review", metavar="FILE",
+                        help="review.json from `debrismap review`: adds the estimate from the "
+                        "person's review (total with a 95%% interval, precision by score)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -45,8 +48,9 @@ def run(args: argparse.Namespace) -> int:
     )
 
     if is_timeline_folder(args.run_dir):  # a timeline folder: its page alone
-        run_only = [flag for flag, value in (("--timeline", args.timeline), ("--zones", args.zones),
-                                             ("--zone-field", args.zone_field), ("--basemap", args.basemap))
+        run_only = [flag for flag, value in (("--timeline", args.timeline), ("--review", args.review),
+                                             ("--zones", args.zones), ("--zone-field", args.zone_field),
+                                             ("--basemap", args.basemap))
                     if value]
         if run_only:
             raise ConfigError(f"{args.run_dir} is a timeline folder: {', '.join(run_only)} apply to a run folder")
@@ -54,9 +58,14 @@ def run(args: argparse.Namespace) -> int:
         ensure_dir(out.parent)
         print(f"wrote {write_text(out, timeline_page(args.run_dir, args.title))}")
         return 0
+    review = ""
+    if args.review:  # checked before anything is written
+        from debrismap.review.summary import review_html, review_section
+
+        review = review_html(review_section(args.review, args.run_dir)[1])
     section = timeline_section(args.timeline) if args.timeline else ""
     path = write_report(args.run_dir, args.out, cell=args.cell, bandwidth=args.bandwidth,
                         zones=args.zones, basemap=args.basemap, title=args.title,
-                        zone_field=args.zone_field, extra_section=section)
+                        zone_field=args.zone_field, review=review, extra_section=section)
     print(f"wrote {path}")
     return 0
