@@ -11,7 +11,13 @@ from test_heatmap_fixtures import BOX_M, UTM, clustered_piles, make_run
 
 from debrismap.aggregate.heatmap import analyse_run
 from debrismap.aggregate.sensitivity import add_calibrated_estimate, count_summary, summary_text
-from debrismap.calibration import CountCalibration, calibration_path, read_calibration, tally_scene
+from debrismap.calibration import (
+    CountCalibration,
+    SceneTally,
+    calibration_path,
+    read_calibration,
+    tally_scene,
+)
 from debrismap.vector_io import write_vector
 
 EDGES = np.array([0.05, 0.2, 1.0])
@@ -51,6 +57,10 @@ def test_table_round_trips_through_its_sidecar_json(tmp_path):
     again = CountCalibration.from_dict(read_calibration(model))
     assert again.estimate(np.array([0.1, 0.5])) == table.estimate(np.array([0.1, 0.5]))
     assert read_calibration(tmp_path / "none.onnx") is None  # no sidecar: no calibration
+    other = {**table.to_dict(), "notes": {"model_sha256": "0" * 64}}
+    calibration_path(model).write_text(json.dumps(other))
+    assert read_calibration(model, model_sha256="1" * 64) is None  # measured on another model file
+    assert read_calibration(model, model_sha256="0" * 64) is not None
     calibration_path(model).write_text("{not json")
     assert read_calibration(model) is None  # a broken sidecar is no calibration, not a crash
 
@@ -163,3 +173,21 @@ def test_detect_copies_the_model_calibration_into_run_json(tmp_path):
                  "--no-heatmap", "--quiet"]) == 0
     run = json.loads((tmp_path / "run" / "run.json").read_text())
     assert CountCalibration.from_dict(run["model"]["calibration"]).recall(0.05) == pytest.approx(0.4)
+
+
+def test_interval_spans_the_backgrounds_when_the_detector_varies_between_them():
+    """Scenes from two backgrounds, recall 0.15 on one and 0.45 on the other: the interval of a new
+    place covers what either background's table would say, the pooled resampling does not."""
+    rng = np.random.default_rng(5)
+    edges = np.array([0.05, 0.2, 0.4, 1.0])
+    scenes = [tally_scene(f"{g}{k}", *simulated_scene(rng, recall=r), edges=edges, group=g)
+              for g, r in (("dim", 0.15), ("bright", 0.45)) for k in range(6)]
+    grouped = CountCalibration(edges, scenes, 0.05)
+    pooled = CountCalibration(edges, [SceneTally(s.name, s.tp, s.fp, s.truth_best, s.n_truth) for s in scenes], 0.05)
+    scores = simulated_scene(np.random.default_rng(99), recall=0.3)[0]
+    g, p = grouped.estimate(scores), pooled.estimate(scores)
+    assert g["central"] == p["central"]  # the central figure is the pooled table's either way
+    per_background = [CountCalibration(edges, [s for s in scenes if s.group == name], 0.05).estimate(scores)["central"]
+                      for name in ("dim", "bright")]
+    assert g["low"] <= min(per_background) and max(per_background) <= g["high"]
+    assert g["high"] - g["low"] > p["high"] - p["low"]

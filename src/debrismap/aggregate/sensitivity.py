@@ -129,9 +129,10 @@ def add_calibrated_estimate(summary: dict, calibration: dict | None, scores: np.
     summary["meaning"]["calibrated"] = (
         f"sum over the {estimate['boxes_counted']:,} boxes scoring >= {estimate['threshold']:.2f} of the "
         f"calibration's precision at their score, divided by its recall {estimate['recall']:.2f} at that "
-        f"threshold; measured on {len(table.scenes)} held-out composite scenes (real backgrounds, "
-        "synthetic piles), so it holds for imagery and piles like those; the interval adds the "
-        "calibration's own uncertainty and this count's sampling noise"
+        f"threshold; measured on {len(table.scenes)} held-out composite scenes "
+        f"({table.imagery.get('kind') or 'real backgrounds, synthetic piles'}), so it holds for imagery "
+        "and piles like those; the interval adds the calibration's own uncertainty, how much the "
+        "detector varied between the calibration's backgrounds, and this count's sampling noise"
     )
     return summary
 

@@ -250,7 +250,7 @@ def _run_locked(paths: list[Path], out: Path, settings: DetectSettings, started:
                       "threads_per_session": session.threads_per_session, "unlabelled": settings.unlabelled is not None,
                       "score_threshold": meta.score_threshold, "validation": session.validation,
                       "box_decoding": "debrismap" if meta.head is not None else "in the model graph",
-                      "calibration": read_calibration(model_path)},
+                      "calibration": read_calibration(model_path, model_sha)},
             "thresholds": thresholds,
             "tiling": tiling,
             "aoi": str(aoi.path) if aoi else None,
