@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 import shapely
+import tomllib
+from test_detect_oracle import build_oracle, draw_squares, write_raster
 from test_heatmap_fixtures import BOX_M, UTM, clustered_piles, make_run
 
 from debrismap.aggregate.heatmap import analyse_run
@@ -18,6 +21,8 @@ from debrismap.calibration import (
     read_calibration,
     tally_scene,
 )
+from debrismap.cli import main
+from debrismap.detect.model_file import file_sha256, find_default_model
 from debrismap.vector_io import write_vector
 
 EDGES = np.array([0.05, 0.2, 1.0])
@@ -162,10 +167,6 @@ def test_heatmap_summary_gets_a_real_high_and_the_calibrated_estimate(tmp_path):
 
 
 def test_detect_copies_the_model_calibration_into_run_json(tmp_path):
-    from test_detect_oracle import build_oracle, draw_squares, write_raster
-
-    from debrismap.cli import main
-
     model = build_oracle(tmp_path / "oracle.onnx")
     calibration_path(model).write_text(json.dumps(hand_table().to_dict()))
     raster = write_raster(tmp_path / "scene.tif", draw_squares(64, 64, [(10, 10)]))
@@ -191,3 +192,16 @@ def test_interval_spans_the_backgrounds_when_the_detector_varies_between_them():
                       for name in ("dim", "bright")]
     assert g["low"] <= min(per_background) and max(per_background) <= g["high"]
     assert g["high"] - g["low"] > p["high"] - p["low"]
+
+
+def test_bundled_models_carry_their_own_calibration_in_the_wheel():
+    root = Path(__file__).resolve().parents[1]
+    include = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["hatch"]["build"]["targets"]["wheel"][
+        "force-include"]
+    for device in ("cpu", "cuda"):
+        model = find_default_model(device)
+        table = read_calibration(model, file_sha256(model))
+        assert table is not None, f"{model.name}: no calibration measured on this file"
+        assert CountCalibration.from_dict(table).imagery["gsd_m_max"] >= 0.45
+        name = calibration_path(model).name
+        assert include[f"models/{name}"] == f"debrismap/models/{name}"
