@@ -1,6 +1,10 @@
-# CPU inference image: the base install only (onnxruntime + rasterio + numpy), no torch.
+# CPU inference image: the base install (onnxruntime + rasterio + numpy + dask.distributed) and
+# the [cluster] extra (dask-jobqueue, for `batch --cluster slurm`); no torch.
 #   docker build -t debrismap .
 #   docker run --rm -v "$PWD:/data" debrismap detect /data/city.tif --out /data/run
+#   docker run --rm -v "$PWD:/data" debrismap batch /data/scenes --out /data/runs
+# The same image is a Dask worker for `batch --scheduler` (the data at the same path everywhere):
+#   docker run --rm --network host -v /data:/data --entrypoint dask debrismap worker tcp://HOST:8786 --nthreads 1
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -14,10 +18,12 @@ RUN pip install --no-cache-dir uv
 WORKDIR /opt/debrismap
 # Dependencies first (cached layer), then the project itself.
 COPY pyproject.toml uv.lock README.md LICENSE ./
-RUN uv sync --locked --no-install-project --no-editable
+RUN uv sync --locked --extra cluster --no-install-project --no-editable
 COPY src ./src
 COPY models ./models
-RUN uv sync --locked --no-editable \
+# the QGIS plugin ships inside the wheel (`debrismap qgis-plugin` builds its zip from it)
+COPY qgis ./qgis
+RUN uv sync --locked --extra cluster --no-editable \
     && .venv/bin/debrismap --version
 
 ENV PATH="/opt/debrismap/.venv/bin:$PATH"

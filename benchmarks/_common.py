@@ -79,13 +79,13 @@ def versions(extra: tuple[str, ...] = ()) -> dict:
         import rasterio
 
         out["gdal"] = rasterio.__gdal_version__
-    except Exception:
+    except Exception:  # noqa: BLE001 - a version we cannot read is left out, not fatal
         pass
     try:
         import onnxruntime
 
         out["onnxruntime_providers"] = onnxruntime.get_available_providers()
-    except Exception:
+    except Exception:  # noqa: BLE001 - as above
         pass
     return out
 

@@ -23,8 +23,9 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _common  # noqa: E402
-import scenes  # noqa: E402
+import _common
+import scenes
+
 
 def composite_backgrounds() -> list[tuple[str, Path]]:
     """The scenes the training recipe holds out for evaluation (its HELD_OUT list).

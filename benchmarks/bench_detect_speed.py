@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _common  # noqa: E402
+import _common
 
 BASE_SIZE = 2048
 
@@ -97,7 +97,7 @@ def export_random_yolov8n(path: Path) -> None:
     import torch
     from ultralytics.nn.tasks import DetectionModel
 
-    from debrismap.model_meta import ModelMetadata
+    from debrismap.model.metadata import ModelMetadata
 
     model = DetectionModel("yolov8n.yaml", nc=1, verbose=False).eval()
     for module in model.modules():

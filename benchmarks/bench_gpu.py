@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _common  # noqa: E402
+import _common
 
 
 def gpu_available() -> tuple[bool, str]:
@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
             for batch in [int(b) for b in args.batches.split(",")]:
                 try:
                     row = inference_throughput(path, provider, options, batch, args.iters, warmup=10)
-                except Exception as exc:  # a provider that fails to initialise is a result too
+                except Exception as exc:  # noqa: BLE001 - a provider that fails to initialise is a result too
                     row = {"provider_requested": provider, "batch": batch, "error": f"{type(exc).__name__}: {exc}"}
                 row["config"] = label
                 if row.get("provider_used") and row["provider_used"] != provider:

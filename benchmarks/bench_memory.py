@@ -22,8 +22,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _common  # noqa: E402
-import scenes  # noqa: E402
+import _common
+import scenes
 
 
 def peak_rss(cmd: list[str], interval: float) -> tuple[float, float, int]:

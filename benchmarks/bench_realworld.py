@@ -22,8 +22,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _common  # noqa: E402
-import scenes  # noqa: E402
+import _common
+import scenes
 
 
 def load_run(run_dir: Path, score: float | None):

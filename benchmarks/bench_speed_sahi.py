@@ -36,13 +36,13 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _common  # noqa: E402
+import _common
 
 
 def model_metadata(onnx_path: Path):
     import onnx
 
-    from debrismap.model_meta import ModelMetadata
+    from debrismap.model.metadata import ModelMetadata
 
     proto = onnx.load(str(onnx_path), load_external_data=False)
     return ModelMetadata.from_props({p.key: p.value for p in proto.metadata_props}, source=str(onnx_path))
@@ -66,7 +66,7 @@ def ultralytics_pt(checkpoint: Path, out: Path) -> Path:
 
 def onnx_for_ultralytics(onnx_path: Path, out: Path, meta) -> Path:
     """A copy in ultralytics' layout: the box decoding put back in the graph (the same weights and
-    quantisation, model_head.join_box_decoding) if the file has it outside, and ultralytics' keys."""
+    quantisation, model.graph_surgery.join_box_decoding) if the file has it outside, and ultralytics' keys."""
     import onnx
     import torch_twin
 
@@ -265,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
 def _precision_of(model: Path) -> str:
     import onnx
 
-    from debrismap.model_meta import PREFIX
+    from debrismap.model.metadata import PREFIX
 
     props = {p.key: p.value for p in onnx.load(str(model), load_external_data=False).metadata_props}
     return props.get(PREFIX + "precision", "fp32")

@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     import onnx
     import torch
 
-    from debrismap.model_meta import ModelMetadata
+    from debrismap.model.metadata import ModelMetadata
     from debrismap.train.model import build_detection_model, set_export_mode
 
     args.out.mkdir(parents=True, exist_ok=True)

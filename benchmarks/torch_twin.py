@@ -96,8 +96,8 @@ def decoded_layout(onnx_path: Path):
     """The file's ModelProto with its box decoding in the graph (ultralytics' output layout)."""
     import onnx
 
-    from debrismap.model_head import join_box_decoding
-    from debrismap.model_meta import ModelMetadata
+    from debrismap.model.graph_surgery import join_box_decoding
+    from debrismap.model.metadata import ModelMetadata
 
     proto = onnx.load(str(onnx_path))
     meta = ModelMetadata.from_props({p.key: p.value for p in proto.metadata_props}, source=str(onnx_path))
@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import onnx
 
-    from debrismap.model_meta import ModelMetadata
+    from debrismap.model.metadata import ModelMetadata
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("onnx", type=Path, help="an fp32 ONNX file written by debrismap export")

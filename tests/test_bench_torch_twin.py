@@ -17,7 +17,7 @@ import torch_twin
 def _metadata(path: Path):
     import onnx
 
-    from debrismap.model_meta import ModelMetadata
+    from debrismap.model.metadata import ModelMetadata
 
     props = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
     return ModelMetadata.from_props(props, source=str(path))

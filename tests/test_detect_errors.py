@@ -65,7 +65,7 @@ def test_corrupt_model(assets, tmp_path, capsys, damage):
 def test_model_shape_disagrees_with_metadata(assets, tmp_path, capsys):
     import onnx
 
-    from debrismap.model_meta import ModelMetadata
+    from debrismap.model.metadata import ModelMetadata
 
     model = onnx.load(str(assets["model"]))
     del model.metadata_props[:]
@@ -225,3 +225,22 @@ def test_cuda_request_without_cuda_falls_back_with_a_message(assets, tmp_path, c
     assert "CUDA was requested" in err and "CPU" in err
     run = json.loads((tmp_path / "run" / "run.json").read_text())
     assert run["model"]["device"] == "cpu"
+
+
+def test_non_raster_input_exits_with_one_line_in_a_real_process(tmp_path):
+    """In a real process, with the bundled model (two CPU sessions, the second still being built
+    when the input fails): one line and exit 2, not a native abort (exit 134) from a session
+    thread outliving the interpreter."""
+    import subprocess
+    import sys
+
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not imagery\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "debrismap", "detect", str(notes), "--out", str(tmp_path / "run"), "--threads", "2"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        f"debrismap detect: error: {notes}: not a raster GDAL can read (unrecognised format)"
+    ]

@@ -30,7 +30,7 @@ def build_oracle(path: Path, size: int = S, k: int = K, metadata: bool = True, g
     import onnx
     from onnx import TensorProto, helper
 
-    from debrismap.model_meta import ModelMetadata
+    from debrismap.model.metadata import ModelMetadata
 
     side = size + k - 1  # window positions -(k - 1) .. size - 1 along each axis
     a = side * side

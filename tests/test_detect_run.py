@@ -53,33 +53,42 @@ def test_objects_across_tile_borders_reported_exactly_once(oracle, tmp_path, ove
 
 
 ROTATED = Affine.rotation(20) @ Affine(GSD, 0, 0, 0, -GSD, 0)
+# Well under half a pixel: a pixel-centre / pixel-corner mix-up (0.5 px) cannot pass.
+GEOREF_TOLERANCE_PX = 0.05
 
 
 @pytest.mark.parametrize(
-    "crs, transform",
+    "crs, transform, scale",
     [
-        ("EPSG:32637", Affine(GSD, 0, 500000.0, 0, -GSD, 4000000.0)),
-        ("EPSG:4326", Affine(GSD / 111320.0, 0, 39.0, 0, -GSD / 110574.0, 1.0)),
-        ("EPSG:3857", Affine(GSD, 0, 4341000.0, 0, -GSD, 110000.0)),
-        ("EPSG:32637", Affine.translation(500000.0, 4000000.0) @ ROTATED),
+        ("EPSG:32637", Affine(GSD, 0, 500000.0, 0, -GSD, 4000000.0), 1),
+        ("EPSG:4326", Affine(GSD / 111320.0, 0, 39.0, 0, -GSD / 110574.0, 1.0), 1),
+        ("EPSG:3857", Affine(GSD, 0, 4341000.0, 0, -GSD, 110000.0), 1),
+        ("EPSG:32637", Affine.translation(500000.0, 4000000.0) @ ROTATED, 1),
+        ("EPSG:32637", Affine(GSD, 0, 500000.0, 0, GSD, 3990000.0), 1),  # south-up: rows run north
+        # twice finer than the model, rotated: detect averages it down 2x on the rotated grid
+        ("EPSG:32637", Affine.translation(500000.0, 4000000.0) @ ROTATED @ Affine.scale(0.5), 2),
     ],
-    ids=["utm", "wgs84", "webmercator", "rotated"],
+    ids=["utm", "wgs84", "webmercator", "rotated", "south-up", "rotated-resampled"],
 )
-def test_known_world_positions_come_back_within_one_pixel(oracle, tmp_path, crs, transform):
+def test_known_world_positions_come_back_to_a_twentieth_of_a_pixel(oracle, tmp_path, crs, transform, scale):
     import shapely
     from pyproj import Transformer
 
     from debrismap.vector_io import read_vector
 
     corners = [(20, 30), (70, 71), (150, 20), (33, 160), (180, 180)]
-    raster = write_raster(tmp_path / "r.tif", draw_squares(200, 200, corners), transform, crs=crs)
-    run_detect([raster], tmp_path / "run", _settings(oracle))
+    # In source pixels: at scale 2 every square is 2K px wide on even corners, exactly K px once averaged.
+    source_corners = [(x * scale, y * scale) for x, y in corners]
+    raster = write_raster(tmp_path / "r.tif", draw_squares(200 * scale, 200 * scale, source_corners, k=K * scale),
+                          transform, crs=crs)
+    result = run_detect([raster], tmp_path / "run", _settings(oracle))
+    assert result.manifest["inputs"][0]["view"]["width"] == 200  # resampled when scale is 2
     got = _pixel_centres(tmp_path / "run", transform)
-    want = np.array([(x + K / 2, y + K / 2) for x, y in corners], float)
+    want = np.array([(x + K * scale / 2, y + K * scale / 2) for x, y in source_corners], float)
     got = got[np.lexsort((got[:, 0], got[:, 1]))]
     want = want[np.lexsort((want[:, 0], want[:, 1]))]
     assert len(got) == len(want)
-    assert np.abs(got - want).max() < 1.0
+    assert np.abs(got - want).max() < GEOREF_TOLERANCE_PX
     # The web GeoJSON is EPSG:4326 and puts the same piles in the same places.
     gj = read_vector(tmp_path / "run" / "detections.geojson")
     lonlat = shapely.get_coordinates(shapely.centroid(gj.geometries))
@@ -88,7 +97,7 @@ def test_known_world_positions_come_back_within_one_pixel(oracle, tmp_path, crs,
     inv = ~transform
     px = np.column_stack([inv.a * X + inv.b * Y + inv.c, inv.d * X + inv.e * Y + inv.f])
     px = px[np.lexsort((px[:, 0], px[:, 1]))]
-    assert np.abs(px - want).max() < 1.0
+    assert np.abs(px - want).max() < GEOREF_TOLERANCE_PX
     doc = json.loads((tmp_path / "run" / "detections.geojson").read_text())
     assert all("score" in f["properties"] for f in doc["features"])
 

@@ -11,7 +11,7 @@ from debrismap.detect.coverage import CELL, CoverageGrid, core_cell_counts
 from debrismap.detect.decode import decode_batch
 from debrismap.detect.nms import nms
 from debrismap.detect.preprocess import FILL_VALUE, Preprocessor
-from debrismap.model_meta import ModelMetadata
+from debrismap.model.metadata import ModelMetadata
 
 
 def greedy_nms_reference(boxes, scores, iou, groups):

@@ -7,9 +7,9 @@ import pytest
 import shapely
 
 from debrismap.evaluate import EvaluationOptions, evaluate_boxes
-from debrismap.geometry.boxes import iou_matrix, overlapping_pairs
 from debrismap.evaluate.counting import bootstrap_ci, count_metrics
 from debrismap.evaluate.matching import average_precision, greedy_match
+from debrismap.geometry.boxes import iou_matrix, overlapping_pairs
 
 
 def grid_boxes(n: int, side: float = 5.0, spacing: float = 20.0) -> np.ndarray:
@@ -142,9 +142,9 @@ def naive_match(dets, scores, truths, thr):
     for d in np.argsort(-scores, kind="stable"):
         best, best_iou = -1, thr - 1e-12
         for t in range(len(truths)):
-            if not taken[t] and ious[d, t] >= best_iou and ious[d, t] > 0:
-                if best == -1 or ious[d, t] > ious[d, best]:
-                    best, best_iou = t, ious[d, t]
+            if (not taken[t] and ious[d, t] >= best_iou and ious[d, t] > 0
+                    and (best == -1 or ious[d, t] > ious[d, best])):
+                best, best_iou = t, ious[d, t]
         if best >= 0:
             taken[best] = True
             out[d] = best

@@ -81,11 +81,19 @@ def test_geographic_detections_are_matched_in_utm(tmp_path):
     world = to_world(pixel_boxes())
     truth = tmp_path / "truth.gpkg"
     write_vector(truth, shapely.box(*world.T), UTM)
+    # detections in EPSG:4326 (as detections.geojson is), truth in UTM: matched in the metric frame
+    from pyproj import Transformer
+
+    to_lonlat = Transformer.from_crs(UTM, "EPSG:4326", always_xy=True)
+    boxes = shapely.box(*world.T)
+    lonlat = shapely.transform(boxes, lambda xy: np.column_stack(to_lonlat.transform(xy[:, 0], xy[:, 1])))
+    assert shapely.bounds(lonlat)[:, 0].max() < 180  # really degrees
     dets = tmp_path / "detections.geojson"
-    write_vector(dets, shapely.box(*world.T), UTM, {"score": np.full(len(world), 0.8)})
+    write_vector(dets, lonlat, "EPSG:4326", {"score": np.full(len(world), 0.8)})
     r = evaluate_paths(dets, truth, resamples=50)
     assert r["frame"]["epsg"] == 32615
-    assert r["metrics"]["operating_point"]["recall"] == 1.0
+    op = r["metrics"]["operating_point"]
+    assert (op["tp"], op["fp"], op["fn"], op["recall"]) == (len(world), 0, 0, 1.0)
 
 
 def test_yolo_pixel_truth_is_georeferenced_with_the_raster(tmp_path):

@@ -16,7 +16,7 @@ onnx = pytest.importorskip("onnx")
 
 from debrismap.cli import main
 from debrismap.errors import ModelError
-from debrismap.model_meta import PREFIX, REQUIRED_KEYS, ModelMetadata
+from debrismap.model.metadata import PREFIX, REQUIRED_KEYS, ModelMetadata
 from debrismap.train.toy import make_toy_dataset
 
 
@@ -69,7 +69,7 @@ def test_export_writes_contract_model(checkpoint, tmp_path, capsys):
     y = session.run(None, {"images": np.random.rand(3, 3, 128, 128).astype(np.float32)})[0]
     anchors = (128 // 4) ** 2 + (128 // 8) ** 2 + (128 // 16) ** 2 + (128 // 32) ** 2  # yolov8-p2, train's default
     assert y.shape == (3, 5, anchors)
-    assert 0 <= y[:, 4].min() and y[:, 4].max() <= 1  # probabilities, after sigmoid
+    assert y[:, 4].min() >= 0 and y[:, 4].max() <= 1  # probabilities, after sigmoid
     report = json.loads(out.with_suffix(".export.json").read_text())
     assert report["parity"]["max_rel_diff"] <= 1e-3 and report["parity"]["min_iou"] >= 0.99
     # the file's own val precision/recall travel with it, for detect's run.json and the heatmap
@@ -102,9 +102,9 @@ def test_export_moves_box_decoding_out_of_the_graph(checkpoint, tmp_path, capsys
     a, b = ModelSession(split), ModelSession(decoded)
     # a barely trained head: compare many low-scoring boxes, at a floor no score sits next to
     # (float rounding may put a score equal to the floor on either side)
-    from debrismap.export import _comparison_floor
+    from debrismap.export.split_check import comparison_floor
 
-    floor = _comparison_floor(b.run(batch)[0][:, 4:, :].max(axis=1), 0.01)
+    floor = comparison_floor(b.run(batch)[0][:, 4:, :].max(axis=1), 0.01)
     # NMS at IoU 0.999 keeps every distinct box: with near-equal scores, which of two
     # overlapping boxes a real NMS keeps is a coin toss between the decodings
     got = decode_batch(a.run(batch), floor, 0.999, a.metadata.head)
@@ -125,7 +125,9 @@ def test_export_converts_an_onnx_file_both_ways(checkpoint, tmp_path):
     assert main(["export", str(split), "--out", str(joined), "--decoded-output"]) == 0
     assert main(["export", str(joined), "--out", str(again)]) == 0
     batch = np.random.default_rng(2).random((2, 3, 128, 128), dtype=np.float32)
-    run = lambda p: ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]).run(None, {"images": batch})  # noqa: E731
+    def run(p):
+        return ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]).run(None, {"images": batch})
+
     assert [o.shape for o in run(joined)] == [(2, 5, 32 * 32 + 16 * 16 + 8 * 8 + 4 * 4)]
     for x, y in zip(run(split), run(again)):  # split -> joined -> split: the same graph outputs
         np.testing.assert_array_equal(x, y)
@@ -135,36 +137,38 @@ def test_export_converts_an_onnx_file_both_ways(checkpoint, tmp_path):
 
 
 def test_failed_parity_leaves_no_file(checkpoint, tmp_path, monkeypatch):
-    from debrismap import export
+    from debrismap.export import pipeline
+    from debrismap.export.parity import Tolerance
 
-    monkeypatch.setattr(
-        export, "FP32_TOLERANCE", export.Tolerance(raw_rel=-1.0, box_iou=0.99, score_abs=1e-3)
-    )
+    monkeypatch.setattr(pipeline, "FP32_TOLERANCE", Tolerance(raw_rel=-1.0, box_iou=0.99, score_abs=1e-3))
     out = tmp_path / "model.onnx"
     with pytest.raises(ModelError, match="parity check failed"):
-        export.export_onnx(checkpoint["ckpt"], out)
+        pipeline.export_onnx(checkpoint["ckpt"], out)
     assert list(tmp_path.iterdir()) == []  # neither the model nor a temp folder is left
 
 
 def test_parity_detects_a_different_model(checkpoint, tmp_path):
     """check_parity itself fails when the ONNX graph is not the torch model."""
-    from debrismap import export
+    from debrismap.export.checkpoint import load_torch_model
+    from debrismap.export.parity import FP32_TOLERANCE, check_parity
+    from debrismap.export.samples import parity_images
+    from debrismap.export.to_onnx import torch_to_onnx
 
-    model, hp = export.load_torch_model(checkpoint["ckpt"])
+    model, hp = load_torch_model(checkpoint["ckpt"])
     path = tmp_path / "m.onnx"
-    export._torch_to_onnx(model, 128, 17, path, half=False)
-    batch, source = export.parity_images(hp, 128)
-    export.check_parity(model, path, batch, hp, export.FP32_TOLERANCE, source)
+    torch_to_onnx(model, 128, 17, path, half=False)
+    batch, source = parity_images(hp, 128)
+    check_parity(model, path, batch, hp, FP32_TOLERANCE, source)
     with torch.no_grad():  # perturb the torch side after export
         for layer in (model.model[-1].cv2[0][-1], model.model[-1].cv3[0][-1]):
             layer.weight.normal_(0, 1)  # a different finest-level head: boxes and scores move
             layer.bias.normal_(0, 1)
     with pytest.raises(ModelError, match="parity check failed"):
-        export.check_parity(model, path, batch, hp, export.FP32_TOLERANCE, source)
+        check_parity(model, path, batch, hp, FP32_TOLERANCE, source)
 
 
 def test_export_int8_measures_agreement(checkpoint, tmp_path):
-    from debrismap.export import export_onnx
+    from debrismap.export.pipeline import export_onnx
 
     out = tmp_path / "int8.onnx"
     report = export_onnx(checkpoint["ckpt"], out, int8=True, calib=checkpoint["data"] / "images")
@@ -182,7 +186,7 @@ def test_export_int8_measures_agreement(checkpoint, tmp_path):
 
 
 def test_export_half_keeps_float32_io(checkpoint, tmp_path):
-    from debrismap.export import export_onnx
+    from debrismap.export.pipeline import export_onnx
 
     out = tmp_path / "fp16.onnx"
     report = export_onnx(checkpoint["ckpt"], out, half=True)

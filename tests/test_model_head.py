@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from debrismap.errors import ModelError
-from debrismap.model_head import SplitHead, decode_split_head
-from debrismap.model_meta import PREFIX, ModelMetadata
+from debrismap.model.metadata import PREFIX, ModelMetadata
+from debrismap.model.split_head import SplitHead, decode_split_head
 
 
 def _peaked(bins: int, value: int) -> np.ndarray:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PIL import Image
+from test_detect_oracle import K, S, build_oracle, draw_squares
 
 from debrismap.errors import DatasetError
-from debrismap.model_validation import box_iou, count_matches, validate_onnx
-from test_detect_oracle import K, S, build_oracle, draw_squares
+from debrismap.export.validation import match_to_truth, validate_onnx
+from debrismap.geometry.boxes import iou_matrix
 
 
 def _chip(root, name, squares, labels):
@@ -34,8 +35,8 @@ def test_precision_and_recall_on_a_known_dataset(tmp_path):
 def test_matching_is_one_to_one():
     truth = np.array([[0, 0, 10, 10]], float)
     preds = np.array([[0, 0, 10, 10], [0, 0, 10, 9.5]], float)
-    assert count_matches(preds, np.array([0.9, 0.8]), truth, 0.5) == 1
-    assert box_iou(truth, truth)[0, 0] == pytest.approx(1.0)
+    assert (match_to_truth(preds, np.array([0.9, 0.8]), truth, 0.5) >= 0).sum() == 1
+    assert iou_matrix(truth, truth)[0, 0] == pytest.approx(1.0)
 
 
 def test_dataset_without_val_images_is_refused(tmp_path):
@@ -45,7 +46,7 @@ def test_dataset_without_val_images_is_refused(tmp_path):
 
 
 def test_best_f1_threshold_is_the_argmax_of_its_table(tmp_path):
-    from debrismap.model_validation import best_f1_threshold
+    from debrismap.export.validation import best_f1_threshold
 
     model = build_oracle(tmp_path / "oracle.onnx")
     data = tmp_path / "chips"

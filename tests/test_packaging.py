@@ -10,10 +10,19 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def _pyproject() -> dict:
+    try:
+        import tomllib  # Python 3.11+
+    except ModuleNotFoundError:  # Python 3.10, which requires-python allows
+        tomllib = pytest.importorskip("tomli")
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
 
 
 def _instructions(dockerfile: Path) -> list[tuple[str, str]]:
@@ -38,6 +47,7 @@ def test_cpu_dockerfile_installs_base_package_without_torch():
     for needed in ("pyproject.toml", "uv.lock", "src", "models"):
         assert any(needed in c for c in copies), needed
     assert ("ENTRYPOINT", '["debrismap"]') in steps
+    assert "--extra cluster" in runs  # `batch --cluster slurm` (dask.distributed itself is in the base install)
 
 
 def test_gpu_dockerfile_installs_train_extra_and_onnxruntime_gpu():
@@ -46,11 +56,12 @@ def test_gpu_dockerfile_installs_train_extra_and_onnxruntime_gpu():
     runs = " ".join(rest for word, rest in steps if word == "RUN")
     assert "--extra train" in runs
     assert "onnxruntime-gpu" in runs
+    assert "--extra cluster" in runs
     assert ("ENTRYPOINT", '["debrismap"]') in steps
 
 
 def test_pyproject_keeps_torch_out_of_the_base_install():
-    meta = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    meta = _pyproject()["project"]
     base = " ".join(meta["dependencies"]).lower()
     for heavy in ("torch", "ultralytics", "lightning", "albumentations", "opencv"):
         assert heavy not in base, heavy
@@ -81,12 +92,12 @@ def test_bundled_model_ships_with_metadata_and_in_the_wheel():
     import onnx
 
     from debrismap.detect.model_file import find_default_model
-    from debrismap.model_meta import PREFIX, ModelMetadata
+    from debrismap.model.metadata import PREFIX, ModelMetadata
 
     cpu, cuda = find_default_model("cpu"), find_default_model("cuda")
     assert cpu is not None and cpu.name == "debrismap-default-int8.onnx"  # faster on a CPU
     assert cuda is not None and cuda.name == "debrismap-default.onnx"  # CUDA runs int8 poorly
-    include = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["hatch"]["build"]["targets"]["wheel"]["force-include"]
+    include = _pyproject()["tool"]["hatch"]["build"]["targets"]["wheel"]["force-include"]
     metas = {}
     for model in (cpu, cuda):
         props = {p.key: p.value for p in onnx.load(str(model), load_external_data=False).metadata_props}

@@ -31,8 +31,8 @@ def check_grid(grid: TileGrid) -> None:
         # the core lies inside the window and inside the raster
         assert w.col_off <= c.col_off and c.col_off + c.width <= w.col_off + w.width
         assert w.row_off <= c.row_off and c.row_off + c.height <= w.row_off + w.height
-        assert 0 <= c.col_off and c.col_off + c.width <= grid.width
-        assert 0 <= c.row_off and c.row_off + c.height <= grid.height
+        assert c.col_off >= 0 and c.col_off + c.width <= grid.width
+        assert c.row_off >= 0 and c.row_off + c.height <= grid.height
         assert c.width >= 1 and c.height >= 1
         # windows start inside the raster; they end past it only when the raster is
         # smaller than a tile along that axis (padding)

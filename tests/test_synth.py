@@ -48,7 +48,7 @@ def test_labels_formats_agree(city):
     assert len(doc["features"]) == len(lines)
     _, _, crs, transform = _read(city.raster)
     assert doc["crs"]["properties"]["name"].endswith(str(crs.to_epsg()))
-    for feat, (_, a, b, c, d) in zip(doc["features"], boxes):
+    for feat, (_, a, b, c, _d) in zip(doc["features"], boxes):
         assert feat["properties"]["class_name"] == "debris"
         ring = np.array(feat["geometry"]["coordinates"][0])
         wx, wy = transform @ (a, b)

@@ -71,7 +71,7 @@ def test_composite_on_real_joplin_epsg4326(realdata, tmp_path):
     assert r.n_piles >= 5
     with rasterio.open(src) as a, rasterio.open(r.raster) as b:
         assert a.crs == b.crs and a.transform == b.transform
-    widths = [int(l.split()[3]) - int(l.split()[1]) for l in r.labels_txt.read_text().splitlines()]
+    widths = [int(line.split()[3]) - int(line.split()[1]) for line in r.labels_txt.read_text().splitlines()]
     assert max(widths) <= 15 / 0.5 + 4  # piles are at most ~15 m across at ~0.6 m GSD
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import importlib
 import os
 import sys
@@ -17,7 +18,11 @@ import warnings
 from debrismap import __version__
 from debrismap.errors import DebrismapError
 
-# verb -> module in debrismap.commands; each module has HELP, add_arguments(parser), run(args).
+# OS errors the user's machine causes, not debrismap: full disk or quota, read-only or forbidden paths.
+USER_OS_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
+
+# verb -> module in debrismap.commands (qgis-plugin -> qgis_plugin); each module has HELP,
+# add_arguments(parser), run(args).
 VERBS = [
     "demo",
     "info",
@@ -26,10 +31,13 @@ VERBS = [
     "train",
     "export",
     "detect",
+    "batch",
     "heatmap",
     "compare",
+    "timeline",
     "report",
     "evaluate",
+    "qgis-plugin",
 ]
 
 
@@ -44,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
     for verb in VERBS:
-        module_name = f"debrismap.commands.{verb}"
+        module_name = f"debrismap.commands.{verb.replace('-', '_')}"
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
@@ -94,18 +102,32 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"debrismap {args.verb}: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:
+        # A full disk, or a folder the user may not write, is not a bug: one line, like any bad input.
+        if debug:
+            raise
+        if exc.errno not in USER_OS_ERRORS:
+            return _internal_error(args.verb, exc)
+        where = exc.filename or getattr(args, "out", None)  # a plain write names no file: name the output
+        where = f"{where}: " if where else ""
+        print(f"debrismap {args.verb}: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
     except MemoryError:
         print(f"debrismap {args.verb}: error: out of memory", file=sys.stderr)
         return 3
     except Exception as exc:  # a bug, but the user still gets one line, not a traceback
         if debug:
             raise
-        print(
-            f"debrismap {args.verb}: internal error: {type(exc).__name__}: {exc} "
-            "(rerun with --debug for the traceback and please report it)",
-            file=sys.stderr,
-        )
-        return 1
+        return _internal_error(args.verb, exc)
+
+
+def _internal_error(verb: str, exc: Exception) -> int:
+    print(
+        f"debrismap {verb}: internal error: {type(exc).__name__}: {exc} "
+        "(rerun with --debug for the traceback and please report it)",
+        file=sys.stderr,
+    )
+    return 1
 
 
 if __name__ == "__main__":

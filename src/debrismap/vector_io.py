@@ -7,7 +7,9 @@ killed process never leaves a half-written file under the final name.
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +22,8 @@ from pyproj import CRS
 from debrismap.atomic import temp_path_for
 from debrismap.errors import DebrismapError, LabelError
 
+# A failed write with less than this free in the folder is reported as a full disk.
+NEARLY_FULL_BYTES = 1 << 20
 DRIVERS = {".gpkg": "GPKG", ".geojson": "GeoJSON", ".json": "GeoJSON", ".shp": "ESRI Shapefile"}
 
 
@@ -86,17 +90,29 @@ def write_vector(
     options = {}
     if driver == "GeoJSON" and crs is not None and CRS.from_user_input(crs).equals(CRS.from_epsg(4326)):
         options = {"RFC7946": "YES", "WRITE_BBOX": "NO"}
-    pyogrio.raw.write(
-        tmp,
-        shapely.to_wkb(geoms) if len(geoms) else np.empty(0, dtype=object),
-        geometry_type=geometry_type,
-        field_data=list(fields.values()),
-        fields=list(fields.keys()),
-        crs=crs_text,
-        driver=driver,
-        layer=layer or path.stem,
-        layer_options=options or None,
-    )
+    try:
+        pyogrio.raw.write(
+            tmp,
+            shapely.to_wkb(geoms) if len(geoms) else np.empty(0, dtype=object),
+            geometry_type=geometry_type,
+            field_data=list(fields.values()),
+            fields=list(fields.keys()),
+            crs=crs_text,
+            driver=driver,
+            layer=layer or path.stem,
+            layer_options=options or None,
+        )
+    except Exception as exc:
+        # GDAL (SQLite for a GeoPackage) words a full disk or a read-only folder as anything
+        # ("no such table: gpkg_contents"): ask the file system, so callers can say which.
+        full = shutil.disk_usage(tmp.parent).free < NEARLY_FULL_BYTES
+        for part in tmp.parent.glob(tmp.stem + ".*"):
+            part.unlink(missing_ok=True)
+        if full:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path)) from exc
+        if not os.access(tmp.parent, os.W_OK | os.X_OK):
+            raise OSError(errno.EACCES, os.strerror(errno.EACCES), str(path)) from exc
+        raise
     # A shapefile is several files (.shp, .shx, .dbf, .prj, .cpg): move each sidecar too.
     for part in tmp.parent.glob(tmp.stem + ".*"):
         os.replace(part, path.with_suffix(part.suffix))

@@ -8,7 +8,7 @@ from debrismap import __version__
 from debrismap.aggregate.basemap import read_greyscale
 from debrismap.aggregate.colours import change_rgba
 from debrismap.aggregate.figure import MapFigure, colorbar_ticks, render
-from debrismap.aggregate.heatmap_figure import BASEMAP_PIXELS, _default_credit, overlay_with_veil
+from debrismap.aggregate.heatmap_figure import BASEMAP_PIXELS, default_credit, overlay_with_veil
 
 
 def change_figure(change, density, vlim: float, title=None, credit=None):
@@ -25,7 +25,7 @@ def change_figure(change, density, vlim: float, title=None, credit=None):
     t = change.totals()
     d_before = before.acquisition_date or "first date"
     d_after = after.acquisition_date or "second date"
-    credit = credit or after.first_input.get("credit") or _default_credit(after)
+    credit = credit or after.first_input.get("credit") or default_credit(after)
     caption = [
         (f"Between {d_before} and {d_after}: {t['new']:,} new and {t['gone']:,} gone piles, "
          f"{t['persisting']:,} persisting (matched within {change.match_distance:g} m); "

@@ -36,7 +36,6 @@ def write_rgba_cog(path: str | Path, rgba: np.ndarray, transform: Affine, crs: C
 
 
 def _write_cog(path, data, transform, crs, nodata, resampling, rgba=False, description=""):
-
     count, rows, cols = data.shape
     profile = {"driver": "GTiff", "width": cols, "height": rows, "count": count, "dtype": data.dtype.name,
                    "crs": rasterio.crs.CRS.from_wkt(crs.to_wkt()), "transform": transform, "nodata": nodata}

@@ -153,7 +153,6 @@ def run_compare(
     title: str | None = None,
     credit: str | None = None,
 ) -> CompareOutputs:
-
     if not (bandwidth > 0 and np.isfinite(bandwidth)):
         raise ConfigError(f"--bandwidth must be a positive number of metres, got {bandwidth}")
     change = analyse_change(run_before, run_after, match_distance, cell)
@@ -200,6 +199,5 @@ def run_compare(
 
 
 def change_limit(values: np.ndarray) -> float:
-
     finite = np.abs(values[np.isfinite(values)])
     return nice_ceiling(float(finite.max()) if finite.size else 0.0)

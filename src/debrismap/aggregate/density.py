@@ -61,7 +61,6 @@ def density_grid(coverage: shapely.Geometry, pixel_size: float) -> tuple[Affine,
 
 
 def coverage_mask(coverage: shapely.Geometry, transform: Affine, rows: int, cols: int) -> np.ndarray:
-
     return rasterize(
         [(coverage, 1)], out_shape=(rows, cols), transform=transform, fill=0, dtype="uint8"
     ).astype(bool)

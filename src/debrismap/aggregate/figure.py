@@ -39,10 +39,12 @@ class MapFigure:
     basemap: np.ndarray | None = None  # greyscale [0, 1], NaN where no imagery
     dots: np.ndarray | None = None  # (N, 2) metric coords
     dot_colours: list | None = None
+    dot_size: float | None = None  # points²; default scales down for crowded maps
     outlines: list = field(default_factory=list)  # shapely geometries drawn as thin lines
     labels: list = field(default_factory=list)  # (x, y, text) placed on the map, e.g. zone names
     colorbar_ticks: list | None = None
     colorbar_extend: str = "neither"  # "max": values above the top exist (open-ended bar)
+    colorbar_format: object = None  # a matplotlib Formatter for the ticks (e.g. dates); default numbers
 
 
 def render(fig_spec: MapFigure):
@@ -100,7 +102,8 @@ def render(fig_spec: MapFigure):
         colours = fig_spec.dot_colours or "#00b4d8"
         # Thousands of piles at city scale: smaller, edgeless dots, or they hide the map.
         crowded = len(fig_spec.dots) > 2000
-        ax.scatter(fig_spec.dots[:, 0], fig_spec.dots[:, 1], s=0.25 if crowded else 1.4, c=colours,
+        size = fig_spec.dot_size or (0.25 if crowded else 1.4)
+        ax.scatter(fig_spec.dots[:, 0], fig_spec.dots[:, 1], s=size, c=colours,
                    linewidths=0 if crowded else 0.25, edgecolors="black", alpha=0.7 if crowded else 1,
                    zorder=4, rasterized=crowded)
     ax.set_xlim(left, right)
@@ -119,7 +122,7 @@ def render(fig_spec: MapFigure):
     cbar = fig.colorbar(ScalarMappable(norm=fig_spec.norm, cmap=fig_spec.cmap), cax=cax,
                         orientation="horizontal", ticks=fig_spec.colorbar_ticks,
                         extend=fig_spec.colorbar_extend, extendfrac=0.03,
-                        format=FuncFormatter(_tick_label))
+                        format=fig_spec.colorbar_format or FuncFormatter(tick_label))
     cbar.outline.set_linewidth(0.4)
     cbar.ax.tick_params(labelsize=FONT_PT, width=0.4, length=2, pad=1.5)
     cax.set_title(fig_spec.colorbar_label, fontsize=FONT_PT, pad=2.5)
@@ -139,7 +142,6 @@ def save(fig, path: str | Path) -> Path:
 
 
 def _metadata(suffix: str) -> dict:
-
     if suffix.lower() == ".png":
         return {"Software": f"debrismap {__version__}"}
     if suffix.lower() in (".pdf", ".svg"):
@@ -159,7 +161,7 @@ def _rings(geom):
     return []
 
 
-def _tick_label(value: float, _pos=None) -> str:
+def tick_label(value: float, _pos=None) -> str:
     # Thousands separators and no trailing ".0": "2,500", "0.5", "−1,000".
     text = f"{value:,.10g}" if abs(value) >= 1000 else f"{value:.10g}"
     return text.replace("-", "\u2212")

@@ -67,7 +67,7 @@ def heatmap_figure(analysis, basemap=None, title=None, credit=None, date=None, d
     grey, why_no_imagery = backdrop(analysis, basemap)
     left, bottom, right, top = density.bounds
     date = date or run.acquisition_date
-    credit = credit or run.first_input.get("credit") or _default_credit(run)
+    credit = credit or run.first_input.get("credit") or default_credit(run)
     threshold = run.operating_threshold
     caption = [
         (f"{analysis.count:,} debris piles detected automatically (score ≥ {threshold:.2f}) "
@@ -96,6 +96,6 @@ def heatmap_figure(analysis, basemap=None, title=None, credit=None, date=None, d
     return render(spec)
 
 
-def _default_credit(run) -> str:
+def default_credit(run) -> str:
     path = run.first_input.get("path")
     return Path(path).name if path else "source not recorded (use --credit)"

@@ -164,7 +164,6 @@ def load_run(run_dir: str | Path) -> RunFolder:
 
 
 def _read_layer(path: Path, layer: str):
-
     try:
         layers = [name for name, _ in pyogrio.list_layers(path)]
     except Exception:

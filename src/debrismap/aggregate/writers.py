@@ -65,7 +65,6 @@ def write_density(density: DensityRaster, out: Path, stem: str) -> tuple[Path, P
 
 
 def write_sensitivity(analysis, out: Path) -> tuple[Path, Path]:
-
     curve = analysis.curve
     notes = ["" for _ in curve.thresholds]
     if len(notes):
@@ -79,7 +78,6 @@ def write_sensitivity(analysis, out: Path) -> tuple[Path, Path]:
 
 
 def summary_record(analysis, cell: float, bandwidth: float) -> dict:
-
     run = analysis.run
     return {
         "run": str(run.path),
@@ -98,14 +96,12 @@ def summary_record(analysis, cell: float, bandwidth: float) -> dict:
 
 
 def write_summary(analysis, out: Path, cell: float, bandwidth: float) -> tuple[Path, Path]:
-
     js = write_json(out / "summary.json", summary_record(analysis, cell, bandwidth))
     txt = write_text(out / "summary.txt", summary_text(analysis.summary, analysis.valid_area_km2))
     return js, txt
 
 
 def write_zones(zones, out: Path) -> tuple[Path, Path]:
-
     cols = zones.columns()
     geoms = zones.geometries
     kinds = {g.geom_type for g in geoms}

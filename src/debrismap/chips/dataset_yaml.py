@@ -48,7 +48,7 @@ def existing_dataset(out_dir: Path, append: bool, overwrite: bool) -> dict | Non
     try:
         doc = yaml.safe_load(yaml_path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise DatasetError(f"unreadable dataset.yaml ({type(exc).__name__})", path=yaml_path) from None
+        raise DatasetError(f"unreadable dataset.yaml ({type(exc).__name__})", path=yaml_path) from exc
     if not isinstance(doc, dict) or not all(k in doc for k in ("names", "chip_size", "counts")):
         raise DatasetError("dataset.yaml lacks names/chip_size/counts: not built by debrismap chips", path=yaml_path)
     return doc

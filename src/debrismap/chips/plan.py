@@ -12,9 +12,8 @@ from debrismap.chips.records import SPLITS, ChipRecord
 from debrismap.chips.sampling import choose_empty
 from debrismap.chips.sources import ChipSource, unique_stems
 from debrismap.chips.split import block_split, val_threshold
-from debrismap.geometry.crs import crs_text
+from debrismap.geometry.crs import as_crs, crs_text
 from debrismap.labels import Boxes, transform_xyxy
-from debrismap.labels.geometry import as_pyproj_crs
 
 # One candidate chip: grid position, world bounds, boxes in chip pixels, and whether a box
 # was cut away entirely (then the chip is not an honest "empty" one).
@@ -35,7 +34,7 @@ def plan_chips(
         s.stem = stem
         s.boxes = s.boxes.with_names(names)
         rows = []
-        for chip in block_aligned_chips(s.view, as_pyproj_crs(s.raster.crs), opts, s.raster_path):
+        for chip in block_aligned_chips(s.view, as_crs(s.raster.crs), opts, s.raster_path):
             window = chip_window(chip.x_off, chip.y_off, opts.size)
             if s.view.valid_fraction(window) < max(opts.min_valid, 1e-9):
                 skipped["nodata"] += 1

@@ -9,9 +9,9 @@ import numpy as np
 
 from debrismap.chips.options import ChipOptions
 from debrismap.errors import ConfigError, DatasetError, LabelError
+from debrismap.geometry.crs import as_crs
 from debrismap.labels import Boxes, read_labels, to_raster_pixels
 from debrismap.labels.boxes import DEFAULT_CLASS
-from debrismap.labels.geometry import as_pyproj_crs
 from debrismap.raster import RasterSource, RasterView, open_raster
 
 GSD_TOLERANCE = 0.10  # rasters within 10% of each other's GSD may share a dataset
@@ -44,7 +44,7 @@ def open_pair(raster_path: Path, labels_path: Path, opts: ChipOptions) -> ChipSo
             coco_image=raster_path.stem,
         )
         if boxes.pixel:  # YOLO / COCO: pixels of the source raster
-            boxes = boxes.to_world(src.transform, as_pyproj_crs(src.crs))
+            boxes = boxes.to_world(src.transform, as_crs(src.crs))
         elif src.crs is None and boxes.crs is not None:
             raise LabelError(
                 f"holds map coordinates but {raster_path.name} has no CRS to place them with; "

@@ -102,7 +102,7 @@ def pairs_from_args(args: argparse.Namespace) -> list[tuple[Path, Path]]:
     pairs += [(Path(r), Path(lab)) for r, lab in args.pair]
     if not pairs:
         raise ConfigError("no input: give RASTER LABELS, or --pair RASTER LABELS")
-    for raster, labels in pairs:
+    for _raster, labels in pairs:
         if labels.suffix.lower() in RASTER_SUFFIXES:
             raise ConfigError(
                 f"{labels} looks like a raster where a label file was expected "

@@ -35,6 +35,11 @@ HELP = "detect debris piles in rasters with an ONNX model; writes a run folder"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("rasters", nargs="+", metavar="RASTER", help="raster file(s), folder(s) or VRT mosaic")
     parser.add_argument("--out", required=True, type=Path, help="run folder to write")
+    add_detect_options(parser)
+
+
+def add_detect_options(parser: argparse.ArgumentParser) -> None:
+    """Every detect option but the inputs and --out (`batch` takes the same ones)."""
     parser.add_argument("--model", type=Path, default=None, help="ONNX model (default: the bundled model)")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
                         help="cpu (default) or cuda (falls back to cpu with a message when unavailable)")

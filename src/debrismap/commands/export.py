@@ -28,6 +28,10 @@ examples:
 from __future__ import annotations
 
 import argparse
+import os
+from pathlib import Path
+
+from debrismap.errors import ConfigError, ModelError
 
 HELP = "export a training checkpoint to ONNX with metadata and a parity check"
 
@@ -62,12 +66,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import os
-
-    from debrismap.errors import ConfigError
-
     if args.checkpoint.lower().endswith(".onnx"):
         return _convert(args)
+    threshold = _threshold(args.score_threshold)  # a bad value is refused before torch loads
     os.environ.setdefault("YOLO_OFFLINE", "1")  # set before ultralytics is first imported
     try:
         import torch  # noqa: F401
@@ -75,8 +76,8 @@ def run(args: argparse.Namespace) -> int:
     except ImportError as exc:
         raise ConfigError(
             f"export needs the torch stack ({exc.name} is missing): pip install 'debrismap[train]'"
-        ) from None
-    from debrismap.export import export_onnx
+        ) from exc
+    from debrismap.export.pipeline import export_onnx
 
     report = export_onnx(
         args.checkpoint,
@@ -86,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
         calib=args.calib,
         opset=args.opset,
         imgsz=args.imgsz,
-        score_threshold=_threshold(args.score_threshold),
+        score_threshold=threshold,
         decoded_output=args.decoded_output,
     )
     print(report.summary())
@@ -95,10 +96,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _convert(args: argparse.Namespace) -> int:
     """An ONNX file in, the same model in the other output layout out (no torch)."""
-    from pathlib import Path
-
-    from debrismap.errors import ConfigError, ModelError
-    from debrismap.export import convert_layout
+    from debrismap.export.layout import convert_layout
 
     given = [flag for flag, on in (("--half", args.half), ("--int8", args.int8), ("--calib", args.calib),
                                    ("--score-threshold", args.score_threshold), ("--imgsz", args.imgsz)) if on]

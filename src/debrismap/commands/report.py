@@ -6,6 +6,8 @@ imagery with a detections on/off toggle, the count against score threshold, the 
 
 example:
   debrismap report runs/city-2023-02-10 --zones districts.gpkg --out city-report.html
+  debrismap report timeline/                  # a timeline folder: the timeline page alone
+  debrismap report runs/city-2023-02-10 --timeline timeline/
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ HELP = "one self-contained offline HTML report for a run"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run_dir", metavar="RUN_DIR", help="a folder written by `debrismap detect`")
+    parser.add_argument("run_dir", metavar="RUN_DIR",
+                        help="a folder written by `debrismap detect` (or by `debrismap timeline`)")
     parser.add_argument("--out", metavar="FILE", help="HTML file to write (default: RUN_DIR/report.html)")
     parser.add_argument("--cell", type=float, default=100.0, help="grid cell size in metres (default 100)")
     parser.add_argument("--bandwidth", type=float, default=75.0,
@@ -25,13 +28,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--zone-field", metavar="NAME", help="field naming each zone (auto-detected)")
     parser.add_argument("--basemap", metavar="RASTER", help="imagery under the map (default: the run's input)")
     parser.add_argument("--title", help="page title")
+    parser.add_argument("--timeline", metavar="DIR",
+                        help="a folder written by `debrismap timeline`: adds its section (chart, map, dates)")
 
 
 def run(args: argparse.Namespace) -> int:
-    from debrismap.aggregate.report import write_report
+    from pathlib import Path
 
+    from debrismap.aggregate.report import write_report
+    from debrismap.atomic import ensure_dir, write_text
+    from debrismap.errors import ConfigError
+    from debrismap.timeline.report_section import (
+        is_timeline_folder,
+        timeline_page,
+        timeline_section,
+    )
+
+    if is_timeline_folder(args.run_dir):  # a timeline folder: its page alone
+        run_only = [flag for flag, value in (("--timeline", args.timeline), ("--zones", args.zones),
+                                             ("--zone-field", args.zone_field), ("--basemap", args.basemap))
+                    if value]
+        if run_only:
+            raise ConfigError(f"{args.run_dir} is a timeline folder: {', '.join(run_only)} apply to a run folder")
+        out = Path(args.out) if args.out else Path(args.run_dir) / "report.html"
+        ensure_dir(out.parent)
+        print(f"wrote {write_text(out, timeline_page(args.run_dir, args.title))}")
+        return 0
+    section = timeline_section(args.timeline) if args.timeline else ""
     path = write_report(args.run_dir, args.out, cell=args.cell, bandwidth=args.bandwidth,
                         zones=args.zones, basemap=args.basemap, title=args.title,
-                        zone_field=args.zone_field)
+                        zone_field=args.zone_field, extra_section=section)
     print(f"wrote {path}")
     return 0

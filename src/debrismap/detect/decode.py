@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from debrismap.detect.nms import nms
-from debrismap.model_head import SplitHead, decode_split_head
+from debrismap.model.split_head import SplitHead, decode_split_head
 
 
 @dataclass

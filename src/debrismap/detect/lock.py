@@ -21,7 +21,6 @@ class RunLock:
         self._fd: int | None = None
 
     def acquire(self) -> RunLock:
-
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from debrismap.model_meta import ModelMetadata
+from debrismap.model.metadata import ModelMetadata
 
 # Masked pixels get the grey ultralytics pads letterboxes with: the model has seen it as "nothing".
 FILL_VALUE = 114

@@ -30,7 +30,13 @@ from debrismap.detect.inputs import expand_inputs
 from debrismap.detect.lock import RunLock
 from debrismap.detect.merge import TilePlacement, place_and_keep_owned
 from debrismap.detect.model_file import default_model_candidates, file_sha256, find_default_model
-from debrismap.detect.output_folder import check_existing, prepare_out_dir, remove_stale_temp_files
+from debrismap.detect.output_folder import (
+    check_existing,
+    prepare_out_dir,
+    read_status,
+    remove_stale_temp_files,
+)
+from debrismap.detect.parts import RunPart, check_band_state, load_plan, missing_batches, save_plan
 from debrismap.detect.pipeline import PreparedTile, Timings, run_pipeline
 from debrismap.detect.plan import RasterJob, check_gsd, plan_tiles
 from debrismap.detect.preprocess import Preprocessor
@@ -38,7 +44,7 @@ from debrismap.detect.regions import read_region
 from debrismap.detect.session import SessionPool, UnlabelledModelFlags
 from debrismap.detect.state import RunState
 from debrismap.detect.writers import write_run_json
-from debrismap.errors import ConfigError, ModelError, RasterError
+from debrismap.errors import ConfigError, DatasetError, ModelError, RasterError
 from debrismap.progress import progress_bar
 from debrismap.raster import TileGrid, open_raster
 
@@ -66,6 +72,9 @@ class DetectSettings:
     readers: int = 2
     unlabelled: UnlabelledModelFlags | None = None
     progress: bool = True
+    # (date, where from) known by the caller for every input of the run, e.g. a STAC item's
+    # datetime; recorded in run.json in place of the date read from the imagery.
+    acquisition_date: tuple[str, str] | None = None
 
 
 @dataclass
@@ -90,6 +99,19 @@ def resolve_model(model: Path | None, device: str = "cpu") -> Path:
     return found
 
 
+def _acquisition(settings: DetectSettings, source) -> dict:
+    """The input's acquisition date for run.json: the caller's (a STAC item's, a list's) when given."""
+    date, where = settings.acquisition_date or (source.acquisition_date, source.acquisition_date_source)
+    return {"acquisition_date": date, "acquisition_date_source": where}
+
+
+def _read_run_json(out: Path) -> dict:
+    try:
+        return json.loads((out / "run.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -105,7 +127,6 @@ class _ThreadViews:
         self.lock = threading.Lock()
 
     def view(self, index: int):
-
         views = getattr(self.local, "views", None)
         if views is None:
             views = self.local.views = {}
@@ -122,23 +143,23 @@ class _ThreadViews:
             src.close()
 
 
-def run_detect(rasters: list, out: str | Path, settings: DetectSettings) -> DetectResult:
+def run_detect(rasters: list, out: str | Path, settings: DetectSettings, part: RunPart | None = None) -> DetectResult:
+    """The whole run; or, with `part`, one part of it (see parts.py) under a lock the caller holds."""
 
     started, t_start = _now(), time.perf_counter()
     out = Path(out)
     paths = expand_inputs(rasters)
     prepare_out_dir(out)
-    lock = RunLock(out).acquire()
+    lock = RunLock(out).acquire() if part is None else None
     try:
         with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 1024 * 1024):
-            return _run_locked(paths, out, settings, started, t_start)
+            return _run_locked(paths, out, settings, started, t_start, part)
     finally:
-        lock.release()
+        if lock is not None:
+            lock.release()
 
 
 def _open_jobs(paths: list[Path], settings: DetectSettings, model_gsd: float) -> tuple[list[RasterJob], object, object]:
-
-
     aoi = read_region(settings.aoi, "area-of-interest")
     exclude = read_region(settings.exclude, "exclusion")
     jobs: list[RasterJob] = []
@@ -167,10 +188,24 @@ def _open_jobs(paths: list[Path], settings: DetectSettings, model_gsd: float) ->
     return jobs, aoi, exclude
 
 
-def _run_locked(paths: list[Path], out: Path, settings: DetectSettings, started: str, t_start: float) -> DetectResult:
-
+def _run_locked(paths: list[Path], out: Path, settings: DetectSettings, started: str, t_start: float,
+                part: RunPart | None = None) -> DetectResult:
     model_path = resolve_model(settings.model, settings.device)
-    session = SessionPool(model_path, settings.device, settings.threads, settings.unlabelled, settings.sessions)
+    if part is not None and part.session is not None:
+        session = part.session
+    else:
+        session = SessionPool(model_path, settings.device, settings.threads, settings.unlabelled, settings.sessions)
+    try:
+        return _run_with_session(paths, out, settings, started, t_start, model_path, session, part)
+    finally:
+        # Extra sessions are still being built in the background when a bad input fails fast;
+        # an interpreter that exits under ONNX Runtime's native thread aborts ("terminate
+        # called without an active exception", exit 134) instead of printing the one line.
+        session.wait_ready()
+
+
+def _run_with_session(paths: list[Path], out: Path, settings: DetectSettings, started: str, t_start: float,
+                      model_path: Path, session: SessionPool, part: RunPart | None) -> DetectResult:
     meta = session.metadata
     size = session.input_size
     tile = int(settings.tile or size)
@@ -198,7 +233,11 @@ def _run_locked(paths: list[Path], out: Path, settings: DetectSettings, started:
     try:
         for job in jobs:
             job.grid = TileGrid(job.view.width, job.view.height, tile, overlap)
-        plan, tiles_total = plan_tiles(jobs)
+        state = RunState(out)
+        if part is not None and part.stage != "plan":
+            plan, tiles_total = load_plan(state)  # planned once by the plan part
+        else:
+            plan, tiles_total = plan_tiles(jobs)
         run_crs = jobs[0].source.crs
         inputs = [
             {
@@ -209,7 +248,7 @@ def _run_locked(paths: list[Path], out: Path, settings: DetectSettings, started:
                 "crs": job.source.crs.to_wkt() if job.source.crs else None,
                 "gsd_m": job.source.gsd_m if job.source.gsd_m is not None else settings.assume_gsd,
                 "gsd_assumed": job.source.gsd_m is None,
-                "acquisition_date": job.source.acquisition_date,
+                **_acquisition(settings, job.source),
                 "bands": list(job.source.band_indexes),
                 "stretch": job.source.stretch.to_dict(),
                 "view": {"width": job.view.width, "height": job.view.height, "gsd_m": job.view.gsd_m},
@@ -231,11 +270,19 @@ def _run_locked(paths: list[Path], out: Path, settings: DetectSettings, started:
             "plan_sha256": hashlib.sha256(plan.tobytes()).hexdigest(),
         }, default=str))
 
-        state = RunState(out)
-        resuming = check_existing(out, state, fingerprint, force=settings.force, resume=settings.resume)
-        remove_stale_temp_files(out, state)
-        if not resuming or not state.exists():
-            state.start(fingerprint)
+        if part is not None and part.stage != "plan":
+            check_band_state(state, fingerprint)
+            previous = _read_run_json(out)
+            started, resuming = previous.get("started", started), bool(previous.get("resumed"))
+        else:
+            resuming = check_existing(out, state, fingerprint, force=settings.force, resume=settings.resume)
+            if part is not None and resuming and read_status(out) == "complete":
+                manifest = _read_run_json(out)  # nothing to do: a finished run, same inputs and settings
+                return DetectResult(out, manifest, int(manifest.get("counts", {}).get("detections", 0)), 0, {})
+            if not resuming or not state.exists():
+                state.start(fingerprint)
+        if part is None or part.stage == "finish":
+            remove_stale_temp_files(out, state)  # never while bands may be writing shards
         manifest = {
             "format_version": 1,
             "software_version": __version__,
@@ -259,11 +306,18 @@ def _run_locked(paths: list[Path], out: Path, settings: DetectSettings, started:
             "timings": {},
             "counts": {},
         }
-        write_run_json(out, manifest)
-
         batches_all = [list(range(i, min(i + batch, len(plan)))) for i in range(0, len(plan), batch)]
-        done = state.done_batches()
-        todo_ids = [b for b in range(len(batches_all)) if b not in done]
+        if part is None or part.stage == "plan":
+            write_run_json(out, manifest)
+        if part is not None and part.stage == "plan":
+            save_plan(state, plan, tiles_total)
+            return DetectResult(out, manifest, 0, 0, {"setup": round(time.perf_counter() - t_start, 3)})
+        todo_ids = missing_batches(state, len(batches_all))
+        if part is not None and part.stage == "band":
+            todo_ids = [b for b in todo_ids if part.batches[0] <= b < part.batches[1]]
+        elif part is not None and todo_ids:
+            raise DatasetError(f"{len(todo_ids)} batch(es) of the run have no results yet; run their bands first",
+                               path=out)
         timings = Timings()
         tiles_run = sum(len(batches_all[b]) for b in todo_ids)
         preprocess = Preprocessor(meta)
@@ -307,6 +361,8 @@ def _run_locked(paths: list[Path], out: Path, settings: DetectSettings, started:
             timings.decode_merge += t1 - t0
             timings.write += time.perf_counter() - t1
             bar.update(len(tiles))
+            if part is not None and part.on_tiles is not None:
+                part.on_tiles(len(tiles))
             hooks.after_batch()
 
         # Readers take bands of tile columns: neighbouring tiles share GDAL blocks, and a block
@@ -328,6 +384,10 @@ def _run_locked(paths: list[Path], out: Path, settings: DetectSettings, started:
             )
         finally:
             bar.close()
+        if part is not None and part.stage == "band":
+            # Detections are counted once, by finish, after the cross-tile NMS.
+            return DetectResult(out, manifest, 0, tiles_run, {**timings.as_dict(), "tiles_run": tiles_run,
+                                                              "total": round(time.perf_counter() - t_start, 3)})
         hooks.at("finalize")
 
         t0 = time.perf_counter()

@@ -8,6 +8,7 @@ any imagery is read.
 from __future__ import annotations
 
 import json
+import os
 import queue
 import threading
 import warnings
@@ -18,7 +19,7 @@ import numpy as np
 import psutil
 
 from debrismap.errors import ConfigError, ModelError
-from debrismap.model_meta import PREFIX, ModelMetadata
+from debrismap.model.metadata import PREFIX, ModelMetadata
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,6 @@ class UnlabelledModelFlags:
 
 
 def physical_cores() -> int:
-
     return psutil.cpu_count(logical=False) or psutil.cpu_count() or 1
 
 
@@ -79,6 +79,8 @@ class ModelSession:
         self.path = Path(path)
         if not self.path.is_file():
             raise ModelError("model file not found", path=self.path)
+        if not os.access(self.path, os.R_OK):  # else ONNX Runtime says "system error number 13"
+            raise ModelError("permission denied: the model file is not readable", path=self.path)
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.intra_op_num_threads = int(threads or physical_cores())
@@ -88,7 +90,7 @@ class ModelSession:
         providers, self.device = choose_providers(device)
         try:
             self._session = ort.InferenceSession(str(self.path), sess_options=options, providers=providers)
-        except Exception as exc:  # noqa: BLE001 - InvalidProtobuf, Fail, NoSuchFile...: all mean "not a usable model"
+        except Exception as exc:
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise ModelError(f"not a valid ONNX model (truncated, corrupt or not ONNX: {first[:160]})", path=self.path) from exc
         if self.device == "cuda" and "CUDAExecutionProvider" not in self._session.get_providers():
@@ -249,7 +251,6 @@ class SessionPool:
         unlabelled: UnlabelledModelFlags | None = None,
         count: int | None = None,
     ):
-
         total = int(threads or physical_cores())
         if count is not None and count < 1:
             raise ConfigError(f"--sessions must be at least 1, got {count}")

@@ -35,7 +35,7 @@ def _write(path: Path, geoms, crs, fields: dict, layer: str) -> None:
         raise write_error(exc, path) from exc
     except OutputError:
         raise
-    except Exception as exc:  # noqa: BLE001 - GDAL reports a full disk or a vanished folder in its own words
+    except Exception as exc:
         text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         if "space" in text.lower():
             raise no_space_error(path) from exc

@@ -20,12 +20,12 @@ from pathlib import Path
 import numpy as np
 import rasterio
 import shapely
-from pyproj import CRS, Transformer
+from pyproj import CRS
 from rasterio.errors import RasterioIOError
 
 from debrismap.errors import DatasetError, LabelError, RasterError
 from debrismap.geometry.boxes import as_boxes, box_polygons
-from debrismap.geometry.crs import is_metric, utm_crs_at
+from debrismap.geometry.crs import is_metric, reproject, utm_crs_at
 from debrismap.labels import LabelWarning, read_labels
 from debrismap.vector_io import read_vector
 
@@ -134,7 +134,6 @@ class RasterInfo:
 
 
 def raster_info(path: str | Path) -> RasterInfo:
-
     path = Path(path)
     if not path.exists():
         raise RasterError("raster not found", path=path)
@@ -245,13 +244,7 @@ def to_crs(layer: Layer, target: CRS | None) -> np.ndarray:
         )
     if layer.crs == target or len(layer.geometries) == 0:
         return layer.geometries
-    transformer = Transformer.from_crs(layer.crs, target, always_xy=True)
-
-    def apply(coords: np.ndarray) -> np.ndarray:
-        x, y = transformer.transform(coords[:, 0], coords[:, 1])
-        return np.column_stack([x, y])
-
-    out = shapely.transform(layer.geometries, apply)
+    out = reproject(layer.geometries, layer.crs, target)
     if not np.isfinite(shapely.bounds(out)).all():
         raise LabelError(f"cannot be reprojected to {target.name} (coordinates out of range?)", path=layer.path)
     return out

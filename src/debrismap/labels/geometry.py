@@ -28,17 +28,6 @@ class GeometryBoxes:
     n_total: int  # parts looked at
 
 
-def as_pyproj_crs(crs) -> CRS | None:
-    """A pyproj CRS from anything (pyproj, rasterio CRS, 'EPSG:4326', WKT); None stays None."""
-    if crs is None:
-        return None
-    if isinstance(crs, CRS):
-        return crs
-    if hasattr(crs, "to_wkt"):
-        return CRS.from_wkt(crs.to_wkt())
-    return CRS.from_user_input(crs)
-
-
 def geometries_to_boxes(
     geometries: np.ndarray, src_crs: CRS | None, dst_crs: CRS | None, point_size_m: float
 ) -> GeometryBoxes:

@@ -9,10 +9,10 @@ import numpy as np
 from affine import Affine
 
 from debrismap.errors import LabelError
+from debrismap.geometry.crs import as_crs
 from debrismap.labels import vector
 from debrismap.labels.boxes import Boxes, transform_xyxy
 from debrismap.labels.coco import is_coco, read_coco
-from debrismap.labels.geometry import as_pyproj_crs
 from debrismap.labels.notices import warn_labels
 from debrismap.labels.vector import json_head, load_json, read_vector_labels
 from debrismap.labels.yolo import read_yolo
@@ -87,7 +87,7 @@ def to_raster_pixels(
     if boxes.pixel:
         pixel = boxes
     else:
-        target = as_pyproj_crs(crs)
+        target = as_crs(crs)
         if target is not None and boxes.crs is not None and not boxes.crs.equals(target):
             raise ValueError("reproject the boxes to the raster CRS first (read_labels(crs=...))")
         pixel = boxes.to_pixel(transform)

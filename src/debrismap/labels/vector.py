@@ -11,8 +11,9 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError
 
 from debrismap.errors import LabelError
+from debrismap.geometry.crs import as_crs, crs_label
 from debrismap.labels.boxes import DEFAULT_CLASS, Boxes
-from debrismap.labels.geometry import as_pyproj_crs, geometries_to_boxes
+from debrismap.labels.geometry import geometries_to_boxes
 from debrismap.labels.notices import warn_labels
 from debrismap.vector_io import read_vector, write_vector
 
@@ -119,17 +120,17 @@ def read_vector_labels(
     data = read_vector(path, layer=layer, error=LabelError)
     if len(data) == 0:
         if allow_empty:
-            return Boxes.empty(names or (DEFAULT_CLASS,), crs=as_pyproj_crs(crs) or data.crs)
+            return Boxes.empty(names or (DEFAULT_CLASS,), crs=as_crs(crs) or data.crs)
         raise LabelError("has no features (no labels)", path=path)
 
     src_crs = _source_crs(path, data.crs, labels_crs, is_json)
-    dst_crs = as_pyproj_crs(crs) if crs is not None else src_crs
+    dst_crs = as_crs(crs) if crs is not None else src_crs
     feature_names = _feature_class_names(path, data.fields, class_field, len(data))
 
     found = geometries_to_boxes(data.geometries, src_crs, dst_crs, point_size_m)
     if len(found.xyxy) == 0:
         if src_crs is not None and dst_crs is not None and not src_crs.equals(dst_crs):
-            hint = f"; its coordinates may not be in {_crs_name(src_crs)} (pass --labels-crs)"
+            hint = f"; its coordinates may not be in {crs_label(src_crs)} (pass --labels-crs)"
         else:
             hint = ""
         raise LabelError(
@@ -150,12 +151,12 @@ def read_vector_labels(
 def _source_crs(path: Path, file_crs: CRS | None, labels_crs, is_json: bool) -> CRS | None:
     if labels_crs is not None:
         try:
-            given = as_pyproj_crs(labels_crs)
+            given = as_crs(labels_crs)
         except (CRSError, TypeError, ValueError) as exc:
             raise LabelError(f"--labels-crs {labels_crs!r} is not a CRS", path=path) from exc
         # GDAL stamps EPSG:4326 on every GeoJSON, so a difference there is no news.
         if file_crs is not None and not is_json and not file_crs.equals(given):
-            warn_labels(path, f"file says {_crs_name(file_crs)}; using {_crs_name(given)} as told")
+            warn_labels(path, f"file says {crs_label(file_crs)}; using {crs_label(given)} as told")
         return given
     if file_crs is None:
         if is_json:  # RFC 7946: GeoJSON is WGS84 longitude/latitude
@@ -198,11 +199,6 @@ def _boxes_from_names(path, xyxy, box_names, names, crs) -> Boxes:
         )
     classes = np.fromiter((lookup[n] for n in box_names), dtype=np.int64, count=len(box_names))
     return Boxes(xyxy, classes, names, crs=crs, pixel=False, source=str(path))
-
-
-def _crs_name(crs: CRS) -> str:
-    epsg = crs.to_epsg()
-    return f"EPSG:{epsg}" if epsg else crs.name
 
 
 def write_vector_labels(path: str | Path, boxes: Boxes, extra_fields: dict | None = None) -> Path:

@@ -47,7 +47,7 @@ def palette_lut(
     try:
         cmap = ds.colormap(b)
     except ValueError as exc:
-        raise RasterError(f"palette band without a readable colour table ({exc})", path)
+        raise RasterError(f"palette band without a readable colour table ({exc})", path) from exc
     lut = np.zeros((256 if dtype == "uint8" else 65536, 3), dtype=np.uint8)
     for index, rgba in cmap.items():
         if 0 <= index < len(lut):
@@ -73,7 +73,7 @@ def read_bands(
                 )
                 valid = (masks > 0).any(axis=0)
     except gdal_errors() as exc:
-        raise RasterError(f"cannot read pixels: {one_line(exc)}", reader.path) from None
+        raise RasterError(f"cannot read pixels: {one_line(exc)}", reader.path) from exc
     if data.dtype.kind == "f":
         valid &= np.isfinite(data).all(axis=0)
     order = [unique.index(b) for b in reader.band_indexes]
@@ -120,5 +120,5 @@ def valid_fraction(reader: BandReader, window: Window, out_shape: tuple[int, int
                 resampling=Resampling.nearest,
             )
     except gdal_errors() as exc:
-        raise RasterError(f"cannot read the mask: {one_line(exc)}", reader.path) from None
+        raise RasterError(f"cannot read the mask: {one_line(exc)}", reader.path) from exc
     return float((masks > 0).any(axis=0).mean())

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyproj
 import rasterio
 from rasterio.enums import ColorInterp, MaskFlags, Resampling
 from rasterio.errors import NotGeoreferencedWarning as _RioNotGeoreferencedWarning
@@ -30,6 +29,7 @@ from rasterio.transform import array_bounds
 from rasterio.windows import Window
 
 from debrismap.errors import RasterError
+from debrismap.geometry.crs import crs_label
 from debrismap.raster.bands import choose_bands
 from debrismap.raster.dates import acquisition_date
 from debrismap.raster.gdal_errors import gdal_errors, one_line
@@ -101,7 +101,7 @@ class RasterSource:
             self._init(bands, stretch)
         except gdal_errors() as exc:  # GDAL failing on metadata of a damaged file
             self._ds.close()
-            raise RasterError(f"cannot read the raster: {one_line(exc)}", self.path) from None
+            raise RasterError(f"cannot read the raster: {one_line(exc)}", self.path) from exc
         except BaseException:
             self._ds.close()
             raise
@@ -167,7 +167,7 @@ class RasterSource:
             try:
                 stretch = Stretch.from_dict(stretch)
             except ValueError as exc:
-                raise RasterError(one_line(exc), self.path)
+                raise RasterError(one_line(exc), self.path) from exc
         if stretch is not None:
             if not stretch.is_identity and len(stretch.low) != 3:
                 raise RasterError(
@@ -336,7 +336,7 @@ class RasterSource:
     def closed(self) -> bool:
         return self._ds.closed
 
-    def __enter__(self) -> RasterSource:  # noqa: PYI034  typing.Self needs Python 3.11
+    def __enter__(self) -> RasterSource:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -347,22 +347,6 @@ class RasterSource:
             f"<RasterSource {self.path!r} {self.width}x{self.height} {self.count}x{self.dtype} "
             f"bands={self.band_indexes} gsd_m={self.gsd_m}>"
         )
-
-
-def crs_label(crs) -> str | None:
-    """Short human name of a CRS: "EPSG:32637 (WGS 84 / UTM zone 37N)" or the WKT's name."""
-    if crs is None:
-        return None
-    try:
-        pcrs = pyproj.CRS.from_wkt(crs.to_wkt())
-        code = pcrs.to_epsg(min_confidence=90)
-        if code:
-            return f"EPSG:{code} ({pcrs.name})"
-        method = pcrs.coordinate_operation.method_name if pcrs.coordinate_operation else None
-        kind = "geographic" if pcrs.is_geographic else (method or "projected")
-        return f"{pcrs.name} (custom WKT, {kind})"
-    except Exception:  # noqa: BLE001  a CRS pyproj cannot parse still has a string form
-        return crs.to_string()[:80]
 
 
 def _json_number(value: float | None) -> float | str | None:
@@ -397,5 +381,5 @@ def _open_dataset(path: str) -> rasterio.io.DatasetReader:
     except gdal_errors() as exc:
         text = one_line(exc)
         if "not recognized as" in text or "not a supported file format" in text:
-            raise RasterError("not a raster GDAL can read (unrecognised format)", path) from None
-        raise RasterError(f"cannot open as a raster: {text}", path) from None
+            raise RasterError("not a raster GDAL can read (unrecognised format)", path) from exc
+        raise RasterError(f"cannot open as a raster: {text}", path) from exc

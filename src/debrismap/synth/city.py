@@ -7,6 +7,7 @@ running min/max of each pile's box is kept between blocks. Same seed, same bytes
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,6 +69,8 @@ def check_params(size, gsd, bands, bit_depth, pile_density, out_path) -> tuple[i
         raise ConfigError("output must be a GeoTIFF (.tif)", path=out_path)
     if not out_path.parent.is_dir():
         raise OutputError("output folder does not exist", path=out_path.parent)
+    if not os.access(out_path.parent, os.W_OK | os.X_OK):
+        raise OutputError("output folder is not writable", path=out_path.parent)
     return width, height
 
 
@@ -201,28 +204,27 @@ def generate_city(
             for y in range(ty0, min(ty0 + tile_px, height), unit):
                 for x in range(tx0, min(tx0 + tile_px, width), unit):
                     units.append((x, y, min(unit, tx0 + tile_px - x, width - x), min(unit, ty0 + tile_px - y, height - y)))
-    with atomic_target(out_path) as tmp:
-        with rasterio.open(tmp, "w", **profile) as dst:
-            if bands == 4:
-                dst.colorinterp = [ColorInterp.red, ColorInterp.green, ColorInterp.blue, ColorInterp.undefined]
-            dst.descriptions = ("red", "green", "blue", "nir")[:bands]
-            dst.update_tags(
-                DEBRISMAP_SYNTH_SEED=str(seed), DEBRISMAP_SYNTH_GSD=str(gsd),
-                DEBRISMAP_SYNTH_BIT_DEPTH=str(bit_depth), DEBRISMAP_SYNTH_REGION=style.region,
-                DEBRISMAP_SYNTH_SUN_AZIMUTH=f"{style.sun_azimuth_deg:.1f}",
-                DEBRISMAP_SYNTH_SUN_ELEVATION=f"{style.sun_elevation_deg:.1f}",
-            )
-            bar = progress_bar(len(units), f"synth {out_path.name}", "block", enabled=progress)
-            for x, y, w, h in units:
-                data, pid = render_block(plan_for(x, y, w, h), x, y, w, h, seed, bit_depth, bands, cache, piles)
-                acc.add(pid, x, y)
-                dst.write(data, window=rasterio.windows.Window(x, y, w, h))
-                bar.update(1)
-            bar.close()
-            if overviews:
-                factors = [f for f in (2, 4, 8, 16, 32) if min(width, height) // f >= 128]
-                if factors:
-                    dst.build_overviews(factors, Resampling.average)
+    with atomic_target(out_path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
+        if bands == 4:
+            dst.colorinterp = [ColorInterp.red, ColorInterp.green, ColorInterp.blue, ColorInterp.undefined]
+        dst.descriptions = ("red", "green", "blue", "nir")[:bands]
+        dst.update_tags(
+            DEBRISMAP_SYNTH_SEED=str(seed), DEBRISMAP_SYNTH_GSD=str(gsd),
+            DEBRISMAP_SYNTH_BIT_DEPTH=str(bit_depth), DEBRISMAP_SYNTH_REGION=style.region,
+            DEBRISMAP_SYNTH_SUN_AZIMUTH=f"{style.sun_azimuth_deg:.1f}",
+            DEBRISMAP_SYNTH_SUN_ELEVATION=f"{style.sun_elevation_deg:.1f}",
+        )
+        bar = progress_bar(len(units), f"synth {out_path.name}", "block", enabled=progress)
+        for x, y, w, h in units:
+            data, pid = render_block(plan_for(x, y, w, h), x, y, w, h, seed, bit_depth, bands, cache, piles)
+            acc.add(pid, x, y)
+            dst.write(data, window=rasterio.windows.Window(x, y, w, h))
+            bar.update(1)
+        bar.close()
+        if overviews:
+            factors = [f for f in (2, 4, 8, 16, 32) if min(width, height) // f >= 128]
+            if factors:
+                dst.build_overviews(factors, Resampling.average)
     ids, boxes = acc.boxes(body=cache.body)
     props = []
     for i, b in zip(ids, boxes):

@@ -39,15 +39,16 @@ def raster_gsd(ds, given: float | None, path) -> float:
     if given is not None:
         return float(given)
     if ds.crs is None or ds.transform == Affine.identity():
-        warnings.warn(f"{path}: not georeferenced; assuming {DEFAULT_GSD} m per pixel (set --background-gsd)")
+        warnings.warn(f"{path}: not georeferenced; assuming {DEFAULT_GSD} m per pixel (set --background-gsd)",
+                      stacklevel=2)
         return DEFAULT_GSD
     t = ds.transform
     cx, cy = ds.width / 2, ds.height / 2
     xs, ys = zip(*[t @ p for p in ((cx, cy), (cx + 1, cy), (cx, cy + 1))])
     try:
         lon, lat = warp_transform(ds.crs, "EPSG:4326", list(xs), list(ys))
-    except Exception as exc:  # PROJ raises assorted errors for odd CRSs
-        raise RasterError(f"cannot convert its CRS to degrees ({str(exc).splitlines()[0]})", path=path) from None
+    except Exception as exc:
+        raise RasterError(f"cannot convert its CRS to degrees ({str(exc).splitlines()[0]})", path=path) from exc
     geod = Geod(ellps="WGS84")
     _, _, dx = geod.inv(lon[0], lat[0], lon[1], lat[1])
     _, _, dy = geod.inv(lon[0], lat[0], lon[2], lat[2])
@@ -159,7 +160,7 @@ def composite_piles(
         try:
             src = rasterio.open(src_path)
         except RasterioIOError as exc:
-            raise RasterError(f"not a readable raster ({str(exc).splitlines()[0]})", path=src_path) from None
+            raise RasterError(f"not a readable raster ({str(exc).splitlines()[0]})", path=src_path) from exc
     with src:
         if src.count < 3:
             raise RasterError(f"needs at least 3 bands (RGB), has {src.count}", path=src_path)
@@ -182,7 +183,7 @@ def composite_piles(
             ov = src.read([1, 2, 3], out_shape=ov_shape).astype(np.float32)
             ov_mask = src.dataset_mask(out_shape=ov_shape[1:]) > 0
         except Exception as exc:
-            raise RasterError(f"cannot read pixels ({str(exc).splitlines()[0]})", path=src_path) from None
+            raise RasterError(f"cannot read pixels ({str(exc).splitlines()[0]})", path=src_path) from exc
         valid = ov_mask & (ov.sum(axis=0) > 0)
         if scale is None:
             scale = float(np.percentile(ov[:, valid], 99.9)) if valid.any() else 1.0
@@ -355,12 +356,13 @@ def _resampled(src, gsd_m: float, target: float, path):
     factor = target / gsd_m
     width0 = src.width
     w, h = max(16, round(src.width / factor)), max(16, round(src.height / factor))
-    warnings.warn(f"{path}: GSD {gsd_m:.2f} m resampled to {target} m ({src.width}x{src.height} -> {w}x{h})")
+    warnings.warn(f"{path}: GSD {gsd_m:.2f} m resampled to {target} m ({src.width}x{src.height} -> {w}x{h})",
+                  stacklevel=2)
     try:
         data = src.read(out_shape=(src.count, h, w), resampling=Resampling.average)
         mask = src.dataset_mask(out_shape=(h, w), resampling=Resampling.nearest)
-    except Exception as exc:  # GDAL raises assorted errors for corrupt files
-        raise RasterError(f"cannot read pixels ({str(exc).splitlines()[0]})", path=path) from None
+    except Exception as exc:
+        raise RasterError(f"cannot read pixels ({str(exc).splitlines()[0]})", path=path) from exc
     profile = src.profile.copy()
     profile.update(driver="GTiff", width=w, height=h, tiled=False, compress=None,
                    transform=src.transform @ Affine.scale(src.width / w, src.height / h))

@@ -36,7 +36,7 @@ def load_checkpoint(path: str | Path) -> dict:
             f"refused: the checkpoint holds pickled objects that are not plain tensors/containers ({what})",
             path=path,
         ) from exc
-    except Exception as exc:  # noqa: BLE001 - zip, struct, EOF, runtime errors: all mean "not a checkpoint"
+    except Exception as exc:
         raise ModelError(
             f"is not a readable torch checkpoint ({type(exc).__name__})", path=path
         ) from exc

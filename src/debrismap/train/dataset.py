@@ -51,7 +51,7 @@ def read_dataset_info(root: str | Path) -> DatasetInfo:
     except yaml.YAMLError as exc:
         raise DatasetError(
             f"is not valid YAML ({str(exc).splitlines()[0]})", path=yaml_path
-        ) from None
+        ) from exc
     if not isinstance(meta, dict):
         raise DatasetError("must be a YAML mapping", path=yaml_path)
 
@@ -59,25 +59,25 @@ def read_dataset_info(root: str | Path) -> DatasetInfo:
     if isinstance(names, dict):  # ultralytics style {0: debris}
         try:
             names = [names[k] for k in sorted(names, key=int)]
-        except (TypeError, ValueError):
-            raise DatasetError("names keys must be class indices", path=yaml_path) from None
+        except (TypeError, ValueError) as exc:
+            raise DatasetError("names keys must be class indices", path=yaml_path) from exc
     if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
         raise DatasetError("names must be a non-empty list of class names", path=yaml_path)
     try:
         gsd_m = float(meta.get("gsd_m"))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError) as exc:
         raise DatasetError(
             "gsd_m (metres per pixel) is missing or not a number", path=yaml_path
-        ) from None
+        ) from exc
     if not gsd_m > 0:
         raise DatasetError(f"gsd_m must be > 0, got {gsd_m}", path=yaml_path)
     chip_size = meta.get("chip_size")
     try:
         chip_size = int(chip_size) if chip_size is not None else None
-    except (TypeError, ValueError):
+    except (TypeError, ValueError) as exc:
         raise DatasetError(
             f"chip_size must be an integer, got {chip_size!r}", path=yaml_path
-        ) from None
+        ) from exc
 
     # `path` in the yaml may be stale (the folder was moved): the yaml's own folder wins.
     splits = {}

@@ -1,4 +1,10 @@
-"""Detection metrics for validation: match predictions to targets, AP via ultralytics' ap_per_class."""
+"""Detection metrics for validation: match predictions to targets, AP via ultralytics' ap_per_class.
+
+The matching is ultralytics' validator's, not `debrismap.evaluate.matching.greedy_match`: it
+pairs by IoU (highest first), not by score, so which prediction of two on one target counts
+as the true positive can differ, and with it the AP that training reports and compares to
+ultralytics. Precision and recall at the operating threshold are evaluate's `prf`.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 from ultralytics.utils.metrics import ap_per_class, box_iou
+
+from debrismap.evaluate.matching import prf
 
 IOU_THRESHOLDS = np.linspace(0.5, 0.95, 10)
 
@@ -58,7 +66,9 @@ class DetectionStats:
         self.target_cls.append(true_cls.float().cpu().numpy().reshape(-1))
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        cat = lambda xs, shape: np.concatenate(xs) if xs else np.zeros(shape)
+        def cat(xs, shape):
+            return np.concatenate(xs) if xs else np.zeros(shape)
+
         return (
             cat(self.correct, (0, len(IOU_THRESHOLDS))).astype(bool),
             cat(self.conf, (0,)),
@@ -83,8 +93,8 @@ def summarize(
             out["mAP50"] = float(ap[:, 0].mean())
             out["mAP50-95"] = float(ap.mean())
     kept = conf >= score_threshold
-    tp = int(correct[kept, 0].sum()) if len(conf) else 0
-    n_pred = int(kept.sum())
-    out["precision"] = tp / n_pred if n_pred else 0.0
-    out["recall"] = tp / n_targets if n_targets else 0.0
+    at_threshold = prf(int(correct[kept, 0].sum()) if len(conf) else 0, int(kept.sum()), n_targets)
+    # undefined (no detections, or no targets) reads 0.0 in the training log
+    out["precision"] = at_threshold["precision"] or 0.0
+    out["recall"] = at_threshold["recall"] or 0.0
     return out

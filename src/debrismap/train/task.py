@@ -140,7 +140,7 @@ class DebrisDetectionTask(pl.LightningModule):
     def configure_optimizers(self):
         hp = self.hp
         decay, no_decay = [], []
-        for name, p in self.model.named_parameters():
+        for _name, p in self.model.named_parameters():
             if not p.requires_grad:
                 continue
             # biases and normalisation weights are not decayed (as ultralytics and timm do)

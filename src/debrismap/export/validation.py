@@ -3,7 +3,8 @@
 `debrismap export` stores the result in the model (`debrismap.validation`), `detect` copies it
 into run.json, and the heatmap's summary uses it for its precision-corrected count. Measuring
 the ONNX file rather than trusting the training log means the numbers describe exactly the
-model that users run, after fusion, export and any quantisation. numpy + onnxruntime only.
+model that users run, after fusion, export and any quantisation. numpy + onnxruntime only; the
+matching is evaluate's (greedy one-to-one, best score first, as COCO and VOC do).
 """
 
 from __future__ import annotations
@@ -11,36 +12,24 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
+from debrismap.detect.decode import decode_batch
+from debrismap.detect.preprocess import Preprocessor
+from debrismap.detect.session import ModelSession
 from debrismap.errors import DatasetError
-from debrismap.geometry.boxes import iou_matrix as box_iou  # (len(a), len(b)) IoU
+from debrismap.evaluate.matching import greedy_match
+from debrismap.geometry.boxes import overlapping_pairs
+from debrismap.labels.yolo import read_yolo
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff"}
+F1_CANDIDATES = tuple(round(0.05 * k, 2) for k in range(1, 15))
 
 
-def read_yolo_boxes(label_path: Path, width: int, height: int) -> np.ndarray:
-    """(N, 4) pixel corner boxes of a chip's normalised YOLO file (a missing file = no piles)."""
-    from debrismap.labels.yolo import read_yolo
-
-    if not label_path.exists():
-        return np.empty((0, 4))
-    return read_yolo(label_path, image_size=(width, height), fmt="normalised", allow_empty=True).xyxy
-
-
-def count_matches(pred: np.ndarray, scores: np.ndarray, truth: np.ndarray, iou: float) -> int:
-    """True positives under greedy one-to-one matching, best score first (as COCO and VOC do)."""
-    if len(pred) == 0 or len(truth) == 0:
-        return 0
-    ious = box_iou(pred[np.argsort(-scores)], truth)
-    taken = np.zeros(len(truth), bool)
-    tp = 0
-    for row in ious:
-        row = np.where(taken, -1.0, row)
-        j = int(row.argmax())
-        if row[j] >= iou:
-            taken[j] = True
-            tp += 1
-    return tp
+def match_to_truth(pred: np.ndarray, scores: np.ndarray, truth: np.ndarray, iou: float) -> np.ndarray:
+    """For each predicted box, the index of the truth box it matched, or -1 (a false positive)."""
+    det_idx, truth_idx, pair_iou = overlapping_pairs(pred, truth)
+    return greedy_match(scores, len(truth), det_idx, truth_idx, pair_iou, iou)
 
 
 def validate_onnx(model_path: str | Path, dataset_dir: str | Path, iou: float = 0.5,
@@ -50,24 +39,26 @@ def validate_onnx(model_path: str | Path, dataset_dir: str | Path, iou: float = 
 
 
 def best_f1_threshold(model_path: str | Path, dataset_dir: str | Path, iou: float = 0.5,
-                      candidates=tuple(round(0.05 * k, 2) for k in range(1, 15))) -> tuple[float, list[dict]]:
+                      candidates=F1_CANDIDATES) -> tuple[float, list[dict]]:
     """The score threshold with the best F1 on the val split, and the scores at every candidate.
 
     One pass at the lowest candidate serves all of them: greedy NMS never lets a lower score
-    suppress a higher one, so NMS at a low threshold filtered to `t` equals NMS at `t`.
+    suppress a higher one, so NMS at a low threshold filtered to `t` equals NMS at `t`; and
+    greedy matching by score never lets a lower score take a higher one's truth either.
     """
     table = _scores_at(model_path, dataset_dir, tuple(sorted(candidates)), iou, 16, None)
     best = max(table, key=lambda row: (row["f1"], row["score_threshold"]))
     return float(best["score_threshold"]), table
 
 
+def _truth_boxes(label_path: Path, width: int, height: int) -> np.ndarray:
+    """(N, 4) pixel corner boxes of a chip's normalised YOLO file (a missing file = no piles)."""
+    if not label_path.exists():
+        return np.empty((0, 4))
+    return read_yolo(label_path, image_size=(width, height), fmt="normalised", allow_empty=True).xyxy
+
+
 def _scores_at(model_path, dataset_dir, thresholds, iou, batch_size, max_images) -> list[dict]:
-    from PIL import Image
-
-    from debrismap.detect.decode import decode_batch
-    from debrismap.detect.preprocess import Preprocessor
-    from debrismap.detect.session import ModelSession
-
     dataset_dir = Path(dataset_dir)
     images = sorted(p for p in (dataset_dir / "images" / "val").glob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
     if max_images:
@@ -89,14 +80,17 @@ def _scores_at(model_path, dataset_dir, thresholds, iou, batch_size, max_images)
             pixels = np.asarray(Image.open(path).convert("RGB"))[:size, :size].transpose(2, 0, 1)  # band first
             h, w = pixels.shape[1:]
             prep(pixels, np.ones((h, w), bool), out=batch[i, :, :h, :w])
-            truths.append(read_yolo_boxes(dataset_dir / "labels" / "val" / (path.stem + ".txt"), w, h))
+            truths.append(_truth_boxes(dataset_dir / "labels" / "val" / (path.stem + ".txt"), w, h))
         dets = decode_batch(session.run(batch), min(thresholds), meta.nms_iou, meta.head)
         for i, truth in enumerate(truths):
             n_true += len(truth)
+            mine = dets.slot == i
+            scores = dets.scores[mine]
+            matched = match_to_truth(dets.boxes[mine], scores, truth, iou) >= 0
             for k, t in enumerate(thresholds):
-                mine = (dets.slot == i) & (dets.scores >= t)
-                tp[k] += count_matches(dets.boxes[mine], dets.scores[mine], truth, iou)
-                n_pred[k] += int(mine.sum())
+                kept = scores >= t
+                tp[k] += int((matched & kept).sum())
+                n_pred[k] += int(kept.sum())
     rows = []
     for k, t in enumerate(thresholds):
         precision = tp[k] / n_pred[k] if n_pred[k] else 1.0

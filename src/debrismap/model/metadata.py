@@ -11,12 +11,12 @@ from dataclasses import asdict, dataclass, field, replace
 
 from debrismap import __version__
 from debrismap.errors import ModelError
-from debrismap.model_head import SplitHead
+from debrismap.model.split_head import SplitHead
 
 PREFIX = "debrismap."
 # "1": one output `output0` (N, 4 + nc, A), boxes decoded in the graph (ultralytics' layout).
 # "2": the graph stops at the Detect head's convolutions (outputs box{i}, cls{i} per level) and
-#      the `head` key says how to decode them (debrismap.model_head).
+#      the `head` key says how to decode them (debrismap.model.split_head).
 FORMAT_VERSION = "1"
 SPLIT_HEAD_FORMAT_VERSION = "2"
 SUPPORTED_FORMAT_VERSIONS = (FORMAT_VERSION, SPLIT_HEAD_FORMAT_VERSION)
@@ -78,7 +78,7 @@ class ModelMetadata:
         return out
 
     @classmethod
-    def from_props(cls, props: dict[str, str], source: str = "model") -> "ModelMetadata":
+    def from_props(cls, props: dict[str, str], source: str = "model") -> ModelMetadata:
         """Parse ONNX metadata_props; raise ModelError naming what is missing or malformed."""
         missing = [k for k in REQUIRED_KEYS if PREFIX + k not in props]
         if missing:
@@ -89,7 +89,9 @@ class ModelMetadata:
                 path=source,
             )
         try:
-            get = lambda k: props[PREFIX + k]  # noqa: E731
+            def get(key: str) -> str:
+                return props[PREFIX + key]
+
             meta = cls(
                 classes=tuple(json.loads(get("classes"))),
                 input_size=int(get("input_size")),
@@ -104,7 +106,7 @@ class ModelMetadata:
                 software_version=get("software_version"),
             )
         except (ValueError, TypeError) as exc:
-            raise ModelError(f"has malformed debrismap metadata ({exc})", path=source) from None
+            raise ModelError(f"has malformed debrismap metadata ({exc})", path=source) from exc
         if meta.format_version not in SUPPORTED_FORMAT_VERSIONS:
             raise ModelError(
                 f"metadata format_version {meta.format_version} is not supported "
