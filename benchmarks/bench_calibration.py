@@ -230,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.write:
         from debrismap.atomic import write_json
 
-        path = write_json(calibration_path(model), table.to_dict())
+        path = write_json(calibration_path(model), table.to_dict(), indent=None)  # one line: data, not prose
         print(f"wrote {path}")
     _common.write_result("bench_calibration" + (f"_{args.tag}" if args.tag else ""), {
         "model": str(model), "model_sha256": _common.file_sha256(model), "iou": args.iou,

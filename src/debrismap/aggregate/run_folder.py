@@ -166,6 +166,6 @@ def load_run(run_dir: str | Path) -> RunFolder:
 def _read_layer(path: Path, layer: str):
     try:
         layers = [name for name, _ in pyogrio.list_layers(path)]
-    except Exception:
+    except Exception:  # noqa: BLE001 - unreadable files get read_vector's one-line error below
         layers = []
     return read_vector(path, layer=layer if layer in layers else None, error=DatasetError)
