@@ -172,6 +172,8 @@ def calibrated_lines(summary: dict) -> list[str]:
     lines = ["", f"Calibrated estimate of the true number of piles: {cal['central']:,.0f} "
              f"({cal['level']:.0%} interval {cal['low']:,}-{cal['high']:,})",
              "  " + summary["meaning"]["calibrated"]]
+    lines.append("  Checked against the calibration: pixel size, bands, bit depth. Not checked: season, sensor, "
+                 "and whether real debris looks like the calibration's synthetic piles.")
     outside = summary.get("outside_calibration") or []
     if outside:
         lines.append("  WARNING: this imagery is outside what the calibration saw, so the estimate and its "
