@@ -20,7 +20,12 @@ from debrismap.aggregate.figure import save
 from debrismap.aggregate.grid import CountGrid, count_grid
 from debrismap.aggregate.heatmap_figure import heatmap_figure
 from debrismap.aggregate.run_folder import RunFolder, load_run
-from debrismap.aggregate.sensitivity import Sensitivity, count_summary, threshold_curve
+from debrismap.aggregate.sensitivity import (
+    Sensitivity,
+    add_calibrated_estimate,
+    count_summary,
+    threshold_curve,
+)
 from debrismap.aggregate.zones import ZoneCounts, read_zones, zone_counts
 from debrismap.atomic import ensure_dir
 from debrismap.errors import ConfigError
@@ -108,9 +113,18 @@ def analyse_run(
     grid = count_grid(pts, coverage, cell, metric)
     density = density_raster(pts, coverage, metric, bandwidth, nice_pixel_size(cell, coverage),
                              edge_correction=edge_correction)
-    curve = threshold_curve(scores, run.score_threshold)
+    cand_scores = None
+    if run.candidate_scores is not None:
+        cand_centres = transform_points(run.box_centres(run.candidate_boxes), run.crs, metric)
+        cand_inside = (shapely.intersects_xy(coverage, cand_centres[:, 0], cand_centres[:, 1])
+                       if len(cand_centres) else np.zeros(0, bool))
+        cand_scores = run.candidate_scores[cand_inside]
+    curve = threshold_curve(scores if cand_scores is None else cand_scores, run.candidate_floor)
     validation = (run.manifest.get("model") or {}).get("validation")
-    summary = count_summary(scores, run.score_threshold, run.operating_threshold, validation)
+    summary = count_summary(scores, run.score_threshold, run.operating_threshold, validation,
+                            candidate_scores=cand_scores, candidate_floor=run.candidate_floor)
+    add_calibrated_estimate(summary, run.calibration, scores if cand_scores is None else cand_scores,
+                            run.candidate_floor, run.manifest.get("inputs") or [])
     analysis = HeatmapAnalysis(run, metric, coverage, pts, scores, int((~inside).sum()), grid,
                                density, curve, summary)
     if zones is not None:

@@ -216,7 +216,12 @@ td.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
   table(document.getElementById("summary-table"), ["", "piles", "what it means"],
         ["central", "low", "high"].map(function (k) {{ return [k, fmt(s[k], 0), s.meaning[k]]; }})
           .concat(s.precision_corrected !== undefined ?
-                  [["precision-corrected", fmt(s.precision_corrected, 0), s.meaning.precision_corrected]] : []),
+                  [["precision-corrected", fmt(s.precision_corrected, 0), s.meaning.precision_corrected]] : [])
+          .concat(s.calibrated && s.calibrated.central !== null ?
+                  [["calibrated estimate", fmt(s.calibrated.central, 0) + " (" + fmt(s.calibrated.low, 0) + "–" +
+                    fmt(s.calibrated.high, 0) + ")", s.meaning.calibrated +
+                    ((s.outside_calibration || []).length ? ". WARNING, outside the calibration: " +
+                     s.outside_calibration.join("; ") : "")]] : []),
         [false, true, false]);
   document.getElementById("range-note").textContent = "What the range means: " + s.meaning.range + ".";
   table(document.getElementById("cells-table"), ["cell", "piles", "per km²", "valid fraction", "partial"],

@@ -31,6 +31,23 @@ class RunFolder:
     boxes: np.ndarray  # shapely Polygons in `crs`
     scores: np.ndarray  # float64, one per box
     coverage: shapely.Geometry  # union of the analysed imagery, in `crs`
+    # candidates.gpkg (boxes down to the candidate floor, detections included); None for runs
+    # made before detect recorded candidates
+    candidate_boxes: np.ndarray | None = None
+    candidate_scores: np.ndarray | None = None
+
+    @property
+    def candidate_floor(self) -> float:
+        """The lowest score recorded: the candidate floor, or the run threshold without candidates."""
+        value = (self.manifest.get("thresholds") or {}).get("candidate_floor")
+        if self.candidate_scores is None or value is None:
+            return self.score_threshold
+        return min(float(value), self.score_threshold)
+
+    @property
+    def calibration(self) -> dict | None:
+        """The model's count calibration as detect copied it into run.json (None if it had none)."""
+        return (self.manifest.get("model") or {}).get("calibration")
 
     @property
     def score_threshold(self) -> float:
@@ -47,11 +64,12 @@ class RunFolder:
         value = model.get("score_threshold")
         return max(float(value), self.score_threshold) if value is not None else self.score_threshold
 
-    def box_centres(self) -> np.ndarray:
-        """(N, 2) centres of the detection boxes' bounds, in `crs` (a pile is counted by its centre)."""
-        if len(self.boxes) == 0:
+    def box_centres(self, boxes: np.ndarray | None = None) -> np.ndarray:
+        """(N, 2) centres of the detection boxes' bounds (or of `boxes`), in `crs` (a pile is counted by its centre)."""
+        boxes = self.boxes if boxes is None else boxes
+        if len(boxes) == 0:
             return np.zeros((0, 2))
-        b = shapely.bounds(self.boxes)
+        b = shapely.bounds(boxes)
         return np.column_stack([(b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2])
 
     @property
@@ -133,7 +151,16 @@ def load_run(run_dir: str | Path) -> RunFolder:
     if not cov_geoms:
         raise DatasetError("coverage is empty: no imagery was analysed in this run", path=cov_path)
     cov = shapely.make_valid(shapely.union_all(cov_geoms))
-    return RunFolder(run_dir, manifest, crs, boxes, scores, cov)
+    cand_boxes = cand_scores = None
+    cand_path = run_dir / "candidates.gpkg"
+    if cand_path.exists():
+        candidates = _read_layer(cand_path, "candidates")
+        if "score" not in candidates.fields:
+            raise DatasetError("candidates have no 'score' field", path=cand_path)
+        ok = np.array([g is not None and not g.is_empty for g in candidates.geometries], dtype=bool)
+        cand_boxes = candidates.geometries[ok]
+        cand_scores = np.asarray(candidates.fields["score"], dtype=float)[ok]
+    return RunFolder(run_dir, manifest, crs, boxes, scores, cov, cand_boxes, cand_scores)
 
 
 def _read_layer(path: Path, layer: str):

@@ -1,10 +1,11 @@
 """How the total count depends on the score threshold, and the low / central / high figures.
 
-detect records only detections at or above its own threshold, so the curve starts there:
-below the run threshold nothing is known, and the "high" figure can be no looser than it.
-The range describes sensitivity to the detector's threshold only — not sampling error,
-not missed piles in unanalysed areas, and not the detector's error against ground truth
-unless the model carries validation precision and recall.
+detect records detections at its own threshold and candidates (candidates.gpkg) down to a
+lower floor (default 0.05), so the curve starts at the floor and the "high" figure is a real,
+looser count. Runs made before candidates existed start at the run threshold, where "high"
+equals "central". The range describes sensitivity to the detector's threshold only; the
+calibrated estimate (debrismap.calibration, when the model carries a calibration) is the
+figure that accounts for the detector's error against ground truth.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from debrismap.calibration import CountCalibration
 
 THRESHOLD_STEP = 0.05
 # The stricter / looser thresholds quoted as the low / high figures, around the operating one.
@@ -51,15 +54,23 @@ def count_summary(
     operating_threshold: float,
     validation: dict | None = None,
     delta: float = RANGE_DELTA,
+    candidate_scores: np.ndarray | None = None,
+    candidate_floor: float | None = None,
 ) -> dict:
-    """The figures an article can quote, each with what it means spelled out."""
+    """The figures an article can quote, each with what it means spelled out.
+
+    `scores` are the detections' (central and low come from them, exactly as counted on the
+    map); `candidate_scores` reach down to `candidate_floor` and give the looser "high".
+    """
+    floor = run_threshold if candidate_scores is None or candidate_floor is None else min(candidate_floor, run_threshold)
     strict = min(operating_threshold + delta, 1.0)
-    loose = max(operating_threshold - delta, run_threshold)
+    loose = max(operating_threshold - delta, floor)
 
-    def at(t: float) -> int:
-        return int(np.count_nonzero(scores >= t - 1e-12))
+    def at(t: float, among: np.ndarray = scores) -> int:
+        return int(np.count_nonzero(among >= t - 1e-12))
 
-    central, low, high = at(operating_threshold), at(strict), at(loose)
+    central, low = at(operating_threshold), at(strict)
+    high = at(loose) if loose >= run_threshold or candidate_scores is None else at(loose, candidate_scores)
     summary = {
         "central": central,
         "low": low,
@@ -68,15 +79,15 @@ def count_summary(
         "low_threshold": round(strict, 4),
         "high_threshold": round(loose, 4),
         "run_threshold": round(run_threshold, 4),
+        "candidate_floor": round(floor, 4),
         "meaning": {
             "central": f"piles detected at the operating score threshold {operating_threshold:.2f}",
             "low": f"piles detected at a stricter threshold {strict:.2f} (fewer, more certain detections)",
             "high": (
                 f"piles detected at a looser threshold {loose:.2f}"
                 if loose < operating_threshold
-                else "equal to central: detections below the run threshold "
-                f"{run_threshold:.2f} were not recorded, so no looser count is known "
-                "(rerun detect with a lower score threshold to see one)"
+                else f"equal to central: boxes below {floor:.2f} were not recorded, so no looser "
+                "count is known (rerun detect with a lower --candidate-floor to see one)"
             ),
             "range": "the spread shows how much the count depends on the detector's score "
             "threshold; it is not a confidence interval, does not include piles the "
@@ -96,6 +107,36 @@ def count_summary(
     return summary
 
 
+def add_calibrated_estimate(summary: dict, calibration: dict | None, scores: np.ndarray, floor: float,
+                            inputs: list[dict]) -> dict:
+    """Add `calibrated` (estimate + interval, or None) and `outside_calibration` to a count summary.
+
+    `scores`: every recorded box in the analysed area (candidates when the run has them) down
+    to `floor`; the estimate counts those at or above the calibration's count threshold, or at
+    the floor when nothing was recorded that low.
+    """
+    summary["calibrated"] = None
+    summary["outside_calibration"] = []
+    if not calibration:
+        return summary
+    try:
+        table = CountCalibration.from_dict(calibration)
+    except (KeyError, TypeError, ValueError):
+        return summary  # a damaged table is no table: the summary says the count is uncalibrated
+    estimate = table.estimate(scores, threshold=max(table.count_threshold, floor))
+    summary["calibrated"] = estimate
+    summary["outside_calibration"] = table.outside(inputs)
+    summary["meaning"]["calibrated"] = (
+        f"sum over the {estimate['boxes_counted']:,} boxes scoring >= {estimate['threshold']:.2f} of the "
+        f"calibration's precision at their score, divided by its recall {estimate['recall']:.2f} at that "
+        f"threshold; measured on {len(table.scenes)} held-out composite scenes "
+        f"({table.imagery.get('kind') or 'real backgrounds, synthetic piles'}), so it holds for imagery "
+        "and piles like those; the interval adds the calibration's own uncertainty, how much the "
+        "detector varied between the calibration's backgrounds, and this count's sampling noise"
+    )
+    return summary
+
+
 def summary_text(summary: dict, total_valid_km2: float) -> str:
     m = summary["meaning"]
     lines = [
@@ -106,9 +147,39 @@ def summary_text(summary: dict, total_valid_km2: float) -> str:
     ]
     if "precision_corrected" in summary:
         lines.append(f"  precision-corrected: {summary['precision_corrected']:,} — {m['precision_corrected']}")
+    lines += calibrated_lines(summary)
     lines += ["", "What the range means: " + m["range"] + ".",
-              f"Below the run threshold {summary['run_threshold']:.2f} nothing is known."]
+              below_floor_sentence(summary)]
     return "\n".join(lines) + "\n"
+
+
+def below_floor_sentence(summary: dict) -> str:
+    floor = summary.get("candidate_floor", summary["run_threshold"])
+    if floor >= summary["run_threshold"]:
+        return f"Below the run threshold {summary['run_threshold']:.2f} nothing is known."
+    return (f"Below the candidate floor {floor:.2f} nothing was recorded (detect's --candidate-floor; "
+            f"detections are kept from {summary['run_threshold']:.2f}).")
+
+
+def calibrated_lines(summary: dict) -> list[str]:
+    """The calibrated estimate, its interval, and plainly when the imagery is outside the calibration."""
+    cal = summary.get("calibrated")
+    if not cal:
+        return ["", "Calibrated estimate: none (the model carries no count calibration); "
+                "the counts above are detections, not an estimate of the true number of piles."]
+    if cal.get("central") is None:
+        return ["", "Calibrated estimate: none (the calibration's recall at this threshold is zero)."]
+    lines = ["", f"Calibrated estimate of the true number of piles: {cal['central']:,.0f} "
+             f"({cal['level']:.0%} interval {cal['low']:,}-{cal['high']:,})",
+             "  " + summary["meaning"]["calibrated"]]
+    lines.append("  Checked against the calibration: pixel size, bands, bit depth. Not checked: season, sensor, "
+                 "and whether real debris looks like the calibration's synthetic piles.")
+    outside = summary.get("outside_calibration") or []
+    if outside:
+        lines.append("  WARNING: this imagery is outside what the calibration saw, so the estimate and its "
+                     "interval may be wrong:")
+        lines += [f"    - {text}" for text in outside]
+    return lines
 
 
 def sensitivity_figure(curve: Sensitivity, operating_threshold: float, summary: dict | None = None):
@@ -128,7 +199,7 @@ def sensitivity_figure(curve: Sensitivity, operating_threshold: float, summary: 
     y = np.concatenate([[first], ys[xs > curve.run_threshold], [0]])
     ax.step(x, y, where="pre", color=colour, linewidth=1.1)
     ax.axvspan(0, curve.run_threshold, color="#dddddd", zorder=0)
-    ax.text(curve.run_threshold / 2, 0.5, "not recorded\n(below run\nthreshold)",
+    ax.text(curve.run_threshold / 2, 0.5, "not recorded\n(below the\nlowest score\nkept)",
             transform=ax.get_xaxis_transform(), ha="center", va="center",
             fontsize=6.5 if curve.run_threshold < 0.2 else 7, color="#555555")
     ax.axvline(operating_threshold, color="#c2185b", linewidth=0.8, linestyle="--")

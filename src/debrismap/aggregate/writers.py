@@ -69,7 +69,8 @@ def write_sensitivity(analysis, out: Path) -> tuple[Path, Path]:
     notes = ["" for _ in curve.thresholds]
     if len(notes):
         notes[0] = ("run threshold: detections below it were not recorded, "
-                    "so counts at lower thresholds are unknown")
+                    "so counts at lower thresholds are unknown") if analysis.run.candidate_scores is None else (
+                    "candidate floor: boxes below it were not recorded, so counts at lower thresholds are unknown")
     csv = write_csv(out / "sensitivity.csv",
                     {"score_threshold": curve.thresholds, "count": curve.counts, "note": notes})
     png = save(sensitivity_figure(curve, analysis.run.operating_threshold, analysis.summary), out / "sensitivity.png")

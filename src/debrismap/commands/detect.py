@@ -5,6 +5,8 @@ in one run folder, in the first raster's CRS, each with the raster it came from:
 
   detections.gpkg     box polygons (score, class, class_name, tile_row, tile_col, source)
   detections.geojson  the same in EPSG:4326 for web maps
+  candidates.gpkg     every box down to --candidate-floor (detections included), same fields:
+                      the heatmap's "high" count and the calibrated estimate use it
   coverage.gpkg       the area actually analysed (valid pixels, inside --aoi, outside --exclude)
   run.json            provenance: inputs, model + sha256, thresholds, tiling, timings
 
@@ -45,6 +47,8 @@ def add_detect_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overlap", type=int, default=None, help="tile overlap in pixels (default: tile/10)")
     parser.add_argument("--batch", type=int, default=8, help="tiles per model call (default 8)")
     parser.add_argument("--score", type=float, default=None, help="score threshold (default: the model's)")
+    parser.add_argument("--candidate-floor", type=float, default=0.05,
+                        help="also record boxes down to this score in candidates.gpkg (default 0.05)")
     parser.add_argument("--nms-iou", type=float, default=None, help="NMS IoU threshold (default: the model's)")
     parser.add_argument("--bands", default=None, help="1-based bands used as R,G,B, e.g. 3,2,1 (default: auto)")
     parser.add_argument("--aoi", type=Path, default=None, help="area of interest polygons (any CRS)")
@@ -91,7 +95,7 @@ def settings_from_args(args: argparse.Namespace):
         raise ConfigError(f"--assume-gsd must be a positive number of metres, got {args.assume_gsd}")
     return DetectSettings(
         model=args.model, device=args.device, tile=args.tile, overlap=args.overlap, batch=args.batch,
-        score=args.score, nms_iou=args.nms_iou, bands=bands, aoi=args.aoi, exclude=args.exclude,
+        score=args.score, candidate_floor=args.candidate_floor, nms_iou=args.nms_iou, bands=bands, aoi=args.aoi, exclude=args.exclude,
         assume_gsd=args.assume_gsd, resume=args.resume, force=args.force, threads=args.threads, sessions=args.sessions,
         readers=args.readers, unlabelled=unlabelled, progress=not args.quiet,
     )

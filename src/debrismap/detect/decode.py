@@ -29,6 +29,11 @@ class Detections:
 # Like ultralytics' max_nms / max_det: a low --score on a busy scene must not make NMS quadratic.
 MAX_CANDIDATES_PER_TILE = 3000
 MAX_DETECTIONS_PER_TILE = 1000
+# Candidates (boxes down to the candidate floor, for counts) enter NMS at most this many per
+# tile, best first. A real detector passes a few anchors per tile at 0.05 (the bundled int8
+# model: 7 on a synthetic city); a model firing everywhere would otherwise make the floor's NMS
+# cost seconds per batch (dense clusters: most pairs overlap).
+MAX_CANDIDATE_ANCHORS_PER_TILE = 300
 
 
 def top_k_per_slot(slot: np.ndarray, score: np.ndarray, k: int) -> np.ndarray:
@@ -41,7 +46,8 @@ def top_k_per_slot(slot: np.ndarray, score: np.ndarray, k: int) -> np.ndarray:
 
 
 def decode_batch(
-    outputs: np.ndarray | list[np.ndarray], score_threshold: float, nms_iou: float, head: SplitHead | None = None
+    outputs: np.ndarray | list[np.ndarray], score_threshold: float, nms_iou: float, head: SplitHead | None = None,
+    max_candidates: int = MAX_CANDIDATES_PER_TILE,
 ) -> Detections:
     """Threshold, make corner boxes, and run class-aware NMS within each tile.
 
@@ -49,15 +55,15 @@ def decode_batch(
     (cx, cy, w, h) and probabilities, or, with `head`, a split-head model's per-level
     convolution outputs, of which only the anchors above the threshold are decoded.
     Coordinates stay in model-input pixels of each tile; the caller shifts them to the raster.
-    At most MAX_CANDIDATES_PER_TILE boxes per tile enter NMS and MAX_DETECTIONS_PER_TILE leave it.
+    At most `max_candidates` boxes per tile enter NMS and MAX_DETECTIONS_PER_TILE leave it.
     """
     if head is not None:
         slot, cls, score, boxes = decode_split_head(list(outputs), head, score_threshold)
         nc = int(np.shape(outputs[len(head.strides)])[1])
     else:
         slot, cls, score, boxes, nc = _decoded_candidates(outputs, score_threshold)
-    if len(slot) > MAX_CANDIDATES_PER_TILE and np.bincount(slot).max() > MAX_CANDIDATES_PER_TILE:
-        pick = top_k_per_slot(slot, score, MAX_CANDIDATES_PER_TILE)
+    if len(slot) > max_candidates and np.bincount(slot).max() > max_candidates:
+        pick = top_k_per_slot(slot, score, max_candidates)
         slot, cls, score, boxes = slot[pick], cls[pick], score[pick], boxes[pick]
     dets = Detections(boxes, score, cls, slot.astype(np.int32))
     if len(dets) == 0:

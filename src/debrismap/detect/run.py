@@ -21,10 +21,11 @@ import numpy as np
 import rasterio
 
 from debrismap import __version__
+from debrismap.calibration import read_calibration
 from debrismap.detect import hooks
-from debrismap.detect.assemble import build_final_outputs
+from debrismap.detect.assemble import CANDIDATE_PREFIX, build_final_outputs
 from debrismap.detect.coverage import core_cell_counts
-from debrismap.detect.decode import decode_batch
+from debrismap.detect.decode import MAX_CANDIDATE_ANCHORS_PER_TILE, decode_batch
 from debrismap.detect.inputs import expand_inputs
 from debrismap.detect.lock import RunLock
 from debrismap.detect.merge import TilePlacement, place_and_keep_owned
@@ -58,6 +59,7 @@ class DetectSettings:
     overlap: int | None = None  # default: a tenth of the tile
     batch: int = 8
     score: float | None = None  # default: the model's metadata
+    candidate_floor: float = 0.05  # candidates.gpkg keeps boxes down to this score (never above `score`)
     nms_iou: float | None = None
     bands: tuple[int, ...] | None = None
     aoi: Path | None = None
@@ -221,6 +223,9 @@ def _run_with_session(paths: list[Path], out: Path, settings: DetectSettings, st
     nms_iou = float(settings.nms_iou if settings.nms_iou is not None else meta.nms_iou)
     if not (0 < score <= 1 and 0 < nms_iou <= 1):
         raise ConfigError("--score and --nms-iou must be in (0, 1]")
+    if not 0 < settings.candidate_floor <= 1:
+        raise ConfigError(f"--candidate-floor must be in (0, 1], got {settings.candidate_floor}")
+    floor = min(float(settings.candidate_floor), score)  # candidates always include every detection
     model_sha = file_sha256(model_path)
 
     jobs, aoi, exclude = _open_jobs(paths, settings, meta.gsd_m)
@@ -252,7 +257,7 @@ def _run_with_session(paths: list[Path], out: Path, settings: DetectSettings, st
         ]
         tiling = {"tile_size": tile, "overlap": overlap, "tiles_total": tiles_total,
                   "tiles_analysed": len(plan), "batch_size": batch}
-        thresholds = {"score": score, "nms_iou": nms_iou}
+        thresholds = {"score": score, "nms_iou": nms_iou, "candidate_floor": floor}
         fingerprint = json.loads(json.dumps({
             "software_version": __version__,
             "model_sha256": model_sha,
@@ -291,7 +296,8 @@ def _run_with_session(paths: list[Path], out: Path, settings: DetectSettings, st
                       "providers": session.providers, "sessions": session.count,
                       "threads_per_session": session.threads_per_session, "unlabelled": settings.unlabelled is not None,
                       "score_threshold": meta.score_threshold, "validation": session.validation,
-                      "box_decoding": "debrismap" if meta.head is not None else "in the model graph"},
+                      "box_decoding": "debrismap" if meta.head is not None else "in the model graph",
+                      "calibration": read_calibration(model_path, model_sha)},
             "thresholds": thresholds,
             "tiling": tiling,
             "aoi": str(aoi.path) if aoi else None,
@@ -334,17 +340,23 @@ def _run_with_session(paths: list[Path], out: Path, settings: DetectSettings, st
 
         def handle(batch_id: int, tiles: list[PreparedTile], outputs: list[np.ndarray]) -> None:
             t0 = time.perf_counter()
-            dets = decode_batch(outputs, score, nms_iou, meta.head)
             placements = []
             for p in tiles:
                 r, row, col = (int(v) for v in plan[p.index])
                 w = jobs[r].grid.tile_at(row, col).window
                 placements.append(TilePlacement(r, row, col, int(w.col_off), int(w.row_off), p.valid))
-            parts = place_and_keep_owned(dets, placements, [job.grid for job in jobs])
+            grids = [job.grid for job in jobs]
+            parts = place_and_keep_owned(decode_batch(outputs, score, nms_iou, meta.head), placements, grids)
+            # Candidates are decoded on their own, not filtered from the detections' decode, so the
+            # detections stay bit for bit what they were before candidates existed.
+            candidates = (place_and_keep_owned(decode_batch(outputs, floor, nms_iou, meta.head,
+                                                            MAX_CANDIDATE_ANCHORS_PER_TILE), placements, grids)
+                          if floor < score else parts)
             cov_meta = np.array([[plan[p.index][0], *p.extra["cov"][:2], *p.extra["cov"][2].shape] for p in tiles], np.int64)
             cov_counts = np.concatenate([p.extra["cov"][2].ravel() for p in tiles])
             t1 = time.perf_counter()
-            state.write_shard(batch_id, {**parts, "plan_index": np.array([p.index for p in tiles]),
+            state.write_shard(batch_id, {**parts, **{CANDIDATE_PREFIX + k: v for k, v in candidates.items()},
+                                         "plan_index": np.array([p.index for p in tiles]),
                                          "cov_meta": cov_meta, "cov_counts": cov_counts})
             timings.decode_merge += t1 - t0
             timings.write += time.perf_counter() - t1
@@ -379,14 +391,15 @@ def _run_with_session(paths: list[Path], out: Path, settings: DetectSettings, st
         hooks.at("finalize")
 
         t0 = time.perf_counter()
-        n_det = build_final_outputs(out, state, jobs, len(batches_all), run_crs, meta, nms_iou, aoi is not None or exclude is not None)
+        n_det, n_cand = build_final_outputs(out, state, jobs, len(batches_all), run_crs, meta, nms_iou,
+                                            aoi is not None or exclude is not None)
         timings.finalize = time.perf_counter() - t0
         manifest.update(
             status="complete",
             finished=_now(),
             timings={**timings.as_dict(), "total": round(time.perf_counter() - t_start, 3),
                      "tiles_run": tiles_run},
-            counts={"detections": n_det},
+            counts={"detections": n_det, "candidates": n_cand},
         )
         write_run_json(out, manifest)
         return DetectResult(out, manifest, n_det, tiles_run, manifest["timings"])

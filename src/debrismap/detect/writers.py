@@ -1,5 +1,5 @@
 """The run folder's final files: detections.gpkg (run CRS), detections.geojson (EPSG:4326),
-coverage.gpkg and run.json. Each is written to a temp file and renamed, so a file under its
+candidates.gpkg (run CRS), coverage.gpkg and run.json. Each is written to a temp file and renamed, so a file under its
 final name is always complete; a failure becomes one OutputError line.
 """
 
@@ -18,9 +18,10 @@ from debrismap.vector_io import write_vector
 
 DETECTIONS_GPKG = "detections.gpkg"
 DETECTIONS_GEOJSON = "detections.geojson"
+CANDIDATES_GPKG = "candidates.gpkg"
 COVERAGE_GPKG = "coverage.gpkg"
 RUN_JSON = "run.json"
-OUTPUT_NAMES = (DETECTIONS_GPKG, DETECTIONS_GEOJSON, COVERAGE_GPKG, RUN_JSON)
+OUTPUT_NAMES = (DETECTIONS_GPKG, DETECTIONS_GEOJSON, CANDIDATES_GPKG, COVERAGE_GPKG, RUN_JSON)
 
 
 def _write(path: Path, geoms, crs, fields: dict, layer: str) -> None:
@@ -29,7 +30,7 @@ def _write(path: Path, geoms, crs, fields: dict, layer: str) -> None:
             if crs is None:  # pixel-space run: GDAL's "no SRS" complaints are expected
                 warnings.simplefilter("ignore")
             write_vector(path, geoms, crs, fields, layer=layer,
-                         geometry_type="Polygon" if layer == "detections" else "MultiPolygon")
+                         geometry_type="Polygon" if layer in ("detections", "candidates") else "MultiPolygon")
     except OSError as exc:
         raise write_error(exc, path) from exc
     except OutputError:
@@ -52,6 +53,15 @@ def write_detections(run_dir: Path, geoms: np.ndarray, crs, fields: dict) -> Non
         _write(run_dir / DETECTIONS_GEOJSON, reproject(geoms, crs, "EPSG:4326"), "EPSG:4326", fields, "detections")
     else:
         (run_dir / DETECTIONS_GEOJSON).unlink(missing_ok=True)
+
+
+def write_candidates(run_dir: Path, geoms: np.ndarray, crs, fields: dict) -> None:
+    """candidates.gpkg (layer `candidates`): every box down to the run's candidate floor, detections included.
+
+    A file of its own rather than a second layer of detections.gpkg: dropping detections.gpkg
+    into QGIS (or reading it without naming a layer) must still give exactly the detections.
+    """
+    _write(run_dir / CANDIDATES_GPKG, geoms, crs, fields, "candidates")
 
 
 def as_multipolygon(geom):
