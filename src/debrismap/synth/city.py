@@ -7,6 +7,7 @@ running min/max of each pile's box is kept between blocks. Same seed, same bytes
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
