@@ -100,6 +100,10 @@ def main(argv: list[str] | None = None) -> int:
             for iou in IOUS)
         print(f"stride {stride:>2}: kept {result['kept'][i]:>5}  {shares}")
     print(f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}", file=sys.stderr)
+    import _common  # benchmarks/: results/<name>.json with the machine, versions and command
+
+    name = "bench_level_firing" + ("" if args.score is None else f"_score{args.score:g}")
+    _common.write_result(name, {"rows": result, "loadavg": list(os.getloadavg())})
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
     return 0

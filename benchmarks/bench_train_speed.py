@@ -10,7 +10,9 @@ logging and checkpoints. Compare variants back to back, on the same machine stat
 
 Variants: full (imgsz windows), cropN (N-px windows around piles), and the suffixes -bf16
 (CPU autocast to bfloat16) and -cl (channels-last). The first `--warmup` steps are not timed.
-Prints one line per variant and `uptime`'s load average, since the machine may be shared.
+Prints one line per variant: wall-clock images/s and Mpx/s, and the CPU-seconds spent (this
+process and its dataloader workers) per image, which a shared machine disturbs far less; and
+the load average, since the machine may be shared.
 """
 
 from __future__ import annotations
@@ -23,7 +25,24 @@ import re
 import time
 from pathlib import Path
 
+import psutil
+
 os.environ.setdefault("YOLO_OFFLINE", "1")
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and its live children (the dataloader workers), user + system.
+
+    On a shared machine wall-clock rates depend on the neighbours; CPU-seconds per image do not
+    (much), and they are what a CPU-bound training run spends.
+    """
+    me = psutil.Process()
+    total = 0.0
+    for proc in [me, *me.children(recursive=True)]:
+        with contextlib.suppress(psutil.Error):
+            t = proc.cpu_times()
+            total += t.user + t.system
+    return total
 
 
 def as_float(preds):
@@ -55,11 +74,11 @@ def measure(cfg, variant: str, steps: int, warmup: int) -> dict:
         model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
     autocast = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
-    done, images, pixels, start = 0, 0, 0, None
+    done, images, pixels, start, cpu_start = 0, 0, 0, None, 0.0
     while done < steps + warmup:
         for batch in dm.train_dataloader():
             if done == warmup:
-                start = time.perf_counter()
+                start, cpu_start = time.perf_counter(), cpu_seconds()
             x = batch["img"].float() / 255.0
             if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
@@ -75,11 +94,13 @@ def measure(cfg, variant: str, steps: int, warmup: int) -> dict:
                 pixels += x.shape[0] * x.shape[2] * x.shape[3]
             done += 1
             if done >= steps + warmup:
+                cpu = cpu_seconds() - cpu_start  # before the loader's workers go away
                 break
     seconds = time.perf_counter() - start
     return {"variant": variant, "side": int(x.shape[2]), "steps": steps, "seconds": round(seconds, 2),
             "images_per_s": round(images / seconds, 2), "mpx_per_s": round(pixels / seconds / 1e6, 3),
-            "s_per_step": round(seconds / steps, 3)}
+            "s_per_step": round(seconds / steps, 3), "cpu_s": round(cpu, 1),
+            "images_per_cpu_s": round(images / cpu, 3), "mpx_per_cpu_s": round(pixels / cpu / 1e6, 4)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,6 +122,9 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(result), flush=True)
         results.append(result)
     print(f"cpus {os.cpu_count()}, load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    import _common  # benchmarks/: results/<name>.json with the machine, versions and command
+
+    _common.write_result("bench_train_speed", {"rows": results, "loadavg": list(os.getloadavg())})
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     return 0
