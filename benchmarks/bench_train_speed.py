@@ -9,7 +9,8 @@ logging and checkpoints. Compare variants back to back, on the same machine stat
         --variant crop128-bf16 --variant crop128-cl
 
 Variants: full (imgsz windows), cropN (N-px windows around piles), and the suffixes -bf16
-(CPU autocast to bfloat16) and -cl (channels-last). The first `--warmup` steps are not timed.
+(CPU autocast to bfloat16), -cl (channels-last) and -bN (batch N instead of the config's, e.g.
+crop128-b64: the pixels of a batch of 16 full chips). The first `--warmup` steps are not timed.
 Prints one line per variant: wall-clock images/s and Mpx/s, and the CPU-seconds spent (this
 process and its dataloader workers) per image, which a shared machine disturbs far less; and
 the load average, since the machine may be shared.
@@ -63,8 +64,9 @@ def measure(cfg, variant: str, steps: int, warmup: int) -> dict:
 
     crop = int(m.group(1)) if (m := re.match(r"crop(\d+)", variant)) else 0
     bf16, channels_last = "-bf16" in variant, "-cl" in variant
+    batch_size = int(m.group(1)) if (m := re.search(r"-b(\d+)", variant)) else cfg.batch
     torch.manual_seed(0)
-    dm = ChipDataModule(cfg.data, imgsz=cfg.imgsz, batch_size=cfg.batch, num_workers=cfg.workers,
+    dm = ChipDataModule(cfg.data, imgsz=cfg.imgsz, batch_size=batch_size, num_workers=cfg.workers,
                         augment=cfg.augment, mosaic=cfg.mosaic, scale_jitter=cfg.scale_jitter,
                         crop=crop, crop_background=cfg.crop_background)
     dm.setup("fit")

@@ -203,3 +203,22 @@ def test_warm_start_continues_from_the_export_and_history_accumulates(tmp_path):
     assert meta.training_history[1]["input"] == "64 px crops"
     assert "cosine" in meta.training_history[1]["schedule"]
     assert json.loads(props[PREFIX + "training_history"])[0]["epochs"] == 1.0
+
+
+def test_warm_start_from_the_bundled_file_records_its_unrecorded_run(tmp_path):
+    """The bundled pair predates training_history: it becomes run 1 'unrecorded', not nothing."""
+    from debrismap.train.datamodule import ChipDataModule
+    from debrismap.train.fit import hparams_from, warm_start
+    from debrismap.train.task import DebrisDetectionTask
+
+    data = make_toy_dataset(tmp_path / "chips", n_train=4, n_val=2, size=64)
+    cfg = make_config(None, {"data": str(data), "batch": 4, "init_onnx": str(BUNDLED)})
+    dm = ChipDataModule(cfg.data, imgsz=cfg.imgsz, batch_size=cfg.batch, num_workers=0)
+    task = DebrisDetectionTask(hparams_from(cfg, dm))
+    warm_start(task, cfg, dm)
+    history = json.loads(task.hp.history)
+    assert [(r["run"], r["init"]) for r in history] == [(1, "unrecorded")]
+    assert task.hparams["init_onnx"].endswith("debrismap-default.onnx")
+    x = np.random.default_rng(1).random((1, 3, 256, 256), dtype=np.float32)
+    got, want = torch_raw_output(task.ema.module, x), onnx_raw_output(BUNDLED, x)
+    assert np.abs(got - want).max() / np.abs(want).max() < 1e-4  # the EMA starts from the file too

@@ -84,7 +84,12 @@ def warm_start(task: DebrisDetectionTask, cfg: TrainConfig, dm: ChipDataModule) 
     calibrate_batchnorm(task.model, batches)
     task.ema = EMA(task.model, task.hp.ema_decay, task.hp.ema_tau)
     task.hp.init_onnx = str(path.resolve())
-    task.hp.history = json.dumps(read_training_history(path))
+    history = read_training_history(path)
+    if not history:  # a file exported before histories were recorded (the first bundled pair)
+        history = [{"run": 1, "init": "unrecorded", "steps": 0, "epochs": 0,
+                    "note": f"{path.name} was exported without a training history: "
+                    "its steps are in its model card, not in these totals"}]
+    task.hp.history = json.dumps(history)
     task.save_hyperparameters(asdict(task.hp))
 
 
