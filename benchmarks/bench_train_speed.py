@@ -5,12 +5,13 @@ in a plain loop so the number is the step itself, data loading included, without
 logging and checkpoints. Compare variants back to back, on the same machine state:
 
     uv run python benchmarks/bench_train_speed.py --config training/default_cpu.yaml \
-        --data datasets/default --steps 12 --variant full --variant crop128 \
-        --variant crop128-bf16 --variant crop128-cl
+        --data datasets/default --rounds 3 --steps 3 --variant full --variant crop128 \
+        --variant full-bf16 --variant crop128-bf16 --variant full-cl
 
 Variants: full (imgsz windows), cropN (N-px windows around piles), and the suffixes -bf16
 (CPU autocast to bfloat16), -cl (channels-last) and -bN (batch N instead of the config's, e.g.
-crop128-b64: the pixels of a batch of 16 full chips). The first `--warmup` steps are not timed.
+crop128-b64: the pixels of a batch of 16 full chips). The first `--warmup` steps are not timed;
+then the variants take turns, `--steps` steps each, for `--rounds` rounds.
 Prints one line per variant: wall-clock images/s and Mpx/s, and the CPU-seconds spent (this
 process and its dataloader workers) per image, which a shared machine disturbs far less; and
 the load average, since the machine may be shared.
@@ -55,54 +56,88 @@ def as_float(preds):
     return preds.float() if hasattr(preds, "float") else preds
 
 
-def measure(cfg, variant: str, steps: int, warmup: int) -> dict:
-    import torch
+class Variant:
+    """One training setup (its own datamodule, network, AdamW and dataloader workers)."""
 
-    from debrismap.train.datamodule import ChipDataModule
-    from debrismap.train.fit import hparams_from
-    from debrismap.train.task import DebrisDetectionTask
+    def __init__(self, cfg, name: str):
+        import torch
 
-    crop = int(m.group(1)) if (m := re.match(r"crop(\d+)", variant)) else 0
-    bf16, channels_last = "-bf16" in variant, "-cl" in variant
-    batch_size = int(m.group(1)) if (m := re.search(r"-b(\d+)", variant)) else cfg.batch
-    torch.manual_seed(0)
-    dm = ChipDataModule(cfg.data, imgsz=cfg.imgsz, batch_size=batch_size, num_workers=cfg.workers,
-                        augment=cfg.augment, mosaic=cfg.mosaic, scale_jitter=cfg.scale_jitter,
-                        crop=crop, crop_background=cfg.crop_background)
-    dm.setup("fit")
-    task = DebrisDetectionTask(hparams_from(cfg, dm))
-    model = task.model.train()
-    if channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
-    autocast = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
-    done, images, pixels, start, cpu_start = 0, 0, 0, None, 0.0
-    while done < steps + warmup:
-        for batch in dm.train_dataloader():
-            if done == warmup:
-                start, cpu_start = time.perf_counter(), cpu_seconds()
-            x = batch["img"].float() / 255.0
-            if channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
-            with autocast:
-                preds = model(x)
-            loss, _ = task._loss(as_float(preds), batch)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            task.ema.update(model)
-            if done >= warmup:
-                images += x.shape[0]
-                pixels += x.shape[0] * x.shape[2] * x.shape[3]
-            done += 1
-            if done >= steps + warmup:
-                cpu = cpu_seconds() - cpu_start  # before the loader's workers go away
-                break
-    seconds = time.perf_counter() - start
-    return {"variant": variant, "side": int(x.shape[2]), "steps": steps, "seconds": round(seconds, 2),
-            "images_per_s": round(images / seconds, 2), "mpx_per_s": round(pixels / seconds / 1e6, 3),
-            "s_per_step": round(seconds / steps, 3), "cpu_s": round(cpu, 1),
-            "images_per_cpu_s": round(images / cpu, 3), "mpx_per_cpu_s": round(pixels / cpu / 1e6, 4)}
+        from debrismap.train.datamodule import ChipDataModule
+        from debrismap.train.fit import hparams_from
+        from debrismap.train.task import DebrisDetectionTask
+
+        self.name = name
+        crop = int(m.group(1)) if (m := re.match(r"crop(\d+)", name)) else 0
+        self.bf16, self.channels_last = "-bf16" in name, "-cl" in name
+        batch_size = int(m.group(1)) if (m := re.search(r"-b(\d+)", name)) else cfg.batch
+        torch.manual_seed(0)
+        self.dm = ChipDataModule(cfg.data, imgsz=cfg.imgsz, batch_size=batch_size, num_workers=cfg.workers,
+                                 augment=cfg.augment, mosaic=cfg.mosaic, scale_jitter=cfg.scale_jitter,
+                                 crop=crop, crop_background=cfg.crop_background)
+        self.dm.setup("fit")
+        self.task = DebrisDetectionTask(hparams_from(cfg, self.dm))
+        self.model = self.task.model.train()
+        if self.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr)
+        self.batches = self._forever()
+        self.side = 0
+        self.seconds = self.cpu = 0.0
+        self.images = self.pixels = self.steps = 0
+
+    def _forever(self):
+        while True:
+            yield from self.dm.train_dataloader()
+
+    def step(self) -> tuple[int, int]:
+        import torch
+
+        batch = next(self.batches)
+        x = batch["img"].float() / 255.0
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        autocast = torch.autocast("cpu", dtype=torch.bfloat16) if self.bf16 else contextlib.nullcontext()
+        with autocast:
+            preds = self.model(x)
+        loss, _ = self.task._loss(as_float(preds), batch)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        self.task.ema.update(self.model)
+        self.side = int(x.shape[2])
+        return x.shape[0], x.shape[0] * x.shape[2] * x.shape[3]
+
+    def timed(self, steps: int) -> None:
+        start, cpu_start = time.perf_counter(), cpu_seconds()
+        for _ in range(steps):
+            images, pixels = self.step()
+            self.images += images
+            self.pixels += pixels
+        self.seconds += time.perf_counter() - start
+        self.cpu += cpu_seconds() - cpu_start
+        self.steps += steps
+
+    def result(self) -> dict:
+        return {"variant": self.name, "side": self.side, "steps": self.steps, "seconds": round(self.seconds, 2),
+                "images_per_s": round(self.images / self.seconds, 2),
+                "mpx_per_s": round(self.pixels / self.seconds / 1e6, 3),
+                "s_per_step": round(self.seconds / self.steps, 3), "cpu_s": round(self.cpu, 1),
+                "images_per_cpu_s": round(self.images / self.cpu, 3),
+                "mpx_per_cpu_s": round(self.pixels / self.cpu / 1e6, 4)}
+
+
+def measure(cfg, names: list[str], steps: int, warmup: int, rounds: int) -> list[dict]:
+    """Every variant warmed up, then `rounds` rounds of `steps` steps each, the variants taking
+    turns, so a change in the machine's load hits all of them alike."""
+    variants = [Variant(cfg, name) for name in names]
+    for variant in variants:
+        for _ in range(warmup):
+            variant.step()
+    for r in range(rounds):
+        for variant in variants:
+            variant.timed(steps)
+        print(f"round {r + 1}/{rounds} done, load average {os.getloadavg()[0]:.2f}", flush=True)
+    return [variant.result() for variant in variants]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -111,18 +146,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default="training/default_cpu.yaml")
     parser.add_argument("--data", help="chip dataset (overrides the config's)")
-    parser.add_argument("--steps", type=int, default=12)
+    parser.add_argument("--steps", type=int, default=3, help="timed steps per variant per round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=0,
+                        help="dataloader workers (default 0: loading runs inside the timed steps, so each "
+                        "variant's CPU-seconds are its own, not another variant's workers refilling)")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--variant", action="append", help="full, cropN, with -bf16 / -cl suffixes")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
-    cfg = make_config(args.config, {"data": args.data})
-    results = []
-    for variant in args.variant or ["full", "crop128"]:
-        result = measure(cfg, variant, args.steps, args.warmup)
-        result["loadavg_1min"] = round(os.getloadavg()[0], 2)
+    cfg = make_config(args.config, {"data": args.data, "workers": args.workers})
+    results = measure(cfg, args.variant or ["full", "crop128"], args.steps, args.warmup, args.rounds)
+    for result in results:
         print(json.dumps(result), flush=True)
-        results.append(result)
     print(f"cpus {os.cpu_count()}, load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     import _common  # benchmarks/: results/<name>.json with the machine, versions and command
 
