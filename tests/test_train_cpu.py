@@ -224,13 +224,16 @@ def test_warm_start_from_the_bundled_file_records_its_unrecorded_run(tmp_path):
     assert np.abs(got - want).max() / np.abs(want).max() < 1e-4  # the EMA starts from the file too
 
 
-def test_channels_last_training_runs_and_keeps_weights_nhwc(tmp_path):
+def test_channels_last_bf16_training_runs_and_keeps_weights_nhwc(tmp_path):
+    """The fastest CPU setup measured (BENCHMARKS.md) trains and checkpoints through Lightning."""
     from debrismap.train.fit import train
 
     data = make_toy_dataset(tmp_path / "chips", n_train=8, n_val=2, size=128)
     result = train(make_config(None, {**TINY, "data": str(data), "out": str(tmp_path / "cl"), "epochs": 1,
-                                      "max_steps": 2, "channels_last": True}))
+                                      "max_steps": 2, "channels_last": True,
+                                      "precision": "bf16-mixed"}))
     assert result["global_step"] == 2
     ckpt = torch.load(result["last"], map_location="cpu", weights_only=True)
     conv = ckpt["state_dict"]["model.model.0.conv.weight"]
     assert conv.is_contiguous(memory_format=torch.channels_last)
+    assert conv.dtype == torch.float32  # autocast: the weights stay fp32
