@@ -1,5 +1,7 @@
 """Rebuild the PyTorch network of an fp32 debrismap ONNX file, for benchmarks that need both.
 
+The weights are read by debrismap.train.warm_start (which `debrismap train --init-onnx` uses to
+continue training from a file); this script rebuilds the fused network for inference.
 The SAHI comparison runs the same network through ultralytics' PyTorch predictor. The training
 checkpoint a model came from is not shipped (only the ONNX file is), but the fp32 ONNX file
 holds every trained weight under its torch name: export folds BatchNorm into the convolutions
@@ -30,26 +32,21 @@ SCALES = ("n", "s", "m")
 
 
 def onnx_weights(onnx_path: Path) -> dict:
-    import onnx
-    import onnx.numpy_helper as nh
+    """The fp32 file's weights by torch name (debrismap.train.warm_start), SystemExit otherwise."""
+    from debrismap.errors import ModelError
+    from debrismap.train.warm_start import onnx_weights as read_weights
 
-    proto = onnx.load(str(onnx_path))
-    if any(node.op_type in ("QuantizeLinear", "DequantizeLinear") for node in proto.graph.node):
-        raise SystemExit(f"{onnx_path}: a quantised model; pass its fp32 twin (the weights must be exact)")
-    weights = {init.name: nh.to_array(init) for init in proto.graph.initializer}
-    # the exporter stores equal tensors once and names the others through Identity nodes
-    for node in proto.graph.node:
-        if node.op_type == "Identity" and node.input[0] in weights:
-            weights[node.output[0]] = weights[node.input[0]]
-    return weights
+    try:
+        return read_weights(onnx_path)
+    except ModelError as exc:
+        raise SystemExit(str(exc)) from exc
 
 
 def activation(onnx_path: Path) -> str:
     """relu if the graph's convolutions are followed by Relu (train --act relu), else silu."""
-    import onnx
+    from debrismap.train.warm_start import onnx_activation
 
-    ops = {node.op_type for node in onnx.load(str(onnx_path), load_external_data=False).graph.node}
-    return "relu" if "Relu" in ops else "silu"
+    return onnx_activation(onnx_path)
 
 
 def rebuild(onnx_path: Path, classes: int):

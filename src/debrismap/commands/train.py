@@ -13,6 +13,7 @@ examples:
   debrismap train --data chips/ --model n --epochs 100 --imgsz 256 --out runs/n256
   debrismap train --config training/default.yaml --devices 4
   debrismap train --resume runs/n256/last.ckpt --epochs 150
+  debrismap train --config training/default_cpu.yaml --crop 128 --init-onnx models/debrismap-default.onnx
   debrismap export runs/n256/best.ckpt --out debris.onnx
 """
 
@@ -32,6 +33,12 @@ _FLAGS = [
      "a faster CPU model) or silu (ultralytics' own) (default relu)"),
     ("--epochs", "epochs", int, "N", "epochs (default 100)"),
     ("--imgsz", "imgsz", int, "PX", "input size, a multiple of 32 (default 256)"),
+    ("--crop", "crop", int, "PX", "train on PX-px windows around piles (and background, see "
+     "--crop-background), a multiple of 32; validation and export keep --imgsz (default 0: off)"),
+    ("--crop-background", "crop_background", float, "SHARE", "share of --crop windows placed anywhere "
+     "rather than around a pile (default 0.25)"),
+    ("--init-onnx", "init_onnx", str, "FILE", "start from the weights of an fp32 ONNX file from "
+     "`debrismap export` (warm start; the next export extends its training history)"),
     ("--batch", "batch", int, "N", "batch size per device (default 16)"),
     ("--workers", "workers", int, "N", "dataloader workers per device (default 4)"),
     ("--devices", "devices", str, "N", "devices: auto, a count, or a list like 0,1 (default auto)"),
@@ -91,6 +98,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         const=True,
         default=None,
         help="synchronise BatchNorm across DDP processes",
+    )
+    parser.add_argument(
+        "--channels-last",
+        dest="channels_last",
+        action="store_const",
+        const=True,
+        default=None,
+        help="NHWC activations (see docs/training.md for when it helps)",
     )
     parser.add_argument(
         "--no-augment",

@@ -98,7 +98,7 @@ def export_onnx(
     imgsz = int(imgsz or hp.imgsz)
     if imgsz % 32:
         raise ConfigError(f"imgsz must be a multiple of 32, got {imgsz}")
-    meta = metadata_for(hp, imgsz)
+    meta = metadata_for(hp, imgsz, json.loads(hp.history))
     if score_threshold not in (None, "auto"):
         meta = dataclasses.replace(meta, score_threshold=float(score_threshold))
     precision = "fp16" if half else "int8" if int8 else "fp32"

@@ -12,8 +12,9 @@ from debrismap.model.cpu_runner import run_on_cpu
 from debrismap.model.metadata import ModelMetadata
 
 
-def metadata_for(hp, imgsz: int) -> ModelMetadata:
+def metadata_for(hp, imgsz: int, training_history: list | tuple = ()) -> ModelMetadata:
     return ModelMetadata(
+        training_history=tuple(training_history),
         classes=tuple(hp.classes),
         input_size=int(imgsz),
         gsd_m=float(hp.gsd_m),

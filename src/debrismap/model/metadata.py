@@ -54,6 +54,16 @@ class ModelMetadata:
     created: str = ""
     software_version: str = __version__
     head: SplitHead | None = None  # set for format_version 2 files: box decoding runs in debrismap
+    # every training run behind these weights, oldest first (warm starts extend it): optional
+    training_history: tuple = ()
+
+    @property
+    def total_steps(self) -> int:
+        return sum(int(run.get("steps", 0)) for run in self.training_history)
+
+    @property
+    def total_epochs(self) -> float:
+        return round(sum(float(run.get("epochs", 0)) for run in self.training_history), 2)
 
     def with_split_head(self, head: SplitHead) -> ModelMetadata:
         """The metadata of the same model with its box decoding moved out of the graph."""
@@ -70,6 +80,8 @@ class ModelMetadata:
                 if self.head is not None:
                     out[PREFIX + key] = self.head.to_json()
                 continue
+            if key == "training_history" and not value:
+                continue  # optional: files from before warm starts have none
             if isinstance(value, (list, tuple, dict)):
                 text = json.dumps(list(value) if isinstance(value, tuple) else value)
             else:
@@ -104,6 +116,7 @@ class ModelMetadata:
                 training_data=get("training_data"),
                 created=get("created"),
                 software_version=get("software_version"),
+                training_history=tuple(json.loads(props.get(PREFIX + "training_history", "[]"))),
             )
         except (ValueError, TypeError) as exc:
             raise ModelError(f"has malformed debrismap metadata ({exc})", path=source) from exc

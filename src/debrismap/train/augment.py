@@ -136,22 +136,73 @@ def mosaic(samples: list[Sample], size: int, rng: random.Random) -> Sample:
     return Sample(image, clipped[keep].astype(np.float32), classes[keep], samples[0].path)
 
 
+def pile_crop(sample: Sample, size: int, background: float, rng: random.Random) -> Sample:
+    """A size x size window of a chip: around a random pile, or (share `background`, or when
+    the chip has none) anywhere, so the model still sees plain roofs, roads and yards.
+
+    The pile lands anywhere inside the window, not always at its centre, so the network does
+    not learn that piles sit mid-tile. Chips smaller than `size` are returned whole (the
+    pipeline pads them).
+    """
+    h, w = sample.image.shape[:2]
+    if h <= size and w <= size:
+        return sample
+    if len(sample.boxes) and rng.random() >= background:
+        x0, y0, x1, y1 = sample.boxes[rng.randrange(len(sample.boxes))]
+        # window origins that keep the whole pile (or as much as fits) inside the window
+        ox = rng.uniform(max(0.0, x1 - size), max(0.0, min(x0, w - size)))
+        oy = rng.uniform(max(0.0, y1 - size), max(0.0, min(y0, h - size)))
+        ox, oy = int(min(ox, max(0, w - size))), int(min(oy, max(0, h - size)))
+    else:
+        ox, oy = rng.randint(0, max(0, w - size)), rng.randint(0, max(0, h - size))
+    image = np.ascontiguousarray(sample.image[oy : oy + size, ox : ox + size])
+    boxes = sample.boxes - np.array([ox, oy, ox, oy], np.float32)
+    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    clipped = np.clip(boxes, 0, [image.shape[1], image.shape[0]] * 2)
+    kept_area = (clipped[:, 2] - clipped[:, 0]) * (clipped[:, 3] - clipped[:, 1])
+    keep = (
+        (kept_area >= MIN_VISIBILITY * np.maximum(area, 1e-9))
+        & (clipped[:, 2] - clipped[:, 0] >= MIN_SIDE_PX)
+        & (clipped[:, 3] - clipped[:, 1] >= MIN_SIDE_PX)
+    )
+    return Sample(image, clipped[keep].astype(np.float32), sample.classes[keep], sample.path)
+
+
 class TrainTransform:
-    """Picklable (for dataloader workers) train-time transform: optional mosaic, then albumentations."""
+    """Picklable (for dataloader workers) train-time transform: optional pile-centred crop,
+    optional mosaic, then albumentations.
+
+    `crop` (0 = off) trains on crop x crop windows of the chips, around piles or, for a share
+    `crop_background` of them, anywhere: the network is fully convolutional, so it learns the
+    same weights from fewer pixels, and detect and validation still run on whole tiles.
+    """
 
     def __init__(
-        self, imgsz: int, scale_jitter: float = 0.2, mosaic_p: float = 0.0, augment: bool = True
+        self,
+        imgsz: int,
+        scale_jitter: float = 0.2,
+        mosaic_p: float = 0.0,
+        augment: bool = True,
+        crop: int = 0,
+        crop_background: float = 0.25,
     ):
-        self.imgsz = imgsz
+        self.imgsz = crop or imgsz  # the side of the training batches
+        self.crop = crop
+        self.crop_background = crop_background
         self.mosaic_p = mosaic_p
         self.augment = augment
-        self.pipeline = train_pipeline(imgsz, scale_jitter) if augment else val_pipeline(imgsz)
+        size = self.imgsz
+        self.pipeline = train_pipeline(size, scale_jitter) if augment else val_pipeline(size)
+
+    def _window(self, sample: Sample, rng: random.Random) -> Sample:
+        return pile_crop(sample, self.crop, self.crop_background, rng) if self.crop else sample
 
     def __call__(self, sample: Sample, dataset) -> Sample:
         # the module-level RNG: Lightning seeds it differently in each dataloader worker
         rng = random._inst  # type: ignore[attr-defined]
+        sample = self._window(sample, rng)
         if self.augment and self.mosaic_p > 0 and rng.random() < self.mosaic_p:
-            others = [dataset.load(rng.randrange(len(dataset))) for _ in range(3)]
+            others = [self._window(dataset.load(rng.randrange(len(dataset))), rng) for _ in range(3)]
             sample = mosaic([sample, *others], self.imgsz, rng)
         return apply(self.pipeline, sample)
 

@@ -18,7 +18,8 @@ from debrismap.errors import ConfigError
 
 SCALES = ("n", "s", "m", "l", "x")
 # yolov8-p2 adds a stride-4 head: piles of 3-8 px (2-4 m at 0.5 m) get anchors inside them.
-ARCHS = ("yolov8", "yolov8-p2", "yolo11")
+# yolov8-p23 is yolov8-p2 without the stride-16/32 heads, which never fire for piles (train/archs/).
+ARCHS = ("yolov8", "yolov8-p2", "yolov8-p23", "yolo11")
 ACTS = ("silu", "relu")  # train.model.ACTIVATIONS (not imported: this module stays torch-free)
 OPTIMIZERS = ("adamw", "sgd")
 
@@ -38,6 +39,15 @@ class TrainConfig:
     depth: float = 0.0  # depth multiple override, 0 = the scale's own
     epochs: int = 100
     imgsz: int = 256  # network input side in pixels; chips are cropped, never resized (GSD)
+    # Train on crop x crop windows (0 = on imgsz windows): around piles, and for a share
+    # crop_background of them anywhere in the chip. Validation and the exported model keep
+    # imgsz: the network is fully convolutional, so fewer pixels per step teach the same weights.
+    crop: int = 0
+    crop_background: float = 0.25
+    # an fp32 ONNX file from `debrismap export` to start from (warm start: its weights, and its
+    # training_history, which the next export extends); "" = random initialisation
+    init_onnx: str = ""
+    channels_last: bool = False  # NHWC activations (measure before use: see docs/training.md)
     batch: int = 16  # per device
     workers: int = 4  # dataloader processes per device
     devices: str = "auto"  # Lightning devices: "auto", a count, or a list such as "0,1"
@@ -90,6 +100,14 @@ class TrainConfig:
             (
                 self.imgsz >= 32 and self.imgsz % 32 == 0,
                 f"imgsz must be a multiple of 32, got {self.imgsz}",
+            ),
+            (
+                self.crop == 0 or (self.crop >= 32 and self.crop % 32 == 0),
+                f"crop must be 0 (off) or a multiple of 32, got {self.crop}",
+            ),
+            (
+                0 <= self.crop_background <= 1,
+                f"crop_background is a share in [0, 1], got {self.crop_background}",
             ),
             (self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}"),
             (self.batch >= 1, f"batch must be >= 1, got {self.batch}"),

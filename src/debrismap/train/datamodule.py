@@ -17,7 +17,8 @@ def round_up(value: int, multiple: int = 32) -> int:
 
 
 class ChipDataModule(pl.LightningDataModule):
-    """Train chips are randomly cropped to imgsz and augmented; val chips are only padded.
+    """Train chips are randomly cropped to imgsz (or to `crop`, around piles) and augmented;
+    val chips are only padded.
 
     Validation runs on whole chips (padded to a multiple of the network stride), because a
     fully convolutional detector does not care and cropping would hide piles from the metric.
@@ -32,6 +33,8 @@ class ChipDataModule(pl.LightningDataModule):
         augment: bool = True,
         mosaic: float = 0.0,
         scale_jitter: float = 0.2,
+        crop: int = 0,
+        crop_background: float = 0.25,
     ):
         super().__init__()
         self.info = read_dataset_info(root)  # fail early, before any model is built
@@ -41,6 +44,8 @@ class ChipDataModule(pl.LightningDataModule):
         self.augment = augment
         self.mosaic = mosaic
         self.scale_jitter = scale_jitter
+        self.crop = crop
+        self.crop_background = crop_background
         self.val_size = round_up(max(imgsz, self.info.chip_size or imgsz))
         self.train_set: ChipDataset | None = None
         self.val_set: ChipDataset | None = None
@@ -51,7 +56,14 @@ class ChipDataModule(pl.LightningDataModule):
             self.train_set = ChipDataset(
                 self.info.train_images,
                 nc,
-                TrainTransform(self.imgsz, self.scale_jitter, self.mosaic, self.augment),
+                TrainTransform(
+                    self.imgsz,
+                    self.scale_jitter,
+                    self.mosaic,
+                    self.augment,
+                    crop=self.crop,
+                    crop_background=self.crop_background,
+                ),
             )
         if self.val_set is None:
             self.val_set = ChipDataset(self.info.val_images, nc, ValTransform(self.val_size))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import warnings
 from dataclasses import asdict
@@ -21,6 +22,7 @@ from debrismap.train.datamodule import ChipDataModule
 from debrismap.train.task import DebrisDetectionTask, DetectionHParams
 
 MONITOR = "val/mAP50"
+WARM_START_CHIPS = 64  # training chips whose statistics the unfolded BatchNorms start from
 
 
 def default_precision(accelerator: str) -> str:
@@ -54,6 +56,41 @@ def hparams_from(cfg: TrainConfig, dm: ChipDataModule) -> DetectionHParams:
         "training_data": dm.info.description,
         "dataset": str(dm.info.root),
     })
+
+
+def warm_start(task: DebrisDetectionTask, cfg: TrainConfig, dm: ChipDataModule) -> None:
+    """Load an exported fp32 ONNX file's weights into the task's network, BatchNorm statistics
+    measured on a few un-augmented training chips, and restart the EMA from them."""
+    from debrismap.train.augment import ValTransform
+    from debrismap.train.dataset import ChipDataset, collate
+    from debrismap.train.ema import EMA
+    from debrismap.train.warm_start import (
+        calibrate_batchnorm,
+        load_fused_weights,
+        onnx_weights,
+        read_training_history,
+    )
+
+    path = Path(cfg.init_onnx).expanduser()
+    if not path.is_file():
+        raise ConfigError("--init-onnx file not found", path=path)
+    load_fused_weights(task.model, onnx_weights(path), path)
+    chips = ChipDataset(dm.info.train_images, len(dm.info.names), ValTransform(dm.val_size))
+    count = min(len(chips), WARM_START_CHIPS)
+    batches = [
+        collate([chips[i] for i in range(start, min(start + cfg.batch, count))])["img"].float() / 255.0
+        for start in range(0, count, cfg.batch)
+    ]
+    calibrate_batchnorm(task.model, batches)
+    task.ema = EMA(task.model, task.hp.ema_decay, task.hp.ema_tau)
+    task.hp.init_onnx = str(path.resolve())
+    history = read_training_history(path)
+    if not history:  # a file exported before histories were recorded (the first bundled pair)
+        history = [{"run": 1, "init": "unrecorded", "steps": 0, "epochs": 0,
+                    "note": f"{path.name} was exported without a training history: "
+                    "its steps are in its model card, not in these totals"}]
+    task.hp.history = json.dumps(history)
+    task.save_hyperparameters(asdict(task.hp))
 
 
 def build_trainer(cfg: TrainConfig, out: Path, extra_callbacks: list | None = None) -> pl.Trainer:
@@ -147,6 +184,8 @@ def train(cfg: TrainConfig, extra_callbacks: list | None = None) -> dict:
         augment=cfg.augment,
         mosaic=cfg.mosaic,
         scale_jitter=cfg.scale_jitter,
+        crop=cfg.crop,
+        crop_background=cfg.crop_background,
     )
     hp = hparams_from(cfg, dm)
     if resume_hp is not None:
@@ -154,6 +193,11 @@ def train(cfg: TrainConfig, extra_callbacks: list | None = None) -> dict:
         hp = resume_hp
         dm.imgsz = hp.imgsz
     task = DebrisDetectionTask(hp)
+    if cfg.init_onnx and resume_hp is None:
+        warm_start(task, cfg, dm)
+    if cfg.channels_last:
+        task.to(memory_format=torch.channels_last)
+        task.channels_last = True
 
     (out / "config.yaml").write_text(
         yaml.safe_dump({**cfg.to_dict(), "hparams": asdict(hp)}, sort_keys=False)

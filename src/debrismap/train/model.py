@@ -9,12 +9,17 @@ os.environ.setdefault(
     "YOLO_OFFLINE", "1"
 )  # before ultralytics is imported: no hub or version checks
 
+from pathlib import Path
+
 import torch
+import yaml
 from ultralytics.cfg import get_cfg
 from ultralytics.nn.modules.block import DFL
 from ultralytics.nn.modules.conv import Conv
 from ultralytics.nn.tasks import DetectionModel, yaml_model_load
 from ultralytics.utils import IterableSimpleNamespace
+
+ARCH_DIR = Path(__file__).with_name("archs")  # network YAMLs of debrismap's own (yolov8-p23)
 
 # The activation after every convolution. SiLU is ultralytics' own; with ReLU an int8 ONNX
 # Runtime graph folds the activation into the convolution's requantisation, whereas SiLU
@@ -38,9 +43,14 @@ def build_detection_model(
     width/depth (0 = the scale's own) shrink or grow the network, e.g. for fast tests; act is
     the activation after each convolution (silu or relu).
     """
-    # ultralytics reads the scale letter from the file name and loads the family's YAML
-    family, _, variant = arch.partition("-")  # "yolov8-p2" -> yolov8n-p2.yaml
-    cfg = yaml_model_load(f"{family}{scale}{'-' + variant if variant else ''}.yaml")
+    own = ARCH_DIR / f"{arch}.yaml"
+    if own.is_file():  # debrismap's own variants (archs/): the scale is picked below
+        cfg = yaml.safe_load(own.read_text())
+        cfg["scale"] = scale
+    else:
+        # ultralytics reads the scale letter from the file name and loads the family's YAML
+        family, _, variant = arch.partition("-")  # "yolov8-p2" -> yolov8n-p2.yaml
+        cfg = yaml_model_load(f"{family}{scale}{'-' + variant if variant else ''}.yaml")
     if width or depth:
         d, w, max_channels = cfg["scales"][scale]
         cfg["scales"][scale] = [depth or d, width or w, max_channels]

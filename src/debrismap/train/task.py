@@ -7,8 +7,11 @@ and exported.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime, timezone
+from pathlib import Path
 
 import numpy as np
 import pytorch_lightning as pl
@@ -51,6 +54,12 @@ class DetectionHParams:
     dfl: float = 1.5
     score_threshold: float = 0.25
     nms_iou: float = 0.5
+    # how this run trains (recorded in the model's training_history at export)
+    epochs: int = 0  # planned
+    batch: int = 0
+    crop: int = 0
+    init_onnx: str = ""  # the ONNX file the weights started from ("" = random)
+    history: str = "[]"  # JSON: the init file's training_history (the runs before this one)
 
     @classmethod
     def from_dict(cls, values: dict) -> DetectionHParams:
@@ -76,9 +85,11 @@ class DebrisDetectionTask(pl.LightningModule):
         self._val_stats = DetectionStats()
 
     # -- steps -----------------------------------------------------------------------------
-    @staticmethod
-    def _images(batch: dict) -> torch.Tensor:
-        return batch["img"].float() / 255.0  # uint8 -> [0, 1], the exported normalisation
+    channels_last = False  # set by fit for --channels-last: NHWC inputs to match the weights
+
+    def _images(self, batch: dict) -> torch.Tensor:
+        images = batch["img"].float() / 255.0  # uint8 -> [0, 1], the exported normalisation
+        return images.contiguous(memory_format=torch.channels_last) if self.channels_last else images
 
     def _loss(self, preds, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
         if self.criterion.device != self.device:  # built on CPU before Lightning moved us
@@ -177,7 +188,28 @@ class DebrisDetectionTask(pl.LightningModule):
             "format": CHECKPOINT_FORMAT,
             "software_version": __version__,
             "hparams": asdict(self.hp),
+            "training_history": self.training_history(),
         }
+
+    def training_history(self) -> list[dict]:
+        """The runs before this one (from the warm-start file) plus this run so far."""
+        hp = self.hp
+        trainer = self.trainer
+        run = {
+            "run": len(json.loads(hp.history)) + 1,
+            "init": Path(hp.init_onnx).name if hp.init_onnx else "random",
+            "steps": int(trainer.global_step),
+            # passes over the training chips, from steps: also right for a mid-epoch save
+            "epochs": round(trainer.global_step / max(1, int(trainer.num_training_batches)), 2),
+            "schedule": f"{hp.optimizer} lr {hp.lr:g}, linear warm-up {hp.warmup_epochs:g} epochs, "
+            f"cosine to lr x {hp.lrf:g} at step {int(trainer.estimated_stepping_batches)}",
+            "batch": hp.batch,
+            "input": f"{hp.crop} px crops" if hp.crop else f"{hp.imgsz} px",
+            "data": hp.training_data,
+            "software_version": __version__,
+            "saved": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
+        }
+        return [*json.loads(hp.history), run]
 
 
 class WarmupCosine:
