@@ -76,6 +76,10 @@ class RubbleRenderer:
         if bits.any():  # belongings caught in the rubble
             img[bits] = np.stack([palette.household(rng, "saturated") for _ in range(int(bits.sum()))])
         img[voids] = palette.RUBBLE["void"] * rng.uniform(0.7, 1.5)
+        # fragments at the pixel scale: bright broken faces and dark gaps, what makes real rubble speckled
+        speck = rng.random((n, n))
+        img[body & (speck < 0.04)] *= 1.6
+        img[body & (speck > 0.95)] *= 0.35
 
         # hill shade: Lambert towards the sun plus sky light, and the shadow the heap casts on itself
         gy, gx = np.gradient(ndimage.gaussian_filter(h, 0.7), px)
@@ -84,7 +88,7 @@ class RubbleRenderer:
         sun = light.sun_vector.astype(np.float32)
         lambert = np.clip(np.clip(normal @ sun, 0, None) / max(sun[2], 0.2), 0, 1.3)
         shaded = cast_shadow(h, light, px)
-        sky = 0.35
+        sky = 0.5  # at 0.5 m a heap's slopes are soft: much of its light is from the sky
         light_map = sky + (1 - sky) * np.where(shaded, 0.0, lambert)
         img *= np.clip(light_map, 0.15, 1.6)[..., None]
         return finish(img.astype(np.float32), body, shaded & ~body, ss, self.name)
