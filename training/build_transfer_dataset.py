@@ -41,8 +41,8 @@ TRAIN_BACKGROUNDS = [
     ("deepforest/5b90f92da0d7280005fab355_4310.tif", None, None),
     ("deepforest/5dded5bc0140b80006d2e565_23.tif", None, None),
     ("deepforest/test_tiled.tif", None, None),
-    ("dota_devkit/P0706.png", 0.256, None),  # GSD from the DOTA label header
-    ("dota_devkit/P1888.png", 0.266, None),
+    ("dota_devkit/P1888.png", 0.266, None),  # GSD from the DOTA label header
+    # dota_devkit/P0706.png is left out: mostly river and port, where image cues put piles on water
 ]
 # Never trained on: bench_accuracy composites piles onto these; bench_realworld's "pre" scenes.
 HELD_OUT = [

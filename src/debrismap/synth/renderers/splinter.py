@@ -17,7 +17,7 @@ from debrismap.synth.renderers import palette
 from debrismap.synth.renderers.base import Light, Sprite, finish, fractal, shift
 
 STROKES = {  # colour family: (weight, reflectance RGB)
-    "fresh_wood": (3.0, (0.62, 0.5, 0.36)),
+    "fresh_wood": (3.0, (0.52, 0.42, 0.3)),
     "old_wood": (2.0, (0.36, 0.3, 0.24)),
     "siding": (2.0, (0.7, 0.7, 0.66)),
     "insulation": (0.6, (0.68, 0.55, 0.45)),
