@@ -164,6 +164,16 @@ def sites_from_footprints(polys, scale, gsd, rng, valid, per_building: int = 4) 
             q = p + normal * rng.uniform(0.5, 4.0) / gsd
             out.append((q[0], q[1], float(np.arctan2(seg[k, 1], seg[k, 0]))))
     sites = np.array(out) if out else np.zeros((0, 3))
+    if len(sites):  # not on a neighbour's roof: dense blocks leave little ground between buildings
+        import shapely
+        from shapely import affinity
+
+        scaled = [affinity.scale(p, scale[0], scale[1], origin=(0, 0)) for p in polys]
+        on_roof = np.zeros(len(sites), bool)
+        tree = shapely.STRtree(scaled)
+        hit_pts, _ = tree.query(shapely.points(sites[:, :2]), predicate="within")
+        on_roof[hit_pts] = True
+        sites = sites[~on_roof]
     if len(sites):
         h, w = valid.shape
         xi, yi = sites[:, 0].astype(int), sites[:, 1].astype(int)
