@@ -70,7 +70,7 @@ def test_rubble_is_lit_from_the_sun_side():
     s = RENDERERS["rubble"].render(5, 0.5, Light(90.0, 30.0), 12.0)  # sun due east (+x)
     lum = s.rgb.mean(axis=2)
     body = s.alpha > 0.9
-    cy, cx = ndimage.center_of_mass(body)
+    _, cx = ndimage.center_of_mass(body)
     ys, xs = np.nonzero(body)
     east = lum[ys[xs > cx + 2], xs[xs > cx + 2]].mean()
     west = lum[ys[xs < cx - 2], xs[xs < cx - 2]].mean()

@@ -30,7 +30,7 @@ def _load(path: Path, name: str):
 def test_recipe_refuses_held_out_and_post_event_backgrounds(monkeypatch):
     recipe = _load(REPO / "training" / "build_transfer_dataset.py", "build_transfer_dataset")
     recipe.check_backgrounds()  # the committed list is clean
-    assert not set(r for r, _, _ in recipe.TRAIN_BACKGROUNDS) & set(recipe.HELD_OUT)
+    assert not {r for r, _, _ in recipe.TRAIN_BACKGROUNDS} & set(recipe.HELD_OUT)
     for bad in (recipe.HELD_OUT[0], "xview2deploy_joplin/post_tile_31500-5137.tif",
                 "xbd_samples/santa-rosa-wildfire_00000007_post_disaster.png"):
         monkeypatch.setattr(recipe, "TRAIN_BACKGROUNDS", [(bad, None, None)])
