@@ -108,6 +108,11 @@ def _draw(scene, image, sprite: Sprite, cx, cy, rng, occ, occlude: bool, label: 
     around = region.reshape(-1, 3)
     local = tone.to_refl(np.median(around, axis=0)) / scene.median_refl
     col = col * np.clip(local, 0.25, 2.0) ** rng.uniform(0.4, 0.9)
+    tone_pick = rng.random()
+    if tone_pick < 0.15:  # wet, burnt or dark goods: dark on bright sand or concrete
+        col = col * rng.uniform(0.35, 0.7)
+    elif tone_pick < 0.3:  # fresh breaks, white goods, dust: bright on dark asphalt
+        col = col * rng.uniform(1.2, 1.6)
     lum = col.mean(axis=-1, keepdims=True)
     col = lum + (col - lum) * rng.uniform(0.45, 1.0)  # pan-sharpened colour is washed out
     if rng.random() < 0.2:  # haze / low contrast: the pile fades towards its surroundings
