@@ -66,11 +66,14 @@ def composited(scene, renderer: str, seed: int, n: int = 60):
     boxes = placed.boxes
     if not boxes:
         return image, [], (0, 0), (0, 0)
-    # 100 %: the crop holding most piles; 400 %: a pile larger than four in five (not the
-    # largest: that one is often mostly under a tree crown, its box only the part that shows)
+    # 100 %: the crop holding most piles; 400 %: among the larger half of the piles, the one
+    # that changed its pixels most (the largest is often half under a tree crown)
     centres = np.array([((b[0] + b[2]) / 2, (b[1] + b[3]) / 2) for b in boxes])
     best = max(range(len(boxes)), key=lambda k: int((np.abs(centres - centres[k]).max(axis=1) < CROP / 2).sum()))
-    big = sorted(boxes, key=lambda b: (b[2] - b[0]) * (b[3] - b[1]))[int(0.8 * (len(boxes) - 1))]
+    change = np.abs(image.astype(np.float32) - scene.rgb).max(axis=2)
+    area = np.array([(b[2] - b[0]) * (b[3] - b[1]) for b in boxes])
+    larger = [b for b, a in zip(boxes, area) if a >= np.median(area)]
+    big = max(larger, key=lambda b: change[b[1]:b[3], b[0]:b[2]].mean())
     return image, boxes, around(image, boxes[best], CROP), around(image, big, ZOOM_CROP)
 
 
