@@ -3,10 +3,11 @@
 # against the transfer recipe, the same network (training/default_cpu.yaml: yolov8n-p2, ReLU),
 # the same warm start (the bundled fp32 model), the same steps, batch, crop and learning rate;
 # both arms scored by bench_loro on a renderer neither recipe trained on.
-#   benchmarks/ablation.sh            (STEPS=250 HOLDOUT=scatter OUT=runs/ablation by default)
+#   benchmarks/ablation.sh            (STEPS=1000 SAVE_EVERY=250 HOLDOUT=scatter OUT=runs/ablation)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-STEPS=${STEPS:-250}
+STEPS=${STEPS:-1000}
+SAVE_EVERY=${SAVE_EVERY:-250}
 HOLDOUT=${HOLDOUT:-scatter}
 OUT=${OUT:-runs/ablation}
 mkdir -p "$OUT"
@@ -15,7 +16,7 @@ mkdir -p "$OUT"
 # Both arms at once, one thread each, so that they share the machine alike.
 for arm in old new; do
     OMP_NUM_THREADS=1 nice -n 19 /usr/bin/time -v uv run python benchmarks/ablation_train.py \
-        --data "$OUT/data_$arm" --out "$OUT/arm_$arm" --steps "$STEPS" \
+        --data "$OUT/data_$arm" --out "$OUT/arm_$arm" --steps "$STEPS" --save-every "$SAVE_EVERY" \
         --init models/debrismap-default.onnx > "$OUT/arm_$arm.log" 2>&1 &
 done
 wait

@@ -68,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--imgsz", type=int, default=128, help="training crop side (the network is convolutional)")
     ap.add_argument("--lr", type=float, default=None, help="default: the config's (/4 with --init)")
     ap.add_argument("--workers", type=int, default=0)
+    ap.add_argument("--save-every", type=int, default=0,
+                    help="also keep a checkpoint every N steps (steps/stepNNNN.ckpt): accuracy against steps")
     args = ap.parse_args(argv)
 
     cfg = make_config(args.config, {
@@ -104,7 +106,14 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"step {step}/{args.steps}: {dt:.0f} s, {dt / max(step, 1):.2f} s/step, "
                       f"~{dt / max(step, 1) * (args.steps - step) / 60:.0f} min left", flush=True)
 
-    result = train(cfg, extra_callbacks=([WarmStart()] if args.init else []) + [Clock()])
+    callbacks = ([WarmStart()] if args.init else []) + [Clock()]
+    if args.save_every:
+        from pytorch_lightning.callbacks import ModelCheckpoint
+
+        callbacks.append(ModelCheckpoint(dirpath=Path(args.out) / "steps", filename="step{step:05d}",
+                                         every_n_train_steps=args.save_every, save_top_k=-1,
+                                         auto_insert_metric_name=False, monitor=None))
+    result = train(cfg, extra_callbacks=callbacks)
     print(result, flush=True)
     return 0
 
