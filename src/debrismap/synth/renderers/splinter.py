@@ -62,12 +62,12 @@ class SplinterRenderer:
             col = np.asarray(STROKES[fam][1], np.float32) * np.float32(rng.uniform(0.75, 1.2))
             length = rng.uniform(0.8, 4.0) / px
             theta = rng.uniform(0, np.pi)
-            width = max(1, int(round(rng.uniform(0.12, 0.4) / px)))
+            width = max(1, round(rng.uniform(0.12, 0.4) / px))
             x0, y0 = xs[k], ys[k]
             x1 = int(np.clip(x0 + np.cos(theta) * length, 0, n - 1))
             y1 = int(np.clip(y0 + np.sin(theta) * length, 0, n - 1))
             for w in range(width):  # a board: parallel anti-aliased lines
-                ox, oy = int(round(-np.sin(theta) * w)), int(round(np.cos(theta) * w))
+                ox, oy = round(-np.sin(theta) * w), round(np.cos(theta) * w)
                 rr, cc, val = line_aa(int(np.clip(y0 + oy, 0, n - 1)), int(np.clip(x0 + ox, 0, n - 1)),
                                       int(np.clip(y1 + oy, 0, n - 1)), int(np.clip(x1 + ox, 0, n - 1)))
                 keep = val > 0.3
@@ -82,6 +82,6 @@ class SplinterRenderer:
         # boards cast thin shadows on the stain and ground
         dx, dy = light.shadow_vector
         off = 0.15 * light.shadow_length_per_m / px
-        shadow = shift(lit, int(round(dx * off)), int(round(dy * off))) & ~lit
+        shadow = shift(lit, round(dx * off), round(dy * off)) & ~lit
         img[shadow & cov] *= 0.6
         return finish(img, cov, shadow & ~cov, ss, self.name)
