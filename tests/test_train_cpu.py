@@ -1,6 +1,6 @@
 """Training on a CPU: crops around piles, warm start from an exported ONNX file, training history."""
 
-# ruff: noqa: E402  (the imports below need the training stack, checked by importorskip first)
+
 
 from __future__ import annotations
 

@@ -1,11 +1,21 @@
 #!/usr/bin/env bash
-# Build the training set of the bundled default model (see models/MODEL_CARD.md):
-# 36 synthetic cities + piles composited onto real *pre-event* scenes, chipped at 0.5 m.
-#   training/make_default_dataset.sh [OUT_DIR]        (default datasets/default)
-# The recipe itself, with the list of real backgrounds used and held out for evaluation, is
-# training/build_default_dataset.py; this wrapper only fixes the arguments the model used.
+# Build the default training set (datasets/card: datasets/synthetic.md, "Transfer recipe"):
+# piles from every renderer of debrismap.synth.renderers composited onto the real *pre-event*
+# scenes of ../shared/realdata (matched to each scene's GSD, sun, blur and noise, next to its
+# buildings and roads), synthetic cities without piles as further backgrounds, and a measured
+# share of real chips with nothing added. About 1500 chips of 160 px at 0.5 m.
+#   training/make_default_dataset.sh [OUT_DIR] [extra build_transfer_dataset.py flags]
+#       e.g. training/make_default_dataset.sh runs/loro_scatter --holdout scatter
+#   training/make_default_dataset.sh --old [OUT_DIR]
+#       the previous recipe (one renderer: 36 synthetic cities + composites; the bundled model's
+#       training set, models/MODEL_CARD.md), kept for the ablation in BENCHMARKS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [[ "${1:-}" == "--old" ]]; then
+    OUT=${2:-datasets/default}
+    exec uv run python training/build_default_dataset.py --out "$OUT" --cities 36 --city-size 1280 \
+        --composites-per-scene 3 --workers "${WORKERS:-2}"
+fi
 OUT=${1:-datasets/default}
-exec uv run python training/build_default_dataset.py --out "$OUT" --cities 36 --city-size 1280 \
-    --composites-per-scene 3 --workers "${WORKERS:-2}"
+shift || true
+exec uv run python training/build_transfer_dataset.py --out "$OUT" --workers "${WORKERS:-2}" "$@"

@@ -9,17 +9,35 @@ keeps the input's grid, CRS and data type; it is written strip by strip.
 
 from __future__ import annotations
 
-import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
+import rasterio
+from pyproj import Geod
+from rasterio.enums import Resampling
+from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
+from rasterio.io import MemoryFile
+from rasterio.transform import Affine
+from rasterio.warp import transform as warp_transform
+from rasterio.windows import Window
+from scipy import ndimage
 
+from debrismap.atomic import atomic_target
 from debrismap.errors import ConfigError, RasterError
+from debrismap.progress import progress_bar
+from debrismap.synth import noise
 from debrismap.synth.city import SynthResult
-from debrismap.synth.piles import BODY_ALPHA
+from debrismap.synth.labels import (
+    BoxAccumulator,
+    label_paths,
+    write_labels_geojson,
+    write_labels_txt,
+)
+from debrismap.synth.piles import BODY_ALPHA, make_pile
+from debrismap.synth.render import SpriteCache, _overlap
 from debrismap.synth.style import CityStyle
 
 MIN_GSD, MAX_GSD = 0.2, 1.2
@@ -32,9 +50,6 @@ def raster_gsd(ds, given: float | None, path) -> float:
     """Metres per pixel on the ground: `given`, else measured geodesically at the raster's
     centre (right for degrees, UTM, and Web/World Mercator whose map metres are not ground
     metres), else 0.5 m with a warning for rasters without georeferencing."""
-    from pyproj import Geod
-    from rasterio.transform import Affine
-    from rasterio.warp import transform as warp_transform
 
     if given is not None:
         return float(given)
@@ -61,7 +76,6 @@ def estimate_sun_azimuth(lum: np.ndarray) -> float:
     A shadow pixel has the object that casts it on its sun side: look a few pixels away
     from dark pixels in each direction, and pick the direction where bright things are.
     """
-    from scipy import ndimage
 
     lum = ndimage.uniform_filter(lum.astype(np.float32), 2)
     # thin dark lines (walls, road edges) are not shadows: open them away
@@ -129,20 +143,7 @@ def composite_piles(
     """
     if gsd is None:
         gsd = background_gsd
-    import rasterio
-    from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
-    from rasterio.windows import Window
-    from scipy import ndimage
-    from tqdm import tqdm
 
-    from debrismap.synth.labels import (
-        BoxAccumulator,
-        label_paths,
-        write_labels_geojson,
-        write_labels_txt,
-    )
-    from debrismap.synth.piles import make_pile
-    from debrismap.synth.render import SpriteCache, _overlap
 
     src_path = Path(background_raster)
     out_path = Path(out_path)
@@ -243,7 +244,6 @@ def composite_piles(
             profile.pop(key, None)
         if src.count == 3 and dtype == np.uint8:
             profile["photometric"] = "RGB"
-        tmp = out_path.with_name(f".{out_path.name}.tmp{os.getpid()}.tif")
         acc = BoxAccumulator(len(piles))
         local_gain = {}
         for p in piles:  # local light, from a window around the pile (strip-independent)
@@ -254,41 +254,36 @@ def composite_piles(
             med = np.median(around.reshape(3, -1), axis=1)
             ratio = tone.to_refl(med) / tone.to_refl(np.percentile(px, 50, axis=1))
             local_gain[p.id] = np.clip(ratio, 0.5, 2.0) ** 0.35
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", NotGeoreferencedWarning)
-                with rasterio.open(tmp, "w", **profile) as dst:
-                    dst.colorinterp = src.colorinterp
-                    bar = tqdm(total=(H + STRIP - 1) // STRIP, desc=f"composite {out_path.name}",
-                               unit="strip", disable=not progress, leave=False)
-                    for y in range(0, H, STRIP):
-                        h = min(STRIP, H - y)
-                        win = Window(0, y, W, h)
-                        data = src.read(window=win)
-                        mask = src.dataset_mask(window=win) > 0
-                        out = data.astype(np.float32)
-                        pid_map = np.full((h, W), -1, np.int32)
-                        for p in piles:
-                            _, by0, _, by1 = p.bbox_px
-                            if by1 <= y or by0 >= y + h:
-                                continue
-                            s = cache.get(p, sprite_plan)
-                            sl_img, sl_spr = _overlap(s, 0, y, W, h)
-                            if sl_img is None:
-                                continue
-                            _blend(out, s, sl_img, sl_spr, tone, local_gain[p.id], shadow_b, noise_dn,
-                                   p.seed, pid_map, p.id, mask)
-                        acc.add(pid_map, 0, y)
-                        lim = np.iinfo(dtype).max if dtype.kind in "ui" else None
-                        if lim is not None:
-                            out = np.clip(np.round(out), 0, lim)
-                        dst.write(out.astype(dtype), window=win)
-                        bar.update(1)
-                    bar.close()
-            os.replace(tmp, out_path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        with warnings.catch_warnings(), atomic_target(out_path) as tmp:
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            with rasterio.open(tmp, "w", **profile) as dst:
+                dst.colorinterp = src.colorinterp
+                bar = progress_bar((H + STRIP - 1) // STRIP, f"composite {out_path.name}", "strip",
+                                   enabled=progress)
+                for y in range(0, H, STRIP):
+                    h = min(STRIP, H - y)
+                    win = Window(0, y, W, h)
+                    data = src.read(window=win)
+                    mask = src.dataset_mask(window=win) > 0
+                    out = data.astype(np.float32)
+                    pid_map = np.full((h, W), -1, np.int32)
+                    for p in piles:
+                        _, by0, _, by1 = p.bbox_px
+                        if by1 <= y or by0 >= y + h:
+                            continue
+                        s = cache.get(p, sprite_plan)
+                        sl_img, sl_spr = _overlap(s, 0, y, W, h)
+                        if sl_img is None:
+                            continue
+                        _blend(out, s, sl_img, sl_spr, tone, local_gain[p.id], shadow_b, noise_dn,
+                               p.seed, pid_map, p.id, mask)
+                    acc.add(pid_map, 0, y)
+                    lim = np.iinfo(dtype).max if dtype.kind in "ui" else None
+                    if lim is not None:
+                        out = np.clip(np.round(out), 0, lim)
+                    dst.write(out.astype(dtype), window=win)
+                    bar.update(1)
+                bar.close()
         transform, crs = src.transform, src.crs
     src.close()  # the resampled in-memory copy, if one replaced the file
     ids, boxes = acc.boxes(body=cache.body)
@@ -316,9 +311,7 @@ class _Sun:
 
 def _blend(out, s, sl_img, sl_spr, tone, gain, shadow_b, noise_dn, seed, pid_map, pid, mask) -> None:
     """Shadow the ground, then lay the pile over it, in the image's own tone curve."""
-    from scipy import ndimage
 
-    from debrismap.synth import noise
 
     # soften like the image's optics: blur coverage and premultiplied colour together
     alpha = ndimage.gaussian_filter(s.alpha, 0.6)
@@ -349,9 +342,6 @@ def _blend(out, s, sl_img, sl_spr, tone, gain, shadow_b, noise_dn, seed, pid_map
 
 def _resampled(src, gsd_m: float, target: float, path):
     """An in-memory copy of `src` averaged down to `target` metres per pixel."""
-    from rasterio.enums import Resampling
-    from rasterio.io import MemoryFile
-    from rasterio.transform import Affine
 
     factor = target / gsd_m
     width0 = src.width

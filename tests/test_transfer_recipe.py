@@ -1,0 +1,75 @@
+"""The transfer training recipe and the leave-one-renderer-out benchmark's bookkeeping (no model)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from debrismap.synth.composite import ToneModel
+from debrismap.synth.realchips import write_chips
+from debrismap.synth.realscene import RealScene
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _load(path: Path, name: str):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(path.parent))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(path.parent))
+    return module
+
+
+def test_recipe_refuses_held_out_and_post_event_backgrounds(monkeypatch):
+    recipe = _load(REPO / "training" / "build_transfer_dataset.py", "build_transfer_dataset")
+    recipe.check_backgrounds()  # the committed list is clean
+    assert not {r for r, _, _ in recipe.TRAIN_BACKGROUNDS} & set(recipe.HELD_OUT)
+    for bad in (recipe.HELD_OUT[0], "xview2deploy_joplin/post_tile_31500-5137.tif",
+                "xbd_samples/santa-rosa-wildfire_00000007_post_disaster.png"):
+        monkeypatch.setattr(recipe, "TRAIN_BACKGROUNDS", [(bad, None, None)])
+        with pytest.raises(SystemExit):
+            recipe.check_backgrounds()
+
+
+def test_write_chips_writes_yolo_chips_with_the_asked_empty_share(tmp_path):
+    rng = np.random.default_rng(0)
+    size = 400
+    rgb = (np.full((size, size, 3), 100.0) + rng.normal(0, 3, (size, size, 3))).astype(np.float32)
+    tone = ToneModel(np.full(3, 100.0), np.full(3, 200.0), 255.0)
+    sites = np.column_stack([rng.uniform(20, size - 20, 300), rng.uniform(20, size - 20, 300), rng.uniform(0, 3, 300)])
+    scene = RealScene("toy", rgb, np.ones((size, size), bool), 0.5, tone, 90.0, 0.6, 2.0, 0.35,
+                      np.zeros((size, size), np.float32), sites=sites)
+    counts = write_chips(scene, tmp_path, "train", ["rubble", "splinter"], 40, 128, seed=3, empty_share=0.3)
+    images = sorted((tmp_path / "images" / "train").glob("*.png"))
+    labels = sorted((tmp_path / "labels" / "train").glob("*.txt"))
+    assert counts["chips"] == len(images) == len(labels) == 40
+    assert 5 <= counts["empty_real_chips"] <= 20
+    assert counts["by_renderer"]["rubble"] + counts["by_renderer"]["splinter"] == counts["boxes"] > 10
+    rows = np.array([list(map(float, line.split())) for p in labels for line in p.read_text().splitlines()])
+    assert len(rows) == counts["boxes"]
+    assert (rows[:, 0] == 0).all() and (rows[:, 1:] >= 0).all() and (rows[:, 1:] <= 1).all()
+    empty = [p for p in labels if not p.read_text().strip()]
+    assert len(empty) >= counts["empty_real_chips"]
+
+
+def test_loro_pooling_and_size_bins():
+    loro = _load(REPO / "benchmarks" / "bench_loro.py", "bench_loro")
+    rows = [
+        {"tp": 2, "fp": 1, "fn": 2, "side_px": [9.0, 10.0, 14.0, 40.0], "hit": [True, False, True, False]},
+        {"tp": 1, "fp": 0, "fn": 0, "side_px": [20.0], "hit": [True]},
+    ]
+    p = loro.pooled(rows)
+    assert (p["tp"], p["fp"], p["fn"]) == (3, 1, 2)
+    assert p["precision"] == pytest.approx(0.75) and p["recall"] == pytest.approx(0.6)
+    assert p["count_error"] == pytest.approx((4 - 5) / 5)
+    bins = p["recall_by_side_px"]
+    assert bins["8-12"] == {"truths": 2, "recall": 0.5}
+    assert bins["12-18"]["recall"] == 1.0 and bins["18-30"]["recall"] == 1.0 and bins[">30"]["recall"] == 0.0
+    assert loro.rel(REPO / "models" / "x.onnx") == "models/x.onnx"
