@@ -24,6 +24,8 @@ import time
 EXECUTABLE_ENV = "DEBRISMAP_EXECUTABLE"
 # "9/20" in a line that speaks of tiles (tqdm's unit "tile", or the plain "tiles 9/20").
 _PROGRESS = re.compile(r"(\d[\d,]*)\s*/\s*(\d[\d,]*)")
+# debrismap's plain progress line: "detect: 120/4000 tiles (3%), 45.2 tiles/s, 1m26s left".
+_PLAIN_PROGRESS = re.compile(r"^[\w .-]+: [\d,]+/[\d,]+ \w+ \(\d+%\)")
 _ERROR = re.compile(r"^debrismap [\w-]+: (?:internal )?error: .*")
 POLL_S = 0.1
 TERMINATE_GRACE_S = 10.0
@@ -131,9 +133,10 @@ def run_command(executable: str, args: list[str], feedback, show_progress: bool 
     """
     cmd = [executable, *args]
     feedback.pushInfo("running: " + subprocess.list2cmdline(cmd))
-    # A plain progress line every half second (the default, 10 s, suits log files), so the
-    # Processing bar moves while the command runs.
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "DEBRISMAP_PROGRESS_INTERVAL": "0.5"}
+    # A plain progress line at every step of the command (the default, one every 10 s, suits
+    # log files), so the Processing bar moves and Cancel can act however fast the machine is;
+    # these lines feed the bar, not the log.
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "DEBRISMAP_PROGRESS_INTERVAL": "0"}
     env.pop("PYTHONHOME", None)  # QGIS's Python settings must not leak into debrismap's own Python
     env.pop("PYTHONPATH", None)
     kwargs = {}
@@ -167,8 +170,8 @@ def run_command(executable: str, args: list[str], feedback, show_progress: bool 
                 if show_progress and fraction * 100 != last_progress:
                     last_progress = fraction * 100
                     feedback.setProgress(last_progress)
-                if "|" in line:
-                    continue  # a tqdm bar redraw, many a second: the progress bar says it all
+                if "|" in line or _PLAIN_PROGRESS.match(line):
+                    continue  # a bar redraw or a progress line, many a second: the progress bar says it all
             feedback.pushConsoleInfo(line)
 
     try:
