@@ -19,6 +19,8 @@ import time
 from importlib import metadata
 from pathlib import Path
 
+from debrismap.atomic import write_json
+
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 REALDATA = Path(os.environ.get("DEBRISMAP_REALDATA", REPO.parent / "shared" / "realdata"))
@@ -149,10 +151,8 @@ def write_result(name: str, results: dict, extra_versions: tuple[str, ...] = ())
         "versions": versions(extra_versions),
         "results": results,
     }
-    path = RESULTS / f"{name}.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(portable(json.loads(json.dumps(doc, default=str))), indent=2) + "\n")
-    os.replace(tmp, path)
+    path = write_json(RESULTS / f"{name}.json", portable(json.loads(json.dumps(doc, default=str))),
+                      ensure_ascii=True)
     print(f"\nwrote {path}")
     return path
 

@@ -150,3 +150,15 @@ def random_point_in(poly: Polygon, rng, margin: float = 0.0, tries: int = 24) ->
         ok[idx[d < margin]] = False
     hit = np.nonzero(ok)[0]
     return Point(xs[hit[0]], ys[hit[0]]) if len(hit) else None
+
+
+def shift(a: np.ndarray, dx: int, dy: int, fill=0) -> np.ndarray:
+    """`a` moved by (dx, dy) pixels, `fill` where nothing arrives."""
+    out = np.full_like(a, fill)
+    h, w = a.shape[:2]
+    if abs(dx) >= w or abs(dy) >= h:
+        return out
+    ys, yd = (slice(0, h - dy), slice(dy, h)) if dy >= 0 else (slice(-dy, h), slice(0, h + dy))
+    xs, xd = (slice(0, w - dx), slice(dx, w)) if dx >= 0 else (slice(-dx, w), slice(0, w + dx))
+    out[yd, xd] = a[ys, xs]
+    return out

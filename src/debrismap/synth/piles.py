@@ -19,6 +19,7 @@ from shapely import affinity
 from shapely.geometry import Polygon
 
 from debrismap.synth import noise
+from debrismap.synth.geometry import shift
 from debrismap.synth.objects import blob, item_colour, orect
 
 PILE_KINDS = {"household": 0.62, "mixed": 0.23, "rubble": 0.15}
@@ -265,7 +266,7 @@ def render_pile(pile: PilePlan, gsd: float, sun_shadow: np.ndarray, shadow_len_p
             break
         off = t * pile.height * shadow_len_per_m / gsd * ss
         dx, dy = int(round(sun_shadow[0] * off)), int(round(sun_shadow[1] * off))
-        shadow |= _shift(level, dx, dy)
+        shadow |= shift(level, dx, dy)
     shadow &= ~cov
     # average the super-samples down to pixels
     def down(a):
@@ -281,14 +282,3 @@ def render_pile(pile: PilePlan, gsd: float, sun_shadow: np.ndarray, shadow_len_p
         rgbn = np.where(alpha[..., None] > 0, rgbn / np.maximum(alpha, 1e-6)[..., None], 0).astype(np.float32)
     shadow_f = down(shadow.astype(np.float32))
     return PileSprite(bx0, by0, rgbn, alpha.astype(np.float32), shadow_f.astype(np.float32))
-
-
-def _shift(a: np.ndarray, dx: int, dy: int) -> np.ndarray:
-    out = np.zeros_like(a)
-    h, w = a.shape
-    if abs(dx) >= w or abs(dy) >= h:
-        return out
-    ys, yd = (slice(0, h - dy), slice(dy, h)) if dy >= 0 else (slice(-dy, h), slice(0, h + dy))
-    xs, xd = (slice(0, w - dx), slice(dx, w)) if dx >= 0 else (slice(-dx, w), slice(0, w + dx))
-    out[yd, xd] = a[ys, xs]
-    return out

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import rasterio
 
+from debrismap.atomic import atomic_target, write_text
 from debrismap.synth import generate_city
 
 # Side in pixels of the bright squares drawn for the oracle detector (tests/test_detect_oracle.K).
@@ -123,7 +124,7 @@ def build_series(
         name = f"city_{date.isoformat()}.tif" if date_in_name else f"city_{k:02d}.tif"
         path = out / name
         prof = dict(profile, width=img.shape[2], height=img.shape[1], transform=shifted)
-        with rasterio.open(path, "w", **prof) as dst:
+        with atomic_target(path) as tmp, rasterio.open(tmp, "w", **prof) as dst:
             dst.write(img)
             if not date_in_name:
                 dst.update_tags(ACQUISITION_DATE=date.isoformat())
@@ -134,7 +135,7 @@ def build_series(
         Path(side).unlink(missing_ok=True)
     world = _to_world(pix_boxes, transform)
     truth = out / "truth.json"
-    truth.write_text(json.dumps({
+    write_text(truth, json.dumps({
         "crs": crs.to_string(),
         "dates": [d.isoformat() for d in dates],
         "acquisitions": [{"raster": a.raster.name, "date": a.date.isoformat(), "offset_east_m": a.offset_m[0],
@@ -142,7 +143,7 @@ def build_series(
                          for a in acquisitions],
         "piles": [{"box": [round(float(v), 3) for v in b], "appears": dates[int(i)].isoformat()}
                   for b, i in zip(world, appears)],
-    }, indent=1), encoding="utf-8")
+    }, indent=1))
     return SyntheticSeries(acquisitions, crs, world, appears, truth)
 
 

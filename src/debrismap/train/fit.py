@@ -15,6 +15,7 @@ import yaml
 from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint, TQDMProgressBar
 from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 
+from debrismap.atomic import write_text
 from debrismap.errors import ConfigError, OutputError
 from debrismap.train.checkpoint import load_checkpoint
 from debrismap.train.config import TrainConfig, parse_max_time
@@ -199,9 +200,7 @@ def train(cfg: TrainConfig, extra_callbacks: list | None = None) -> dict:
         task.to(memory_format=torch.channels_last)
         task.channels_last = True
 
-    (out / "config.yaml").write_text(
-        yaml.safe_dump({**cfg.to_dict(), "hparams": asdict(hp)}, sort_keys=False)
-    )
+    write_text(out / "config.yaml", yaml.safe_dump({**cfg.to_dict(), "hparams": asdict(hp)}, sort_keys=False))
     trainer = build_trainer(cfg, out, extra_callbacks)
     with warnings.catch_warnings():
         # Lightning's advice to raise num_workers on tiny CPU runs is noise here

@@ -14,6 +14,8 @@ from typing import Protocol
 import numpy as np
 from scipy import ndimage
 
+from debrismap.synth.geometry import shift
+
 # A pixel belongs to a pile's labelled body when the pile covers at least this share of it
 # (the same rule as synth.piles.BODY_ALPHA: boxes include the ragged, mixed-pixel rim).
 BODY_ALPHA = 0.2
@@ -120,18 +122,6 @@ def cast_shadow(height: np.ndarray, light: Light, px_m: float) -> np.ndarray:
         ox, oy = round(dx * k), round(dy * k)
         reach = np.maximum(reach, shift(level, ox, oy, fill=-1.0))
     return reach > height + 1e-3
-
-
-def shift(a: np.ndarray, dx: int, dy: int, fill=0) -> np.ndarray:
-    """`a` moved by (dx, dy) pixels, `fill` where nothing arrives."""
-    out = np.full_like(a, fill)
-    h, w = a.shape[:2]
-    if abs(dx) >= w or abs(dy) >= h:
-        return out
-    ys, yd = (slice(0, h - dy), slice(dy, h)) if dy >= 0 else (slice(-dy, h), slice(0, h + dy))
-    xs, xd = (slice(0, w - dx), slice(dx, w)) if dx >= 0 else (slice(-dx, w), slice(0, w + dx))
-    out[yd, xd] = a[ys, xs]
-    return out
 
 
 def fractal(shape: tuple[int, int], rng: np.random.Generator, scales: tuple[float, ...],
