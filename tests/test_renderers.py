@@ -149,3 +149,17 @@ def test_sites_from_footprints_lie_outside_the_building():
     assert not inside.any()
     d = shapely.distance(building, shapely.points(sites[:, :2]))
     assert (d <= 4.0 / 0.5 + 1e-6).all()
+
+
+def test_a_pile_too_faint_to_see_is_not_drawn_and_gets_no_box():
+    scene = _flat_scene()
+    piles = [("rubble", 1, 40.0, 40.0, 8.0, None), ("mound", 2, 110.0, 110.0, 8.0, None)]
+    image = crop(scene, 0, 0, 160)
+    placed = composite(scene, image, (0, 0), piles, [], np.random.default_rng(1), min_contrast=2.5)
+    assert len(placed.boxes) == 2 and placed.too_faint == 0  # plainly visible piles pass the floor
+    image = crop(scene, 0, 0, 160)
+    before = np.asarray(image).copy()
+    # a floor no pile can reach: nothing drawn, no box, the pixels untouched
+    placed = composite(scene, image, (0, 0), piles, [], np.random.default_rng(1), min_contrast=1e4)
+    assert placed.boxes == [] and placed.too_faint == 2
+    assert np.array_equal(np.asarray(image), before)

@@ -59,6 +59,24 @@ def test_write_chips_writes_yolo_chips_with_the_asked_empty_share(tmp_path):
     assert len(empty) >= counts["empty_real_chips"]
 
 
+def test_empty_chips_sit_mostly_by_placement_sites(tmp_path):
+    """Untouched yards by buildings must be as familiar to the model as yards with piles."""
+    from PIL import Image
+
+    size = 600
+    rgb = np.full((size, size, 3), 100.0, np.float32)
+    rgb[440:, 440:] = 200.0  # a bright corner holding every placement site
+    tone = ToneModel(np.full(3, 100.0), np.full(3, 200.0), 255.0)
+    sites = np.array([[500.0, 500.0, 0.0]] * 5)
+    scene = RealScene("corner", rgb, np.ones((size, size), bool), 0.5, tone, 90.0, 0.6, 2.0, 0.35,
+                      np.zeros((size, size), np.float32), sites=sites)
+    write_chips(scene, tmp_path, "train", ["rubble"], 60, 128, seed=1, empty_share=1.0)
+    chips = list((tmp_path / "images" / "train").glob("*.png"))
+    showing_sites = sum(np.asarray(Image.open(p)).max() > 150 for p in chips)
+    # uniformly placed windows would show the corner in about 1 chip of 9; site-centred ones always
+    assert len(chips) == 60 and showing_sites >= 0.55 * 60
+
+
 def test_loro_pooling_and_size_bins():
     loro = _load(REPO / "benchmarks" / "bench_loro.py", "bench_loro")
     rows = [

@@ -89,7 +89,8 @@ def _scene_job(job: dict) -> dict:
     counts = {}
     for split, count, seed in (("train", n - n_val, job["seed"]), ("val", n_val, job["seed"] + 500)):
         counts[split] = write_chips(scene, Path(job["out"]), split, job["renderers"], count, job["chip"], seed,
-                                    empty_share=job["empty_share"], negative_share=job["negative_share"])
+                                    empty_share=job["empty_share"], negative_share=job["negative_share"],
+                                    min_contrast=job["min_contrast"])
     return {"name": job["name"], "path": str(job["rel"]), "kind": job["kind"], "size_px": list(scene.shape),
             "sun_azimuth": scene.sun_azimuth, "blur_sigma": round(scene.blur_sigma, 2),
             "noise_dn": round(scene.noise_dn, 2), "sites": scene.site_source, "counts": counts,
@@ -108,6 +109,7 @@ def _city(job: dict) -> str:
 
 
 def main() -> int:
+    from debrismap.synth.realchips import DEFAULT_MIN_CONTRAST
     from debrismap.synth.renderers import RENDERERS
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -118,7 +120,9 @@ def main() -> int:
     ap.add_argument("--chip", type=int, default=160, help="chip side in pixels")
     ap.add_argument("--per-area", type=float, default=1.2, help="chips per chip-area of scene")
     ap.add_argument("--min-chips", type=int, default=60, help="chips of even the smallest scene")
-    ap.add_argument("--empty-share", type=float, default=0.3, help="share of real chips with nothing added")
+    ap.add_argument("--empty-share", type=float, default=0.4, help="share of real chips with nothing added")
+    ap.add_argument("--min-contrast", type=float, default=DEFAULT_MIN_CONTRAST,
+                    help="draw no pile that changes its pixels by less than this many noise levels (RMS)")
     ap.add_argument("--negative-share", type=float, default=0.15, help="share with hard negatives only")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--gsd", type=float, default=0.5, help="chip GSD = the model's GSD")
@@ -138,7 +142,8 @@ def main() -> int:
     work.mkdir(parents=True, exist_ok=True)
     common = {"out": str(out), "gsd": args.gsd, "chip": args.chip, "per_area": args.per_area,
               "min_chips": args.min_chips, "val_fraction": 0.1, "renderers": renderers,
-              "empty_share": args.empty_share, "negative_share": args.negative_share}
+              "empty_share": args.empty_share, "negative_share": args.negative_share,
+              "min_contrast": args.min_contrast}
     jobs = []
     if REALDATA.is_dir():
         for k, (rel, gsd, fp) in enumerate(TRAIN_BACKGROUNDS):
@@ -170,7 +175,7 @@ def write_yaml(out: Path, args, renderers, held, results) -> None:
     totals = {}
     for split in ("train", "val"):
         t = {"images": 0, "boxes": 0, "pile_chips": 0, "empty_real_chips": 0, "negative_only_chips": 0,
-             "empty_synthetic_chips": 0, "negatives": 0, "by_renderer": {r: 0 for r in renderers}}
+             "empty_synthetic_chips": 0, "negatives": 0, "too_faint": 0, "by_renderer": {r: 0 for r in renderers}}
         for res in results:
             c = res["counts"][split]
             t["images"] += c["chips"]
@@ -178,6 +183,7 @@ def write_yaml(out: Path, args, renderers, held, results) -> None:
             t["pile_chips"] += c.get("pile_chips", 0)
             t["negative_only_chips"] += c.get("negative_only_chips", 0)
             t["negatives"] += c.get("negatives", 0)
+            t["too_faint"] += c.get("too_faint", 0)
             key = "empty_real_chips" if res["kind"] == "real" else "empty_synthetic_chips"
             t[key] += c.get("empty_real_chips", 0)
             for r, v in c.get("by_renderer", {}).items():
@@ -188,6 +194,8 @@ def write_yaml(out: Path, args, renderers, held, results) -> None:
     doc = {
         "path": str(out.resolve()), "train": "images/train", "val": "images/val", "names": ["debris"],
         "gsd_m": args.gsd, "chip_size": args.chip, "recipe": "transfer (training/build_transfer_dataset.py)",
+        "options": {"empty_share": args.empty_share, "negative_share": args.negative_share,
+                    "min_contrast": args.min_contrast, "per_area": args.per_area, "cities": args.cities},
         "renderers": renderers, "held_out_renderers": held, "counts": totals,
         "sources": [{"stem": r["name"], "path": r["path"], "kind": r["kind"], "sites": r["sites"],
                      "sun_azimuth": r["sun_azimuth"], "blur_sigma": r["blur_sigma"], "noise_dn": r["noise_dn"],

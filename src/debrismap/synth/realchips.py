@@ -27,6 +27,11 @@ from debrismap.synth.renderers.negatives import NEGATIVES, render_negative
 
 MIN_VISIBLE = 0.3  # share of a pile's body that must show for it to be labelled
 MIN_BODY_PX = 6
+# A label teaches the model to fire there. A pile drawn so faint (haze, deep shadow, colours
+# like the ground) that it changes its pixels by less than a couple of noise levels would teach
+# it to fire on any faint clutter by a building, the false alarms real untouched streets raise.
+DEFAULT_MIN_CONTRAST = 2.5  # RMS change over the pile's body, in units of the scene's noise
+SITE_CENTRED_EMPTY = 0.7  # share of empty / negative-only chips centred on a placement site
 
 
 @dataclass
@@ -36,6 +41,7 @@ class Placed:
     boxes: list = field(default_factory=list)
     kinds: list = field(default_factory=list)
     negatives: list = field(default_factory=list)
+    too_faint: int = 0  # piles not drawn because they would not have shown (min_contrast)
 
 
 def pile_size_m(rng: np.random.Generator) -> float:
@@ -44,10 +50,13 @@ def pile_size_m(rng: np.random.Generator) -> float:
 
 
 def composite(scene: RealScene, image: np.ndarray, window: tuple[int, int], piles: list[tuple],
-              negatives: list[tuple], rng: np.random.Generator, occupied: np.ndarray | None = None) -> Placed:
+              negatives: list[tuple], rng: np.random.Generator, occupied: np.ndarray | None = None,
+              min_contrast: float = 0.0) -> Placed:
     """Draw into `image` (float32 DN, a crop of the scene starting at window=(x0, y0)).
 
     piles: (renderer name, seed, x, y, size_m, along) in scene pixels; negatives: (name, seed, x, y).
+    min_contrast > 0: a pile whose noise-free RMS change over its body is under min_contrast
+    noise levels is not drawn at all (and gets no box): see DEFAULT_MIN_CONTRAST.
     """
     x0, y0 = window
     h, w = image.shape[:2]
@@ -61,15 +70,19 @@ def composite(scene: RealScene, image: np.ndarray, window: tuple[int, int], pile
         out.negatives.append(name)
     for name, seed, x, y, size_m, along in piles:
         sprite = RENDERERS[name].render(seed, scene.gsd, light, size_m, along)
-        box = _draw(scene, image, sprite, x - x0, y - y0, rng, occ, occlude=True, label=True)
-        if box is not None:
+        box = _draw(scene, image, sprite, x - x0, y - y0, rng, occ, occlude=True, label=True,
+                    min_contrast=min_contrast)
+        if box == "faint":
+            out.too_faint += 1
+        elif box is not None:
             out.boxes.append((box[0] + x0, box[1] + y0, box[2] + x0, box[3] + y0))
             out.kinds.append(name)
     return out
 
 
-def _draw(scene, image, sprite: Sprite, cx, cy, rng, occ, occlude: bool, label: bool):
-    """Blend one sprite centred at (cx, cy) of `image`; returns its visible box or None."""
+def _draw(scene, image, sprite: Sprite, cx, cy, rng, occ, occlude: bool, label: bool, min_contrast: float = 0.0):
+    """Blend one sprite centred at (cx, cy) of `image`; returns its visible box, None, or "faint"
+    (under min_contrast: nothing drawn)."""
     sh, sw = sprite.alpha.shape
     ox, oy = round(cx - sprite.centre[0]), round(cy - sprite.centre[1])
     h, w = image.shape[:2]
@@ -99,6 +112,7 @@ def _draw(scene, image, sprite: Sprite, cx, cy, rng, occ, occlude: bool, label: 
     if label and (visible < MIN_BODY_PX or visible < MIN_VISIBLE * max(int(body_full.sum()), 1)):
         return None
     tone = scene.tone
+    before = region.copy() if min_contrast > 0 else None
     # ground shadow, in the image's own tone curve
     shd = (shadow * (1 - a))[..., None]
     region[:] = region * (1 - shd) + tone.to_dn(tone.to_refl(region) * scene.shadow_b) * shd
@@ -117,7 +131,14 @@ def _draw(scene, image, sprite: Sprite, cx, cy, rng, occ, occlude: bool, label: 
     col = lum + (col - lum) * rng.uniform(0.45, 1.0)  # pan-sharpened colour is washed out
     if rng.random() < 0.2:  # haze / low contrast: the pile fades towards its surroundings
         col = col + (tone.to_refl(np.median(around, axis=0)) - col) * rng.uniform(0.2, 0.6)
-    dn = tone.to_dn(np.clip(col, 1e-4, None)) + rng.normal(0, scene.noise_dn, col.shape)
+    clean = tone.to_dn(np.clip(col, 1e-4, None))
+    dn = clean + rng.normal(0, scene.noise_dn, col.shape)
+    if before is not None:
+        drawn = region * (1 - a[..., None]) + clean * a[..., None]
+        change = np.sqrt(np.mean((drawn - before)[body] ** 2))
+        if change < min_contrast * max(scene.noise_dn, 1.0):
+            region[:] = before
+            return "faint"
     region[:] = region * (1 - a[..., None]) + dn * a[..., None]
     if not label:
         return None
@@ -174,7 +195,7 @@ def plan_negatives(scene: RealScene, rng, n: int, window) -> list[tuple]:
 
 def write_chips(scene: RealScene, out_dir: Path, split: str, renderers: list[str], n_chips: int,
                 size: int, seed: int, empty_share: float = 0.3, negative_share: float = 0.15,
-                negatives: bool = True) -> dict:
+                negatives: bool = True, min_contrast: float = DEFAULT_MIN_CONTRAST) -> dict:
     """Chips of `scene` into out_dir/{images,labels}/split. Returns counts by chip type and renderer."""
     from PIL import Image
 
@@ -186,11 +207,15 @@ def write_chips(scene: RealScene, out_dir: Path, split: str, renderers: list[str
     img_dir.mkdir(parents=True, exist_ok=True)
     lab_dir.mkdir(parents=True, exist_ok=True)
     counts = {"chips": 0, "pile_chips": 0, "empty_real_chips": 0, "negative_only_chips": 0, "boxes": 0,
-              "by_renderer": {r: 0 for r in renderers}, "negatives": 0}
+              "by_renderer": {r: 0 for r in renderers}, "negatives": 0, "too_faint": 0}
     for i in range(n_chips):
         u = rng.random()
         kind = "empty" if u < empty_share else ("negative" if u < empty_share + negative_share else "piles")
-        if kind == "piles" and len(scene.sites):
+        # Empty and negative-only chips are centred on placement sites too, mostly: an untouched
+        # yard or pavement by a building must look as familiar to the model as one with a pile,
+        # or it learns "clutter by a building = pile" (real false alarms, BENCHMARKS.md issue 14).
+        by_site = kind == "piles" or rng.random() < SITE_CENTRED_EMPTY
+        if by_site and len(scene.sites):
             sx, sy, _ = scene.sites[rng.integers(len(scene.sites))]
             x0 = int(np.clip(sx - rng.uniform(0.2, 0.8) * size, 0, W - size))
             y0 = int(np.clip(sy - rng.uniform(0.2, 0.8) * size, 0, H - size))
@@ -203,7 +228,7 @@ def write_chips(scene: RealScene, out_dir: Path, split: str, renderers: list[str
         piles = plan_piles(scene, rng, renderers, int(rng.integers(1, 5)), window) if kind == "piles" else []
         negs = plan_negatives(scene, rng, int(rng.integers(1, 4)), window) if (
             negatives and (kind == "negative" or (kind == "piles" and rng.random() < 0.5))) else []
-        placed = composite(scene, image, (x0, y0), piles, negs, rng)
+        placed = composite(scene, image, (x0, y0), piles, negs, rng, min_contrast=min_contrast)
         stem = f"{scene.name[:48]}_{seed}_{i:05d}"
         Image.fromarray(np.clip(np.round(np.asarray(image)), 0, 255).astype(np.uint8)).save(img_dir / f"{stem}.png")
         lines = [f"0 {((b[0] + b[2]) / 2 - x0) / size:.6f} {((b[1] + b[3]) / 2 - y0) / size:.6f} "
@@ -212,6 +237,7 @@ def write_chips(scene: RealScene, out_dir: Path, split: str, renderers: list[str
         counts["chips"] += 1
         counts["boxes"] += len(placed.boxes)
         counts["negatives"] += len(placed.negatives)
+        counts["too_faint"] += placed.too_faint
         for k in placed.kinds:
             counts["by_renderer"][k] += 1
         key = {"empty": "empty_real_chips", "negative": "negative_only_chips", "piles": "pile_chips"}[kind]
