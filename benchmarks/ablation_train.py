@@ -6,50 +6,21 @@ warm-started from an exported model's weights.
 
 Both arms of an ablation get the same network (training/default_cpu.yaml: yolov8n-p2, ReLU),
 the same optimiser settings, input size, batch and number of steps; only the data differs.
-With --init the network starts from the weights of an exported ONNX model (rebuilt as in
-benchmarks/torch_twin.py): ONNX files hold convolutions with batch norm folded in, so each
-batch norm starts as the identity (mean 0, variance 1, scale 1) carrying the folded bias, and
-is kept in inference mode (frozen statistics, learnt scale and shift) so that the network
-computes exactly what the file did at step 0. No validation runs (it would cost the arms
+With --init the network starts from the weights of an exported ONNX model
+(train/warm_start.load_fused_weights): ONNX files hold convolutions with batch norm folded in,
+so each batch norm starts as the identity carrying the folded bias, and is kept in inference
+mode (frozen statistics, learnt scale and shift) so that the network computes exactly what the
+file did at step 0. No validation runs (it would cost the arms
 unequal time); the run's last.ckpt is what gets exported.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
 REPO = Path(__file__).resolve().parents[1]
-
-
-def warm_start_state(onnx_path: Path, state: dict) -> dict:
-    """Tensors for `state` (an unfused network's state_dict) from a fused ONNX model."""
-    import torch
-    from torch_twin import onnx_weights
-
-    w = onnx_weights(onnx_path)
-    out = {}
-    for key, value in state.items():
-        if key in w and tuple(w[key].shape) == tuple(value.shape):
-            out[key] = torch.from_numpy(w[key].copy())
-        elif ".bn." in key:
-            prefix, field = key.rsplit(".bn.", 1)
-            bias = w.get(f"{prefix}.conv.bias")
-            if bias is None:
-                continue
-            eps = 1e-3  # ultralytics' BatchNorm2d eps
-            fill = {"weight": torch.ones(bias.shape), "bias": torch.from_numpy(bias.copy()),
-                    "running_mean": torch.zeros(bias.shape), "running_var": torch.full(bias.shape, 1 - eps)}
-            if field in fill:
-                out[key] = fill[field].to(value.dtype)
-    missing = [k for k in state if k not in out and not k.endswith(("num_batches_tracked", "dfl.conv.weight"))]
-    if missing:
-        raise SystemExit(f"{onnx_path}: no weights for {len(missing)} tensors (e.g. {missing[0]}): another architecture?")
-    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from debrismap.train.config import make_config
     from debrismap.train.fit import train
+    from debrismap.train.warm_start import load_fused_weights, onnx_weights
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", required=True)
@@ -65,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, required=True)
     ap.add_argument("--config", default=str(REPO / "training" / "default_cpu.yaml"))
     ap.add_argument("--init", type=Path, default=None, help="exported ONNX model to start from")
+    ap.add_argument("--arch", default=None, help="network family (default: the config's); yolov8-p23 takes "
+                    "a yolov8-p2 file's weights")
     ap.add_argument("--imgsz", type=int, default=128, help="training crop side (the network is convolutional)")
     ap.add_argument("--lr", type=float, default=None, help="default: the config's (/4 with --init)")
     ap.add_argument("--workers", type=int, default=0)
@@ -76,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
         "data": args.data, "out": args.out, "imgsz": args.imgsz, "max_steps": args.steps, "epochs": 100000,
         "workers": args.workers, "val_every": 100000, "max_time": "", "warmup_epochs": 0.0 if args.init else None,
     })
+    if args.arch:
+        cfg.arch = args.arch
     if args.lr is not None:
         cfg.lr = args.lr
     elif args.init:
@@ -85,10 +61,10 @@ def main(argv: list[str] | None = None) -> int:
         """Load the ONNX weights before the first step; keep batch norm in inference mode."""
 
         def on_fit_start(self, trainer, task):
-            state = warm_start_state(args.init, task.model.state_dict())
-            task.model.load_state_dict(state, strict=False)  # copies in place: the optimiser keeps its tensors
-            task.ema.module.load_state_dict(state, strict=False)
-            print(f"warm start from {args.init}: {len(state)} tensors", flush=True)
+            weights = onnx_weights(args.init)
+            n = load_fused_weights(task.model, weights, args.init)  # in place: the optimiser keeps its tensors
+            load_fused_weights(task.ema.module, weights, args.init)
+            print(f"warm start from {args.init}: {n} tensors", flush=True)
 
         def on_train_batch_start(self, trainer, task, batch, batch_idx):
             for m in task.model.modules():
