@@ -50,6 +50,9 @@ EMPTY_SCENES = [
     (_common.REALDATA / "xview2deploy_joplin" / "pre_tile_1361-10160.tif", None),
 ]
 SIZE_BINS_PX = (("8-12", 8, 12), ("12-18", 12, 18), ("18-30", 18, 30), (">30", 30, np.inf))
+# Thresholds of the sweep (from the exported model's own upwards): recall against false alarms
+# per km² at each, so that models are compared at equal false-alarm rates, not only each at its own.
+SWEEP = (0.10, 0.15, 0.20, 0.25, 0.30, 0.35, 0.40, 0.50, 0.60)
 PILES_PER_MPX = 250  # composited piles per megapixel at 0.5 m (~1000 per km²: a dense, ransacked town)
 
 
@@ -125,7 +128,14 @@ def score_scene(run_dir: Path, raster: Path, truth: Path, iou: float) -> dict:
     hit[match[match >= 0]] = True
     side_px = np.sqrt((tb[:, 2] - tb[:, 0]) * (tb[:, 3] - tb[:, 1])) * frame.unit_m / GSD if len(tb) else np.zeros(0)
     op = m["operating_point"]
-    return {"truths": op["truths"], "detections": op["detections"], "tp": op["tp"], "fp": op["fp"], "fn": op["fn"],
+    sweep = {}
+    for t in SWEEP:
+        if t < score:
+            continue
+        at = evaluate_boxes(db, scores, tb, None, EvaluationOptions(iou=iou, score=t, unit_m=frame.unit_m,
+                                                                     resamples=0))["operating_point"]
+        sweep[f"{t:.2f}"] = {k: at[k] for k in ("tp", "fp", "fn")}
+    return {"sweep": sweep, "truths": op["truths"], "detections": op["detections"], "tp": op["tp"], "fp": op["fp"], "fn": op["fn"],
             "precision": op["precision"], "recall": op["recall"], "f1": op["f1"], "ap50": m["ap50"],
             "side_px": side_px.round(1).tolist(), "hit": hit.tolist()}
 
@@ -144,6 +154,19 @@ def pooled(rows: list[dict]) -> dict:
     return {"truths": truths, "detections": dets, "tp": tp, "fp": fp, "fn": fn, "precision": p, "recall": r,
             "f1": 2 * p * r / (p + r) if p + r else 0.0, "count_error": (dets - truths) / truths if truths else None,
             "recall_by_side_px": by_size, "truths_under_8px": int((side < 8).sum())}
+
+
+def sweep_table(rows: list[dict], empty_rows: list[dict], km2: float) -> dict:
+    """Pooled recall, precision, F1, count error and false detections per km² at each threshold."""
+    out = {}
+    for t in rows[0]["sweep"] if rows else []:
+        tp, fp, fn = (sum(r["sweep"][t][k] for r in rows) for k in ("tp", "fp", "fn"))
+        false = sum(r["sweep"][t] for r in empty_rows)
+        out[t] = {"recall": tp / (tp + fn) if tp + fn else 0.0, "precision": tp / (tp + fp) if tp + fp else 0.0,
+                  "f1": 2 * tp / (2 * tp + fp + fn) if tp else 0.0,
+                  "count_error": (fp - fn) / (tp + fn) if tp + fn else None,
+                  "false_per_km2": false / km2 if km2 else None}
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -183,14 +206,17 @@ def main(argv: list[str] | None = None) -> int:
             dets = inputs.load_detections(run_dir)
             info = inputs.raster_info(sc["raster"])
             km2 = info.width * info.height * GSD**2 / 1e6
-            n = int((np.asarray(dets.layer.scores, float) >= (dets.run_score or 0.0)).sum())
+            scores = np.asarray(dets.layer.scores, float)
+            n = int((scores >= (dets.run_score or 0.0)).sum())
             empty_rows.append({"scene": sc["name"], "source": sc["source"], "km2": km2, "detections": n,
-                               "per_km2": n / km2})
+                               "per_km2": n / km2,
+                               "sweep": {f"{t:.2f}": int((scores >= t).sum()) for t in SWEEP
+                                         if t >= (dets.run_score or 0.0)}})
         total_km2 = sum(r["km2"] for r in empty_rows)
         total_fp = sum(r["detections"] for r in empty_rows)
         res = {"label": label, "model": rel(model), "model_sha256": _common.file_sha256(model),
                "pooled": pooled(rows), "false_per_km2": total_fp / total_km2, "empty_km2": total_km2,
-               "scenes": rows, "empty_scenes": empty_rows}
+               "sweep": sweep_table(rows, empty_rows, total_km2), "scenes": rows, "empty_scenes": empty_rows}
         results.append(res)
 
     print(f"\nheld-out renderer: {args.holdout}; IoU {args.iou}; test piles seeds {args.seed}+")
@@ -206,6 +232,11 @@ def main(argv: list[str] | None = None) -> int:
             ("F1", "F1", "{:.3f}"), ("count", "count err", "{:+.1%}"), ("fp_km2", "false /km2 (empty)", "{:.1f}")]
     cols += [(f"R {n}", f"R {n}px", "{:.2f}") for n, _, _ in SIZE_BINS_PX]
     print(_common.table(table, cols))
+    print("\nrecall on the held-out renderer against false detections per km² on real empty scenes, by threshold:")
+    sweep_rows = [{"label": r["label"], "t": t, **v} for r in results for t, v in r["sweep"].items()]
+    print(_common.table(sweep_rows, [("label", "model", ""), ("t", "threshold", ""), ("recall", "R", "{:.3f}"),
+                                     ("precision", "P", "{:.3f}"), ("f1", "F1", "{:.3f}"),
+                                     ("count_error", "count err", "{:+.1%}"), ("false_per_km2", "false /km2", "{:.1f}")]))
     name = f"bench_loro_{args.holdout}" + (f"_{args.tag}" if args.tag else "")
     _common.write_result(name, {"holdout": args.holdout, "iou": args.iou, "seed": args.seed, "gsd_m": GSD,
                                 "piles_per_mpx": PILES_PER_MPX, "composite_scenes": [c["source"] for c in composites],

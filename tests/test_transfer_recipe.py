@@ -91,3 +91,15 @@ def test_loro_pooling_and_size_bins():
     assert bins["8-12"] == {"truths": 2, "recall": 0.5}
     assert bins["12-18"]["recall"] == 1.0 and bins["18-30"]["recall"] == 1.0 and bins[">30"]["recall"] == 0.0
     assert loro.rel(REPO / "models" / "x.onnx") == "models/x.onnx"
+
+
+def test_loro_sweep_pools_scenes_threshold_by_threshold():
+    loro = _load(REPO / "benchmarks" / "bench_loro.py", "bench_loro")
+    rows = [{"sweep": {"0.10": {"tp": 4, "fp": 4, "fn": 2}, "0.30": {"tp": 2, "fp": 1, "fn": 4}}},
+            {"sweep": {"0.10": {"tp": 2, "fp": 0, "fn": 2}, "0.30": {"tp": 1, "fp": 0, "fn": 3}}}]
+    empties = [{"sweep": {"0.10": 6, "0.30": 1}}, {"sweep": {"0.10": 2, "0.30": 0}}]
+    s = loro.sweep_table(rows, empties, km2=2.0)
+    assert s["0.10"]["recall"] == pytest.approx(6 / 10) and s["0.10"]["precision"] == pytest.approx(6 / 10)
+    assert s["0.10"]["false_per_km2"] == pytest.approx(4.0) and s["0.30"]["false_per_km2"] == pytest.approx(0.5)
+    assert s["0.30"]["recall"] == pytest.approx(3 / 10) and s["0.30"]["count_error"] == pytest.approx((4 - 10) / 10)
+    assert s["0.30"]["f1"] == pytest.approx(2 * 3 / (2 * 3 + 1 + 7))
