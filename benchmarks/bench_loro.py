@@ -108,10 +108,9 @@ def build_scenes(holdout: str, seed: int, work: Path) -> tuple[list[dict], list[
 
 def score_scene(run_dir: Path, raster: Path, truth: Path, iou: float) -> dict:
     """Matches at the run's threshold (debrismap.evaluate), plus recall by box side in pixels."""
-    from debrismap.evaluate.boxes import overlapping_pairs
-
     from debrismap.evaluate import EvaluationOptions, evaluate_boxes, inputs
     from debrismap.evaluate.matching import greedy_match, sort_pairs
+    from debrismap.geometry.boxes import overlapping_pairs
 
     dets = inputs.load_detections(run_dir)
     truth_layer = inputs.load_truth(truth, inputs.raster_info(raster))
