@@ -1,0 +1,182 @@
+"""A person's review beyond one heatmap: `compare --review-before/--review-after`, `timeline
+--review`, and `heatmap --draw reviewed` (the map drawn from the review-calibrated counts)."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import shapely
+from test_heatmap_fixtures import ORIGIN, clustered_piles, make_run, scene_polygon
+from test_review_fixtures import click_every_detection, miscount, page_data, review_doc
+
+from debrismap.aggregate.run_folder import load_run
+from debrismap.cli import main
+from debrismap.review.change import domain_total
+from debrismap.review.file import load_review
+from debrismap.review.summary import review_summary
+
+X0, Y0 = ORIGIN
+# The later image covers only the western 1200 m of the 2000 m scene.
+AFTER_WIDTH = 1200.0
+
+
+def _review(run_dir, seed: int, reviewer) -> tuple:
+    assert main(["review", str(run_dir), "--cells", "14", "--detections", "10", "--seed", str(seed)]) == 0
+    data = page_data(run_dir / "review.html")
+    detections = {u["id"]: "yes" for u in data["design"]["detections"]["sample"]}
+    doc = review_doc(data, detections, reviewer(data))
+    path = run_dir.parent / f"{run_dir.name}-review.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    return path, doc
+
+
+@pytest.fixture(scope="module")
+def two_reviewed(tmp_path_factory):
+    """Before: the whole scene, reviewed by an oracle clicking every detection. After: the
+    western part only, reviewed by a person who finds and rejects some piles."""
+    root = tmp_path_factory.mktemp("across")
+    rng = np.random.default_rng(3)
+    before_piles = clustered_piles(90, seed=5, spread=300)
+    before = make_run(root / "before", before_piles, rng.uniform(0.3, 1.0, len(before_piles)), date="2023-01-25")
+    after_area = scene_polygon(AFTER_WIDTH, 1500)
+    after_piles = clustered_piles(70, seed=6, spread=300, extent=after_area, margin=5)
+    after = make_run(root / "after", after_piles, rng.uniform(0.3, 1.0, len(after_piles)), date="2023-02-10",
+                     coverage_utm=after_area, extent_utm=after_area)
+    before_review, _ = _review(before, 1, click_every_detection)
+    after_review, after_doc = _review(after, 2, miscount)
+    return before, after, before_review, after_review, after_doc
+
+
+# --- compare ---
+
+
+def test_compare_quotes_both_reviews_on_the_common_ground_and_the_change(two_reviewed, tmp_path, capsys):
+    before, after, before_review, after_review, _ = two_reviewed
+    out = tmp_path / "change"
+    assert main(["compare", str(before), str(after), "--out", str(out), "--review-before", str(before_review),
+                 "--review-after", str(after_review)]) == 0
+    summary = json.loads((out / "change_summary.json").read_text())
+    totals, review = summary["totals"], summary["review"]
+    b, a, change = review["before"], review["after"], review["change"]
+    # The oracle clicked every detection: on the common ground the estimate is the detector's
+    # count there, which is not the count of the whole before image (the restriction happened).
+    whole_before = len(load_run(before).scores)
+    assert totals["before"] < whole_before
+    assert b["total"]["estimate"] == pytest.approx(totals["before"], abs=0.05)
+    assert b["detector_count_in_review_grid"] == totals["before"]
+    assert b["whole_run_total"]["estimate"] == pytest.approx(whole_before, abs=0.05)
+    # The after run's ground is all common ground: its estimate is the run's own reviewed total.
+    own = review_summary(load_review(after_review, load_run(after)))["total"]
+    assert a["total"]["estimate"] == pytest.approx(own["estimate"], abs=0.05)
+    assert a["total"]["estimate"] != pytest.approx(totals["after"], abs=0.5)  # the person's counts differ
+    assert a["total"]["standard_error"] > 0
+    # Change: after minus before, the two variances added.
+    assert change["estimate"] == pytest.approx(a["total"]["estimate"] - b["total"]["estimate"], abs=0.11)
+    se = np.hypot(a["total"]["standard_error"], b["total"]["standard_error"])
+    assert change["standard_error"] == pytest.approx(se, abs=0.011)
+    assert change["low"] < change["estimate"] < change["high"]
+    text = (out / "change_summary.txt").read_text()
+    assert "change: " in text and "95% interval" in text and "does not cover" in text
+    assert "counted every pile" in text
+    assert "95% interval" in capsys.readouterr().out
+
+
+def test_compare_with_one_review_says_the_change_is_not_estimated(two_reviewed, tmp_path):
+    before, after, _, after_review, _ = two_reviewed
+    out = tmp_path / "change"
+    assert main(["compare", str(before), str(after), "--out", str(out), "--review-after", str(after_review)]) == 0
+    review = json.loads((out / "change_summary.json").read_text())["review"]
+    assert review["before"] is None and review["change"] is None
+    assert "before run" in review["change_not_estimated"]
+    text = (out / "change_summary.txt").read_text()
+    assert "before: not reviewed" in text and "change: not estimated" in text
+
+
+def test_compare_refuses_a_review_of_the_other_run(two_reviewed, tmp_path, capsys):
+    before, after, before_review, _, _ = two_reviewed
+    out = tmp_path / "change"
+    assert main(["compare", str(before), str(after), "--out", str(out), "--review-after", str(before_review)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "review of another run" in err
+    assert not out.exists()
+
+
+def test_compare_without_review_writes_the_detector_summary_only(two_reviewed, tmp_path):
+    before, after, *_ = two_reviewed
+    assert main(["compare", str(before), str(after), "--out", str(tmp_path)]) == 0
+    assert "review" not in json.loads((tmp_path / "change_summary.json").read_text())
+    assert "From the person" not in (tmp_path / "change_summary.txt").read_text()
+
+
+def test_domain_total_on_the_whole_ground_is_the_run_total(two_reviewed):
+    _, after, _, after_review, _ = two_reviewed
+    review = load_review(after_review, load_run(after))
+    analysis = review.population.analysis
+    whole = domain_total(review, analysis.coverage, analysis.metric_crs)
+    own = review_summary(review)["total"]
+    assert whole["total"] == pytest.approx(own["estimate"], abs=0.05)
+    assert whole["se"] == pytest.approx(own["standard_error"], abs=0.005)
+    # No counted cell on a far-away domain: no estimate rather than a zero with no error.
+    far = shapely.box(X0 + 5000, Y0, X0 + 6000, Y0 + 1000)
+    assert "total" not in domain_total(review, far, analysis.metric_crs)
+
+
+# --- timeline ---
+
+
+TIMELINE_COLUMNS = ["date", "acquisition", "imaged_km2", "partial", "count", "new", "detected",
+                    "detected_low", "detected_high", "degraded"]
+
+
+def _timeline_rows(out) -> tuple[list[str], list[dict]]:
+    with open(out / "timeline.csv", newline="") as f:
+        reader = csv.DictReader(f)
+        return reader.fieldnames, list(reader)
+
+
+def test_timeline_puts_the_review_on_its_date_only(two_reviewed, tmp_path):
+    before, after, _, after_review, _ = two_reviewed
+    plain, reviewed = tmp_path / "plain", tmp_path / "reviewed"
+    assert main(["timeline", str(before), str(after), "--out", str(plain), "--no-coregister"]) == 0
+    assert main(["timeline", str(before), str(after), "--out", str(reviewed), "--no-coregister",
+                 "--review", str(after_review), str(after)]) == 0
+    header, rows = _timeline_rows(plain)
+    assert header == TIMELINE_COLUMNS  # unchanged without a review
+    assert "reviews" not in json.loads((plain / "timeline.json").read_text())
+    header, rows = _timeline_rows(reviewed)
+    assert header == TIMELINE_COLUMNS[:9] + ["reviewed", "reviewed_low", "reviewed_high", "degraded"]
+    by_date = {r["date"]: r for r in rows}
+    own = review_summary(load_review(after_review, load_run(after)))["total"]
+    assert float(by_date["2023-02-10"]["reviewed"]) == pytest.approx(own["estimate"])
+    assert float(by_date["2023-02-10"]["reviewed_low"]) == pytest.approx(own["low"])
+    assert [by_date["2023-01-25"][k] for k in ("reviewed", "reviewed_low", "reviewed_high")] == ["", "", ""]
+    record = json.loads((reviewed / "timeline.json").read_text())
+    dates = {d["date"]: d for d in record["dates"]}
+    assert dates["2023-01-25"]["reviewed"] is None and dates["2023-02-10"]["reviewed"] == own["estimate"]
+    assert [r["reviewed"] for r in record["reviews"]] == [False, True]
+    assert "Empty on dates nobody reviewed" in record["meaning"]["reviewed"]
+    text = (reviewed / "summary.txt").read_text()
+    assert "2023-01-25  not reviewed" in text and "sampling error only" in text
+    # The other outputs are the same with and without the review.
+    for name in ("cells_timeline.csv", "piles.geojson"):
+        assert (plain / name).read_bytes() == (reviewed / name).read_bytes()
+
+
+def test_timeline_refuses_a_review_of_another_run_or_outside_the_series(two_reviewed, tmp_path, capsys):
+    before, after, before_review, after_review, _ = two_reviewed
+    out = tmp_path / "t"
+    assert main(["timeline", str(before), str(after), "--out", str(out), "--no-coregister",
+                 "--review", str(before_review), str(after)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "review of another run" in err and not out.exists()
+    # A review of a run that is not in the series.
+    other = tmp_path / "third"
+    make_run(other, clustered_piles(20, seed=9), date="2023-03-01")
+    assert main(["timeline", str(before), str(other), "--out", str(out / "x"), "--no-coregister",
+                 "--review", str(after_review), str(after)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "not one of the timeline's runs" in err
+    assert not (out / "x").exists()
