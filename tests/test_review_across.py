@@ -180,3 +180,53 @@ def test_timeline_refuses_a_review_of_another_run_or_outside_the_series(two_revi
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "not one of the timeline's runs" in err
     assert not (out / "x").exists()
+
+
+# --- heatmap --draw reviewed ---
+
+
+def test_heatmap_draws_the_review_calibrated_counts(two_reviewed, tmp_path):
+    _, after, _, after_review, _ = two_reviewed
+    raw, drawn = tmp_path / "raw", tmp_path / "drawn"
+    assert main(["heatmap", str(after), "--review", str(after_review), "--out", str(raw)]) == 0
+    assert main(["heatmap", str(after), "--review", str(after_review), "--draw", "reviewed", "--out", str(drawn)]) == 0
+    summary = json.loads((drawn / "summary.json").read_text())
+    estimate = summary["review"]["total"]["estimate"]
+    with open(drawn / "counts.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    calibrated = np.array([float(r["calibrated"]) for r in rows])
+    detected = np.array([float(r["count"]) for r in rows])
+    assert detected.sum() == summary["counted"]  # the detector's column is kept
+    # The person's counts are higher than the detector's: the line lifts every cell.
+    assert calibrated.sum() == pytest.approx(estimate, abs=0.05 + 1e-4 * len(rows))
+    assert summary["map"]["cells_sum"] == pytest.approx(estimate, abs=0.1)
+    assert summary["map"]["cells_below_zero_drawn_as_zero"] == 0
+    fit = summary["review"]["total"]["fit"]
+    assert calibrated == pytest.approx(fit["intercept"] + fit["slope"] * detected, abs=1e-3)
+    # The density surface holds about the calibrated total, not the detector's count.
+    import rasterio
+
+    with rasterio.open(drawn / "density.tif") as ds:
+        values, pixel = ds.read(1), ds.res[0]
+        assert "review-calibrated" in ds.descriptions[0]
+    with rasterio.open(raw / "density.tif") as ds:
+        raw_values = ds.read(1)
+    held = float(np.nansum(values.astype(float)) * pixel**2 / 1e6)
+    assert held == pytest.approx(summary["map"]["density_holds"], rel=1e-3)
+    assert abs(held - estimate) < 0.1 * estimate and abs(held - estimate) < abs(np.nansum(raw_values) * pixel**2 / 1e6 - estimate)
+    text = (drawn / "summary.txt").read_text()
+    assert "review-calibrated counts" in text and "the estimated total" in text
+    assert "map" not in json.loads((raw / "summary.json").read_text())
+    with open(raw / "counts.csv", newline="") as f:
+        assert "calibrated" not in next(csv.reader(f))
+
+
+def test_draw_reviewed_needs_a_review_on_the_same_grid(two_reviewed, tmp_path, capsys):
+    _, after, _, after_review, _ = two_reviewed
+    assert main(["heatmap", str(after), "--draw", "reviewed", "--out", str(tmp_path / "a")]) == 2
+    assert "needs --review" in capsys.readouterr().err
+    assert main(["heatmap", str(after), "--review", str(after_review), "--draw", "reviewed", "--cell", "250",
+                 "--out", str(tmp_path / "b")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--cell 100" in err
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()

@@ -7,6 +7,7 @@ import html
 
 import numpy as np
 
+from debrismap.aggregate.calibrated import CellModel
 from debrismap.aggregate.run_folder import load_run
 from debrismap.geometry.crs import transform_points
 from debrismap.review.estimate import LEVEL, greg_total, stratified_precision
@@ -61,6 +62,17 @@ def total_estimate(review: Review) -> dict | None:
     x_s, h_s, population = cell_design(review)
     est = greg_total(cells["detector_total"], cells["population"], x_s, y, h_s, population, judged)
     return {k: float(v[0]) for k, v in est.items()}
+
+
+def cell_model(review: Review) -> CellModel | None:
+    """The review's fitted line per cell, for drawing the map from it (None: no estimate)."""
+    est = total_estimate(review)
+    if est is None:
+        return None
+    cells = review.population.design["cells"]
+    return CellModel(est["intercept"], est["slope"], float(review.population.design["cell_m"]), est["total"],
+                     est["low"], est["high"], int(est["judged"]), int(cells["population"]),
+                     int(cells["detector_total"]), str(review.path))
 
 
 def review_summary(review: Review) -> dict:
@@ -178,6 +190,13 @@ def review_section(review_path, run_dir) -> tuple[dict, str]:
     """(summary.json section, summary.txt lines) of a review file checked against its run."""
     section = review_summary(load_review(review_path, load_run(run_dir)))
     return section, review_text(section)
+
+
+def review_section_and_model(review_path, run_dir) -> tuple[tuple[dict, str], CellModel | None]:
+    """review_section, and the fitted line to draw the map from (None without an estimate)."""
+    review = load_review(review_path, load_run(run_dir))
+    section = review_summary(review)
+    return (section, review_text(section)), cell_model(review)
 
 
 def review_html(lines: str) -> str:
