@@ -163,6 +163,11 @@ def test_timeline_puts_the_review_on_its_date_only(two_reviewed, tmp_path):
     # The other outputs are the same with and without the review.
     for name in ("cells_timeline.csv", "piles.geojson"):
         assert (plain / name).read_bytes() == (reviewed / name).read_bytes()
+    # The timeline's HTML page has the column only when a date was reviewed.
+    for folder, has in ((plain, False), (reviewed, True)):
+        assert main(["report", str(folder), "--out", str(folder / "page.html")]) == 0
+        page = (folder / "page.html").read_text(encoding="utf-8")
+        assert ("reviewed estimate (95% interval)" in page) is has and ("not reviewed" in page) is has
 
 
 def test_timeline_refuses_a_review_of_another_run_or_outside_the_series(two_reviewed, tmp_path, capsys):
