@@ -132,8 +132,9 @@ def compare_review_section(reviews: dict[str, Review | None], domain, domain_crs
                      "not cover piles the person also missed or misjudged, cells judged impossible if they "
                      "differ from the rest of their stratum, or ground outside the common ground"),
         "change": ("the reviewed total after minus before, its variance the sum of the two (the reviews are "
-                   "separate random samples); it is a change in the number of piles, not a count of new or "
-                   "gone piles, which remain the detector's matching"),
+                   "separate random samples); like each estimate's, its interval covers sampling error only. "
+                   "It is a change in the number of piles, not a count of new or gone piles, which remain "
+                   "the detector's matching"),
     }
     return section, compare_review_text(section)
 
