@@ -14,8 +14,10 @@ from test_review_fixtures import click_every_detection, miscount, page_data, rev
 
 from debrismap.aggregate.run_folder import load_run
 from debrismap.cli import main
-from debrismap.review.change import domain_total
+from debrismap.review.change import change_interval, domain_total
+from debrismap.review.estimate import collapse_strata, domain_greg_total
 from debrismap.review.file import load_review
+from debrismap.review.simulate import oracle_reviews, synthetic_city
 from debrismap.review.summary import review_summary
 
 X0, Y0 = ORIGIN
@@ -48,6 +50,73 @@ def two_reviewed(tmp_path_factory):
     before_review, _ = _review(before, 1, click_every_detection)
     after_review, after_doc = _review(after, 2, miscount)
     return before, after, before_review, after_review, after_doc
+
+
+# --- the statistics: a part of the ground, and the change between dates (by simulation) ---
+
+
+def test_collapse_strata_keeps_censuses_and_merges_short_strata():
+    # stratum 1 is a census (its one cell counted); 2 and 3 are short and merge; 4 has none
+    group = collapse_strata(np.array([50, 1, 30, 20, 0]), np.array([3, 1, 1, 1, 0]))
+    assert group.tolist() == [0, 1, 2, 2, -1]
+    # a short last stratum joins the group before it, not a census
+    assert collapse_strata(np.array([40, 1, 9]), np.array([2, 1, 1])).tolist() == [0, 1, 0]
+    assert (collapse_strata(np.array([40, 9]), np.array([1, 0])) == -1).all()  # too few to estimate
+
+
+def test_domain_of_the_whole_city_is_the_plain_estimate():
+    rng = np.random.default_rng(2)
+    city = synthetic_city(rng, n_cells=600)
+    whole = oracle_reviews(city, 40, 5, np.random.default_rng(7))
+    part = oracle_reviews(city, 40, 5, np.random.default_rng(7), domain=np.ones(600, bool))
+    for key in ("total", "se", "df"):
+        assert part[key] == pytest.approx(whole[key])
+
+
+def test_domain_estimate_with_no_sampled_cell_in_it_is_refused():
+    x = np.array([0, 1, 2, 0, 1, 2], float)
+    out = domain_greg_total(x * [1, 1, 1, 0, 0, 0], np.array([1, 1, 1, 0, 0, 0], bool),
+                            np.array([0, 1, 1, 0, 1, 1]), np.array([3, 4]), np.array([0.0, 1.0]))
+    assert out is None
+    # With the whole domain sampled it is a census: the exact total, no sampling error.
+    out = domain_greg_total(x * [1, 1, 1, 0, 0, 0], np.array([1, 1, 1, 0, 0, 0], bool),
+                            np.array([0, 1, 1, 0, 1, 1]), np.array([0, 1, 2, 4]), np.array([1.0, 2.0, 2.0, 5.0]))
+    assert out["total"][0] == pytest.approx(5.0) and out["se"][0] == pytest.approx(0.0, abs=1e-9)
+
+
+@pytest.mark.parametrize("share, cells, lowest", [(0.6, 60, 0.93), (0.25, 120, 0.92)])
+def test_domain_interval_coverage_by_simulation(share, cells, lowest):
+    """Synthetic cities as in test_review.py, the total of a part of them (compare's common
+    ground) estimated from oracle reviews: 30 cities x 100 reviews. Measured: 0.953 for 60% of
+    the cells at 60 counted, 0.944 for a quarter at 120 (0.925 for a quarter at 60, about 15
+    counted cells on it: docs/review.md)."""
+    covered, errors = [], []
+    for seed in range(30):
+        rng = np.random.default_rng(seed)
+        city = synthetic_city(rng, n_cells=2500, piles_per_cell=0.5, recall=0.7, false_per_cell=0.1)
+        r = oracle_reviews(city, cells, 100, rng, domain=np.arange(2500) < share * 2500)
+        covered.append((r["low"] <= r["true_total"]) & (r["true_total"] <= r["high"]))
+        errors.append((r["total"] - r["true_total"]) / r["true_total"])
+    coverage, err = np.concatenate(covered).mean(), np.concatenate(errors)
+    assert lowest <= coverage <= 0.975, coverage
+    assert abs(err.mean()) < 3 * err.std() / np.sqrt(len(err)), (err.mean(), err.std())
+
+
+def test_change_interval_coverage_by_simulation():
+    """Two independent dates (0.5 then 0.7 piles per cell, the detector weaker on the second),
+    each reviewed on 60 cells, 40 pairs x 100 reviews: the change's 95% interval covers the
+    true change in 0.92-0.975 (measured 0.947)."""
+    covered = []
+    for seed in range(40):
+        rng = np.random.default_rng(100 + seed)
+        before = oracle_reviews(synthetic_city(rng, 2500, 0.5, recall=0.7), 60, 100, rng)
+        after = oracle_reviews(synthetic_city(rng, 2500, 0.7, recall=0.6), 60, 100, rng)
+        c = change_interval(before, after)
+        truth = after["true_total"] - before["true_total"]
+        covered.append((c["low"] <= truth) & (truth <= c["high"]))
+        assert c["se"] == pytest.approx(np.hypot(before["se"], after["se"]))
+    coverage = np.concatenate(covered).mean()
+    assert 0.92 <= coverage <= 0.975, coverage
 
 
 # --- compare ---

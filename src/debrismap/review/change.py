@@ -1,12 +1,11 @@
 """Reviewed totals on the ground two runs share, and the change between them (`compare`).
 
 `compare` counts piles only on the ground both runs analysed, so a run's review is read
-there too: the GREG estimator is applied to the study variable "piles on the common ground"
-(the person's clicks there) with the auxiliary "detections on the common ground" in every
-cell, whose total is known. That is the ordinary GREG estimator with auxiliary (1, x_D)
-(Särndal, Swensson & Wretman 1992, §6.5; §10.5 for domains), so the same variance formula
-holds; cells off the common ground enter with x_D = y_D = 0. Where the two coverages are
-the same it is the run's own reviewed total.
+there too: the cells reaching the common ground are a domain of the review's population, and
+its total ("piles on the common ground": the person's clicks there, the detector's count
+there as auxiliary) is estimated by GREG conditional on the sample that fell in it
+(debrismap.review.estimate.domain_greg_total). Where the two coverages are the same it is the
+run's own reviewed total.
 
 The change between dates adds the two estimates' variances (the two reviews are separate
 random samples) and takes Welch–Satterthwaite degrees of freedom for the Student-t interval.
@@ -19,13 +18,9 @@ import shapely
 from scipy import stats
 
 from debrismap.geometry.crs import transform_points
-from debrismap.review.estimate import LEVEL, greg_total
+from debrismap.review.estimate import LEVEL, domain_greg_total
 from debrismap.review.file import Review
-from debrismap.review.summary import cell_design, clicks_in_cells, review_summary
-
-# Fewer counted cells than this on the common ground and no estimate there is quoted: with
-# one (or none) the residual variance is unknown and the interval would be a fiction.
-MIN_COUNTED_IN_DOMAIN = 2
+from debrismap.review.summary import clicks_in_cells, review_summary
 
 
 def domain_total(review: Review, domain: shapely.Geometry, domain_crs) -> dict:
@@ -47,33 +42,37 @@ def domain_total(review: Review, domain: shapely.Geometry, domain_crs) -> dict:
     y_s = np.array([
         int(shapely.intersects_xy(domain, *transform_points(c, pop.run.crs, domain_crs).T).sum()) if len(c) else 0
         for c in clicks], dtype=float)
-    x_s = x_domain[pop.cells.sample]
-    _, h_s, population = cell_design(review)
     out = {
         "detector_total": int(x_domain.sum()),
         "cells_sampled_on_common_ground": int(reaches.sum()),
         "cells_counted_on_common_ground": int((reaches & judged).sum()),
         "cells_on_common_ground": int(reaches_all.sum()),
     }
-    if out["cells_counted_on_common_ground"] < MIN_COUNTED_IN_DOMAIN:
-        return out
-    est = greg_total(float(x_domain.sum()), len(grid), x_s, y_s, h_s, population, judged)
-    out.update({k: float(v[0]) for k, v in est.items()})
+    est = domain_greg_total(x_domain, reaches_all, pop.cells.labels, pop.cells.sample, y_s, judged)
+    if est is not None:
+        out.update({k: float(v[0]) for k, v in est.items()})
     return out
 
 
 def change_interval(before: dict, after: dict) -> dict:
     """after - before, its standard error (variances added) and a 95% Student-t interval
-    with Welch–Satterthwaite degrees of freedom. Not clipped at zero: piles can go."""
-    diff = after["total"] - before["total"]
-    var_b, var_a = before["se"] ** 2, after["se"] ** 2
+    with Welch–Satterthwaite degrees of freedom. Not clipped at zero: piles can go.
+
+    before, after: "total", "se", "df" of each estimate (floats, or arrays of replicates)."""
+    diff = np.asarray(after["total"], float) - np.asarray(before["total"], float)
+    var_b, var_a = np.asarray(before["se"], float) ** 2, np.asarray(after["se"], float) ** 2
     var = var_b + var_a
-    terms = var_b**2 / max(before["df"], 1.0) + var_a**2 / max(after["df"], 1.0)
-    df = var**2 / terms if terms > 0 else 1.0
-    half = float(stats.t.ppf(0.5 + LEVEL / 2, max(df, 1.0))) * np.sqrt(var)
-    return {"estimate": round(diff, 1), "low": round(diff - half, 1), "high": round(diff + half, 1),
-            "standard_error": round(float(np.sqrt(var)), 2), "degrees_of_freedom": round(df, 1),
-            "level": LEVEL}
+    terms = var_b**2 / np.maximum(before["df"], 1.0) + var_a**2 / np.maximum(after["df"], 1.0)
+    df = np.where(terms > 0, var**2 / np.where(terms > 0, terms, 1.0), 1.0)
+    half = stats.t.ppf(0.5 + LEVEL / 2, np.maximum(df, 1.0)) * np.sqrt(var)
+    return {"estimate": diff, "low": diff - half, "high": diff + half, "se": np.sqrt(var), "df": df}
+
+
+def _rounded_change(before: dict, after: dict) -> dict:
+    c = change_interval(before, after)
+    return {"estimate": round(float(c["estimate"]), 1), "low": round(float(c["low"]), 1),
+            "high": round(float(c["high"]), 1), "standard_error": round(float(c["se"]), 2),
+            "degrees_of_freedom": round(float(c["df"]), 1), "level": LEVEL}
 
 
 def _side(review: Review, domain, domain_crs) -> dict:
@@ -109,7 +108,7 @@ def compare_review_section(reviews: dict[str, Review | None], domain, domain_crs
             section[when] = None
     b, a = section["before"], section["after"]
     if b is not None and a is not None and "total" in b and "total" in a:
-        section["change"] = change_interval(b.pop("_raw"), a.pop("_raw"))
+        section["change"] = _rounded_change(b.pop("_raw"), a.pop("_raw"))
         shared = _shared_cells(reviews["before"], reviews["after"])
         section["cells_sampled_in_both_reviews"] = shared
     else:
