@@ -180,7 +180,7 @@ def domain_greg_total(
     of the stratum's cells in the domain, whose number is known. So the domain is estimated as
     a population of its own, strata restricted to it (collapsed with their neighbours below 2
     judged cells). Read unconditionally, with the domain's cells as zeros of the whole city's
-    sample, the interval covered 81% for a quarter of the city at 60 cells in simulation.
+    sample, the interval covered 82-83% for a quarter of the city at 60 cells in simulation.
 
     x_domain: (N,) the detector's count inside the domain in each cell (0 outside);
     in_domain: (N,) bool, cells reaching the domain; labels: (N,) stratum of every cell;
