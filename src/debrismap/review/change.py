@@ -153,9 +153,9 @@ def _side_line(when: str, side: dict | None, detector_count: int) -> list[str]:
                 f"--review-{when} to estimate it)"]
     r = side["reviewed"]
     if "total" not in side:
-        return [f"  {when} ({side['file']}): no estimate on the common ground: only "
-                f"{side['cells_counted_on_common_ground']} counted cell(s) lie on it (the detector counted "
-                f"{detector_count:,})"]
+        return [f"  {when} ({side['file']}): no estimate on the common ground: too few of the counted "
+                f"cells lie on it ({side['cells_counted_on_common_ground']}) to estimate the sampling error "
+                f"(the detector counted {detector_count:,})"]
     t = side["total"]
     return [f"  {when}: estimated {t['estimate']:,.0f} piles, 95% interval {t['low']:,.0f} to {t['high']:,.0f} "
             f"(the detector counted {detector_count:,})",

@@ -1,4 +1,5 @@
-"""Estimators from a reviewed stratified sample: the city total and precision by score.
+"""Estimators from a reviewed stratified sample: the city total (or the total of a part of the
+ground), and precision by score.
 
 Total: the generalised regression (GREG) estimator of Särndal, Swensson & Wretman (1992,
 *Model Assisted Survey Sampling*, §6.5-6.6), model y = a + b x with x the detector's count
