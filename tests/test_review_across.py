@@ -14,7 +14,7 @@ from test_review_fixtures import click_every_detection, miscount, page_data, rev
 
 from debrismap.aggregate.run_folder import load_run
 from debrismap.cli import main
-from debrismap.review.change import change_interval, domain_total
+from debrismap.review.change import change_interval, compare_review_section, domain_total
 from debrismap.review.estimate import collapse_strata, domain_greg_total
 from debrismap.review.file import load_review
 from debrismap.review.simulate import oracle_reviews, synthetic_city
@@ -191,6 +191,10 @@ def test_domain_total_on_the_whole_ground_is_the_run_total(two_reviewed):
     # No counted cell on a far-away domain: no estimate rather than a zero with no error.
     far = shapely.box(X0 + 5000, Y0, X0 + 6000, Y0 + 1000)
     assert "total" not in domain_total(review, far, analysis.metric_crs)
+    section, text = compare_review_section({"before": None, "after": review}, far, analysis.metric_crs,
+                                           {"before": 3, "after": 0}, 1.0)
+    assert "total" not in section["after"] and section["change"] is None
+    assert "too few of the counted cells lie on it (0)" in text and "before: not reviewed" in text
 
 
 # --- timeline ---
