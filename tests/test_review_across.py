@@ -8,10 +8,19 @@ import json
 
 import numpy as np
 import pytest
+import rasterio
 import shapely
+from pyproj import CRS
 from test_heatmap_fixtures import ORIGIN, clustered_piles, make_run, scene_polygon
 from test_review_fixtures import click_every_detection, miscount, page_data, review_doc
 
+from debrismap.aggregate.calibrated import (
+    CellModel,
+    calibrated_counts,
+    calibrated_density,
+    drawn_section,
+)
+from debrismap.aggregate.grid import count_grid
 from debrismap.aggregate.run_folder import load_run
 from debrismap.cli import main
 from debrismap.review.change import change_interval, compare_review_section, domain_total
@@ -282,8 +291,6 @@ def test_heatmap_draws_the_review_calibrated_counts(two_reviewed, tmp_path):
     fit = summary["review"]["total"]["fit"]
     assert calibrated == pytest.approx(fit["intercept"] + fit["slope"] * detected, abs=1e-3)
     # The density surface holds about the calibrated total, not the detector's count.
-    import rasterio
-
     with rasterio.open(drawn / "density.tif") as ds:
         values, pixel = ds.read(1), ds.res[0]
         assert "review-calibrated" in ds.descriptions[0]
@@ -308,3 +315,19 @@ def test_draw_reviewed_needs_a_review_on_the_same_grid(two_reviewed, tmp_path, c
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "--cell 100" in err
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_a_line_below_zero_is_drawn_as_zero_and_the_summary_says_why():
+    coverage = shapely.box(0, 0, 400, 400)
+    centres = np.array([[50.0, 50.0]] * 6 + [[150.0, 50.0]] * 2 + [[250.0, 250.0]])
+    grid = count_grid(centres, coverage, 100.0, CRS.from_epsg(32637))
+    line = CellModel(intercept=-0.5, slope=1.2, cell_m=100.0, estimate=-0.5 * 16 + 1.2 * 9, low=0, high=9,
+                     cells_counted=10, population=16, detector_total=9, source="r.json")
+    counts = calibrated_counts(grid, line)
+    assert counts.min() == 0 and counts.sum() == pytest.approx(1.2 * 9 - 0.5 * 3)
+    density = calibrated_density(centres, grid, coverage, 75.0, 10.0, line)
+    assert np.nanmin(density.values) >= 0
+    section, text = drawn_section(grid, density, line)
+    assert section["cells_below_zero_drawn_as_zero"] == 13
+    assert section["cells_sum"] > section["estimate"]
+    assert "not the estimated" in text and "below zero" in text
