@@ -38,3 +38,24 @@ def click_every_detection(data: dict) -> dict:
         cells[unit["id"]] = {"status": "counted", "piles": [
             pile(image, (b[0] + b[2]) / 2, (b[1] + b[3]) / 2) for b in image["boxes"]]}
     return cells
+
+
+def miscount(data: dict, extra_every: int = 2, miss_every: int = 3) -> dict:
+    """Cell decisions of a reviewer who finds what the detector missed and rejects some of what
+    it found: every `extra_every`-th sampled cell gets one more pile at its centre, every
+    `miss_every`-th loses its first detection. Makes the estimate differ from the detector's
+    count and its standard error non-zero."""
+    from pyproj import Transformer
+
+    design = data["design"]
+    cell = design["cell_m"]
+    to_run = Transformer.from_crs(design["metric_crs"], design["run_crs"], always_xy=True)
+    cells = click_every_detection(data)
+    for k, unit in enumerate(design["cells"]["sample"]):
+        piles = cells[unit["id"]]["piles"]
+        if k % miss_every == 0 and piles:
+            piles.pop(0)
+        if k % extra_every == 0:
+            x, y = to_run.transform((unit["ix"] + 0.5) * cell, (unit["iy"] + 0.5) * cell)
+            piles.append({"x": x, "y": y})
+    return cells

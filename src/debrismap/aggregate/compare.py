@@ -23,7 +23,7 @@ from debrismap.aggregate.grid import CountGrid, count_grid
 from debrismap.aggregate.matching import Matching, match_piles
 from debrismap.aggregate.run_folder import RunFolder, load_run
 from debrismap.aggregate.writers import with_lon_lat
-from debrismap.atomic import ensure_dir, write_csv, write_json
+from debrismap.atomic import ensure_dir, write_csv, write_json, write_text
 from debrismap.errors import ConfigError, DatasetError
 from debrismap.geometry.crs import crs_label, metric_crs_for, reproject, transform_points
 from debrismap.vector_io import write_vector
@@ -94,6 +94,7 @@ class CompareOutputs:
     change_density_rgba_tif: Path
     change_png: Path
     change_summary_json: Path
+    change_summary_txt: Path
 
 
 def _side(run: RunFolder, metric, common: shapely.Geometry) -> RunSide:
@@ -153,9 +154,30 @@ def run_compare(
     title: str | None = None,
     credit: str | None = None,
 ) -> CompareOutputs:
+    check_bandwidth(bandwidth)
+    change = analyse_change(run_before, run_after, match_distance, cell)
+    return write_compare(change, out_dir, bandwidth, title, credit)
+
+
+def check_bandwidth(bandwidth: float) -> None:
     if not (bandwidth > 0 and np.isfinite(bandwidth)):
         raise ConfigError(f"--bandwidth must be a positive number of metres, got {bandwidth}")
-    change = analyse_change(run_before, run_after, match_distance, cell)
+
+
+def write_compare(
+    change: ChangeAnalysis,
+    out_dir: str | Path,
+    bandwidth: float = 75.0,
+    title: str | None = None,
+    credit: str | None = None,
+    extra_sections: dict[str, tuple[dict, str]] | None = None,
+) -> CompareOutputs:
+    """Write every output of one change analysis.
+
+    extra_sections: name -> (change_summary.json section, change_summary.txt lines) computed
+    by the caller (e.g. the estimates from people's reviews), added under that name.
+    """
+    check_bandwidth(bandwidth)
     out = ensure_dir(out_dir)
     geoms, fields = change_features(change)
     change_gpkg = write_vector(out / "change.gpkg", geoms, change.metric_crs, fields, layer="change",
@@ -169,7 +191,7 @@ def run_compare(
     pts = np.vstack([change.after.centres[m.new], change.before.centres[m.gone]])
     weights = np.concatenate([np.ones(len(m.new)), -np.ones(len(m.gone))])
     density = density_raster(pts, change.coverage, change.metric_crs, bandwidth,
-                             nice_pixel_size(cell, change.coverage), weights=weights)
+                             nice_pixel_size(change.grid.cell, change.coverage), weights=weights)
     vlim = change_limit(density.values)
     tif = write_float_cog(out / "change_density.tif", density.values, density.transform,
                           density.crs, description="new minus gone debris piles per km2")
@@ -178,7 +200,20 @@ def run_compare(
     fig = change_figure(change, density, vlim, title=title, credit=credit)
     png = save(fig, out / "change.png")
 
-    summary = {
+    summary = change_summary(change)
+    text = change_summary_text(summary)
+    for name, (section, lines) in (extra_sections or {}).items():
+        summary[name] = section
+        text += lines
+    summary_json = write_json(out / "change_summary.json", summary)
+    summary_txt = write_text(out / "change_summary.txt", text)
+    return CompareOutputs(out, change_gpkg, counts_gpkg, counts_csv, tif, rgba_tif, png, summary_json,
+                          summary_txt)
+
+
+def change_summary(change: ChangeAnalysis) -> dict:
+    match_distance = change.match_distance
+    return {
         "before_run": str(change.before.run.path),
         "after_run": str(change.after.run.path),
         "before_date": change.before.run.acquisition_date,
@@ -194,8 +229,16 @@ def run_compare(
         "include detector misses on either date, so treat small changes with care",
         "software_version": __version__,
     }
-    summary_json = write_json(out / "change_summary.json", summary)
-    return CompareOutputs(out, change_gpkg, counts_gpkg, counts_csv, tif, rgba_tif, png, summary_json)
+
+
+def change_summary_text(summary: dict) -> str:
+    """change_summary.txt: the detector's totals in words (the review's paragraph follows)."""
+    t = summary["totals"]
+    dates = [summary["before_date"] or "date unknown", summary["after_date"] or "date unknown"]
+    return (f"On the {summary['common_area_km2']:,.3f} km² both runs analysed, the detector counted "
+            f"{t['before']:,} piles before ({dates[0]}) and {t['after']:,} after ({dates[1]}), net "
+            f"{t['net']:+,}: {t['persisting']:,} persisting, {t['new']:,} new, {t['gone']:,} gone.\n"
+            f"  Counts are automated detections; {summary['meaning']}.\n")
 
 
 def change_limit(values: np.ndarray) -> float:

@@ -15,6 +15,13 @@ import shapely
 from pyproj import CRS
 
 from debrismap.aggregate import writers
+from debrismap.aggregate.calibrated import (
+    CellModel,
+    calibrated_density,
+    cell_columns,
+    check_grid,
+    drawn_section,
+)
 from debrismap.aggregate.density import DensityRaster, density_raster, nice_pixel_size
 from debrismap.aggregate.figure import save
 from debrismap.aggregate.grid import CountGrid, count_grid
@@ -166,11 +173,14 @@ def run_heatmap(
     zone_field: str | None = None,
     edge_correction: bool = False,
     extra_sections: dict[str, tuple[dict, str]] | None = None,
+    draw: CellModel | None = None,
 ) -> HeatmapOutputs:
     """Write counts, density COGs, the article figure, sensitivity and summary for one run.
 
     extra_sections: name -> (summary.json section, summary.txt lines) computed by the caller
     (e.g. the estimate from a person's review), added to the summary under that name.
+    draw: a line fitted by a person's review; the density, its figure and a `calibrated`
+    counts column then show the review-calibrated counts (see aggregate.calibrated).
     """
 
     bad = [f for f in formats if f not in FIGURE_FORMATS]
@@ -183,16 +193,24 @@ def run_heatmap(
 
         raise RasterError("basemap raster not found", path=basemap)
     analysis = analyse_run(run_dir, cell, bandwidth, zones, zone_field, edge_correction=edge_correction)
+    extra_columns = None
+    if draw is not None:  # checked before anything is written
+        check_grid(analysis.grid, draw)
+        analysis.density = calibrated_density(analysis.centres, analysis.grid, analysis.coverage, bandwidth,
+                                              analysis.density.pixel_size, draw, edge_correction)
+        extra_columns = cell_columns(analysis.grid, draw)
+        extra_sections = {**(extra_sections or {}), "map": drawn_section(analysis.grid, analysis.density, draw)}
     out = ensure_dir(out_dir if out_dir is not None else analysis.run.path)
 
-    counts_gpkg, counts_csv = writers.write_counts(analysis.grid, out)
-    density_tif, rgba_tif = writers.write_density(analysis.density, out, "density")
+    counts_gpkg, counts_csv = writers.write_counts(analysis.grid, out, extra_columns=extra_columns)
+    density_tif, rgba_tif = writers.write_density(
+        analysis.density, out, "density", "review-calibrated debris piles" if draw else "debris piles")
     sens_csv, sens_png = writers.write_sensitivity(analysis, out)
     summary_json, summary_txt = writers.write_summary(analysis, out, cell, bandwidth, extra_sections)
     zones_gpkg = zones_csv = None
     if analysis.zones is not None:
         zones_gpkg, zones_csv = writers.write_zones(analysis.zones, out)
-    fig = heatmap_figure(analysis, basemap=basemap, title=title, credit=credit, date=date, dots=dots)
+    fig = heatmap_figure(analysis, basemap=basemap, title=title, credit=credit, date=date, dots=dots, drawn=draw)
     figures = [save(fig, out / f"heatmap.{fmt}") for fmt in formats]
     return HeatmapOutputs(out, counts_gpkg, counts_csv, density_tif, rgba_tif, figures, sens_csv,
                           sens_png, summary_json, summary_txt, zones_gpkg, zones_csv)

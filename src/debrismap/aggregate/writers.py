@@ -20,8 +20,9 @@ from debrismap.geometry.crs import crs_label, transform_points
 from debrismap.vector_io import write_vector
 
 
-def write_counts(grid: CountGrid, out: Path, stem: str = "counts") -> tuple[Path, Path]:
-    cols = grid.columns()
+def write_counts(grid: CountGrid, out: Path, stem: str = "counts",
+                 extra_columns: dict[str, np.ndarray] | None = None) -> tuple[Path, Path]:
+    cols = {**grid.columns(), **(extra_columns or {})}
     gpkg = write_vector(out / f"{stem}.gpkg", grid.polygons(), grid.crs, cols, layer=stem,
                         geometry_type="Polygon")
     csv = write_csv(out / f"{stem}.csv", with_lon_lat(cols, grid.crs))
@@ -56,9 +57,9 @@ def density_vmax(density: DensityRaster) -> float:
     return nice_ceiling(float(np.percentile(positive, 99.5)))
 
 
-def write_density(density: DensityRaster, out: Path, stem: str) -> tuple[Path, Path]:
+def write_density(density: DensityRaster, out: Path, stem: str, what: str = "debris piles") -> tuple[Path, Path]:
     tif = write_float_cog(out / f"{stem}.tif", density.values, density.transform, density.crs,
-                          description=f"debris piles per km2 (Gaussian kernel, {density.bandwidth:g} m)")
+                          description=f"{what} per km2 (Gaussian kernel, {density.bandwidth:g} m)")
     rgba = density_rgba(density.values, density_vmax(density))
     rgba_tif = write_rgba_cog(out / f"{stem}_rgba.tif", rgba, density.transform, density.crs)
     return tif, rgba_tif

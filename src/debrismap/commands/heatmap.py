@@ -13,6 +13,12 @@ examples:
   debrismap heatmap runs/city --credit "© Airbus DS 2023" --title "Debris piles, 10 Feb" --format png,pdf
   debrismap heatmap runs/city --zones districts.gpkg --cell 250 --bandwidth 150 --out maps/
   debrismap heatmap runs/city --review review.json
+  debrismap heatmap runs/city --review review.json --draw reviewed
+
+With --review, summary.txt / summary.json add the total estimated from a person's review
+(`debrismap review`) with its 95% interval. With --draw reviewed as well, the map, density
+COGs and a `calibrated` column of counts.csv show the review-calibrated counts (the line the
+review fitted, piles = a + b x detector count per cell) instead of the detector's.
 """
 
 from __future__ import annotations
@@ -43,22 +49,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--review", metavar="FILE",
                         help="review.json exported from `debrismap review`'s page: adds the total "
                         "estimated from the reviewed sample (95%% interval) and precision by score")
+    parser.add_argument("--draw", choices=("detected", "reviewed"), default="detected",
+                        help="what the map shows: the detector's counts (default) or, with --review, "
+                        "the review-calibrated counts")
 
 
 def run(args: argparse.Namespace) -> int:
     from debrismap.aggregate.heatmap import run_heatmap
+    from debrismap.errors import ConfigError
 
     formats = tuple(f.strip().lower() for f in args.format.split(",") if f.strip())
     sections = {}
+    model = None
+    if args.draw == "reviewed" and not args.review:
+        raise ConfigError("--draw reviewed needs --review FILE (the review the counts are calibrated on)")
     if args.review:  # checked before anything is written: a wrong review file changes nothing
-        from debrismap.review.summary import review_section
+        from debrismap.review.summary import review_section_and_model
 
-        sections["review"] = review_section(args.review, args.run_dir)
+        sections["review"], model = review_section_and_model(args.review, args.run_dir)
+        if args.draw == "reviewed" and model is None:
+            raise ConfigError(f"--draw reviewed: {args.review} has no estimate to draw (fewer than 2 cells "
+                              "counted)")
     outputs = run_heatmap(
         args.run_dir, cell=args.cell, bandwidth=args.bandwidth, zones=args.zones,
         basemap=args.basemap, title=args.title, credit=args.credit, out_dir=args.out,
         date=args.date, dots=args.dots, formats=formats, zone_field=args.zone_field,
         edge_correction=args.edge_correction, extra_sections=sections,
+        draw=model if args.draw == "reviewed" else None,
     )
     print(outputs.summary_txt.read_text(encoding="utf-8"), end="")
     print(f"wrote {', '.join(p.name for p in outputs.figures)}, counts, density and summary to {outputs.out_dir}")

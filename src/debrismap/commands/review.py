@@ -6,6 +6,9 @@ Cells are drawn stratified by the detector's count (cells where it found nothing
 detections stratified by score. Open the page in any browser (no server, no network),
 work through both tasks (about 20-30 minutes at the defaults), export review.json, then:
   debrismap heatmap RUN_DIR --review review.json     (estimate + interval in summary.txt)
+  debrismap heatmap RUN_DIR --review review.json --draw reviewed   (map of calibrated counts)
+  debrismap compare BEFORE AFTER --out DIR --review-before FILE --review-after FILE
+  debrismap timeline RUN_DIRS... --out DIR --review review.json RUN_DIR
   debrismap chips --review review.json --out DIR     (reviewed piles as training labels)
 
 examples:

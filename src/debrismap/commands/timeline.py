@@ -10,10 +10,16 @@ timeline.csv (per date: imaged km², piles present, new), cells_timeline.csv (pe
 cell and date), timeline.json (runs, dates, offsets, parameters), timeline.png,
 first_seen.png and summary.txt. `debrismap report OUT_DIR` makes an HTML page of it.
 
+With --review REVIEW RUN_DIR (repeatable; review.json from `debrismap review RUN_DIR`), the
+dates of the reviewed runs get the total estimated from the person's review with its 95%
+interval beside the detector's count (timeline.csv / timeline.json columns reviewed,
+reviewed_low, reviewed_high; empty on dates nobody reviewed).
+
 examples:
   debrismap timeline runs/antakya-2023-* --out timeline/
   debrismap timeline batch/ --out timeline/ --reference 2023-02-10 --match-distance 4
   debrismap timeline runs/a runs/b runs/c --dates dates.csv --out timeline/
+  debrismap timeline runs/a runs/b runs/c --out timeline/ --review runs/b/review.json runs/b
 """
 
 from __future__ import annotations
@@ -41,14 +47,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="trust the georeferencing as it is (no offsets estimated)")
     parser.add_argument("--title", help="title of timeline.png")
     parser.add_argument("--credit", help="imagery credit for the figures")
+    parser.add_argument(
+        "--review", nargs=2, action="append", metavar=("REVIEW", "RUN_DIR"), default=[],
+        help="a review.json and the run it reviews: that date gets the reviewed total with its 95%% "
+        "interval (repeatable, one per run)")
 
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from debrismap.errors import ConfigError
     from debrismap.timeline.outputs import run_timeline
 
+    reviews = {}
+    if args.review:  # checked before anything is written
+        from debrismap.aggregate.run_folder import load_run
+        from debrismap.review.file import load_review
+        from debrismap.review.summary import review_summary
+
+        for review_file, run_dir in args.review:
+            section = review_summary(load_review(review_file, load_run(run_dir)))
+            if Path(run_dir).resolve() in reviews:
+                raise ConfigError(f"--review: two reviews of {run_dir}; give one per run")
+            reviews[Path(run_dir).resolve()] = section
     outputs = run_timeline(args.runs, args.out, match_distance=args.match_distance, cell=args.cell,
                            reference=args.reference, dates_file=args.dates,
-                           coregister=not args.no_coregister, title=args.title, credit=args.credit)
+                           coregister=not args.no_coregister, title=args.title, credit=args.credit,
+                           reviews=reviews or None)
     b = outputs.record["piles"]
     print(f"{b['piles']:,} piles tracked; {b['bracket_within_a_month']:,} dated within a month, "
           f"{b['open_bracket']:,} with an open bracket")

@@ -1,4 +1,5 @@
-"""Estimators from a reviewed stratified sample: the city total and precision by score.
+"""Estimators from a reviewed stratified sample: the city total (or the total of a part of the
+ground), and precision by score.
 
 Total: the generalised regression (GREG) estimator of Särndal, Swensson & Wretman (1992,
 *Model Assisted Survey Sampling*, §6.5-6.6), model y = a + b x with x the detector's count
@@ -126,3 +127,79 @@ def stratified_precision(yes: np.ndarray, checked: np.ndarray, population: np.nd
         "overall_high": min(p + z * se, 1.0),
         "covered_share": float(np.where(seen, population, 0.0).sum() / max(population.sum(), 1.0)),
     }
+
+
+def collapse_strata(population: np.ndarray, judged: np.ndarray, least: int = 2) -> np.ndarray:
+    """Group neighbouring strata (they are ordered by the detector's count) so each group has at
+    least `least` judged cells: a stratum with fewer has no variance estimate of its own. A
+    stratum judged whole (a census: no sampling error) keeps its own group whatever its size,
+    since merging it would change its cells' weights. Returns each stratum's group (-1 where
+    its population is 0); all -1 when the sampled strata cannot make a group of `least`."""
+    group = np.full(len(population), -1, dtype=np.int64)
+    census = (population > 0) & (judged >= population)
+    sampled = (population > 0) & ~census
+    if sampled.any() and judged[sampled].sum() < least:
+        return group
+    next_id, open_id, held, last_full = 0, -1, 0, -1
+    for h in np.flatnonzero(population > 0):
+        if census[h]:
+            group[h], next_id = next_id, next_id + 1
+            continue
+        if open_id < 0:
+            open_id, next_id = next_id, next_id + 1
+        group[h] = open_id
+        held += judged[h]
+        if held >= least:
+            last_full, open_id, held = open_id, -1, 0
+    if open_id >= 0:  # a short tail of sampled strata joins the last full group (there is one:
+        group[group == open_id] = last_full  # together they hold at least `least`)
+    return _packed(group)
+
+
+def _packed(group: np.ndarray) -> np.ndarray:
+    """Group numbers 0..G-1 in order (some numbers went unused after the tail joined)."""
+    used = np.unique(group[group >= 0])
+    out = np.full(len(group), -1, dtype=np.int64)
+    for new, old in enumerate(used):
+        out[group == old] = new
+    return out
+
+
+def domain_greg_total(
+    x_domain: np.ndarray,
+    in_domain: np.ndarray,
+    labels: np.ndarray,
+    sample: np.ndarray,
+    y_s: np.ndarray,
+    observed: np.ndarray | None = None,
+) -> dict[str, np.ndarray] | None:
+    """GREG total of y over the cells of a domain (part of the ground), or None when fewer than
+    2 judged sampled cells lie in it.
+
+    Conditional on the sample that fell in the domain (Särndal, Swensson & Wretman 1992,
+    §10.4-10.5): within a stratum, the sampled cells in the domain are a simple random sample
+    of the stratum's cells in the domain, whose number is known. So the domain is estimated as
+    a population of its own, strata restricted to it (collapsed with their neighbours below 2
+    judged cells). Read unconditionally, with the domain's cells as zeros of the whole city's
+    sample, the interval covered 82-83% for a quarter of the city at 60 cells in simulation.
+
+    x_domain: (N,) the detector's count inside the domain in each cell (0 outside);
+    in_domain: (N,) bool, cells reaching the domain; labels: (N,) stratum of every cell;
+    sample: (n,) sampled cell indices; y_s: (n,) reviewed count inside the domain;
+    observed: (n,) False where the reviewer could not judge the cell.
+    """
+    x_domain, in_domain = np.asarray(x_domain, dtype=float), np.asarray(in_domain, dtype=bool)
+    labels, sample = np.asarray(labels, dtype=np.int64), np.asarray(sample, dtype=np.int64)
+    obs = np.ones(len(sample), dtype=bool) if observed is None else np.asarray(observed, dtype=bool)
+    strata = int(labels.max()) + 1 if len(labels) else 0
+    keep = in_domain[sample]
+    population = np.bincount(labels[in_domain], minlength=strata)
+    judged = np.bincount(labels[sample][keep & obs], minlength=strata)
+    group = collapse_strata(population, judged)
+    if (group < 0).all():
+        return None
+    groups = int(group.max()) + 1
+    group_population = np.bincount(group[group >= 0], weights=population[group >= 0], minlength=groups)
+    return greg_total(float(x_domain[in_domain].sum()), int(in_domain.sum()), x_domain[sample][keep],
+                      np.asarray(y_s, dtype=float)[keep], group[labels[sample][keep]], group_population,
+                      obs[keep])

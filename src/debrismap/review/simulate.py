@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from debrismap.review.design import allocate, count_stratum_labels
-from debrismap.review.estimate import greg_total
+from debrismap.review.estimate import domain_greg_total, greg_total
 
 
 @dataclass
@@ -40,8 +40,13 @@ def synthetic_city(
     return City(truth, detected)
 
 
-def oracle_reviews(city: City, n_cells: int, reps: int, rng: np.random.Generator) -> dict:
-    """`reps` independent stratified samples of `n_cells`, counted exactly, estimated by GREG."""
+def oracle_reviews(city: City, n_cells: int, reps: int, rng: np.random.Generator,
+                   domain: np.ndarray | None = None) -> dict:
+    """`reps` independent stratified samples of `n_cells`, counted exactly, estimated by GREG.
+
+    domain: (N,) bool, a part of the city (compare's common ground): the total of the piles
+    in those cells is estimated instead, as debrismap.review.change does (one replicate at a
+    time: each sample puts a different number of cells in the domain)."""
     x, y = city.detected, city.truth
     labels, names = count_stratum_labels(x)
     population = np.bincount(labels, minlength=len(names))
@@ -55,6 +60,17 @@ def oracle_reviews(city: City, n_cells: int, reps: int, rng: np.random.Generator
         columns.append(members[order])
     idx = np.concatenate(columns, axis=1)  # (reps, n)
     h_s = np.repeat(np.arange(len(names)), n_h)
+    if domain is not None:
+        return _domain_reviews(city, np.asarray(domain, dtype=bool), labels, idx)
     out = greg_total(float(x.sum()), len(x), x[idx], y[idx], h_s, population)
     out["true_total"] = float(y.sum())
+    return out
+
+
+def _domain_reviews(city: City, domain: np.ndarray, labels: np.ndarray, idx: np.ndarray) -> dict:
+    x_domain, y_domain = np.where(domain, city.detected, 0), np.where(domain, city.truth, 0)
+    nan = dict.fromkeys(("total", "se", "low", "high", "df", "slope", "intercept", "judged"), np.array([np.nan]))
+    parts = [domain_greg_total(x_domain, domain, labels, sample, y_domain[sample]) or nan for sample in idx]
+    out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    out["true_total"] = float(y_domain.sum())
     return out

@@ -7,6 +7,7 @@ import html
 
 import numpy as np
 
+from debrismap.aggregate.calibrated import CellModel
 from debrismap.aggregate.run_folder import load_run
 from debrismap.geometry.crs import transform_points
 from debrismap.review.estimate import LEVEL, greg_total, stratified_precision
@@ -17,22 +18,61 @@ METHOD = ("generalised regression (GREG) estimator on the detector's count per c
           "Wretman 1992, §6.5; Cochran 1977, §5), Student-t interval, Satterthwaite degrees of freedom")
 
 
-def piles_in_cells(review: Review) -> tuple[np.ndarray, np.ndarray, int]:
-    """(reviewed count, judged?) per sampled cell in design order; clicks outside their cell."""
+def clicks_in_cells(review: Review) -> tuple[list[np.ndarray], np.ndarray, int]:
+    """Per sampled cell (design order): the clicks inside it (run CRS, (k, 2)), whether the
+    person counted it, and how many clicks fell outside their cell (ignored)."""
     design = review.population.design
     cell = design["cell_m"]
     run, metric = review.population.run, review.population.analysis.metric_crs
-    counts, judged, outside = [], [], 0
+    clicks, judged, outside = [], [], 0
     for unit in design["cells"]["sample"]:
         decision = review.cells.get(unit["id"])
         judged.append(decision is not None and decision["status"] == "counted")
         piles = (decision or {}).get("piles") or []
-        xy = transform_points(np.array([[p["x"], p["y"]] for p in piles], dtype=float).reshape(-1, 2),
-                              run.crs, metric)
+        xy_run = np.array([[p["x"], p["y"]] for p in piles], dtype=float).reshape(-1, 2)
+        xy = transform_points(xy_run, run.crs, metric)
         inside = ((np.floor(xy[:, 0] / cell) == unit["ix"]) & (np.floor(xy[:, 1] / cell) == unit["iy"]))
-        counts.append(int(inside.sum()))
+        clicks.append(xy_run[inside])
         outside += int((~inside).sum())
-    return np.array(counts, dtype=float), np.array(judged, dtype=bool), outside
+    return clicks, np.array(judged, dtype=bool), outside
+
+
+def piles_in_cells(review: Review) -> tuple[np.ndarray, np.ndarray, int]:
+    """(reviewed count, judged?) per sampled cell in design order; clicks outside their cell."""
+    clicks, judged, outside = clicks_in_cells(review)
+    return np.array([len(c) for c in clicks], dtype=float), judged, outside
+
+
+def cell_design(review: Review) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(detector count, stratum) of each sampled cell in design order, and N_h per stratum."""
+    cells = review.population.design["cells"]
+    x_s = np.array([u["detector_count"] for u in cells["sample"]], dtype=float)
+    h_s = np.array([u["stratum"] for u in cells["sample"]], dtype=np.int64)
+    population = np.array([s["population"] for s in cells["strata"]], dtype=float)
+    return x_s, h_s, population
+
+
+def total_estimate(review: Review) -> dict | None:
+    """The GREG estimate of the run's total (one replicate, unrounded), or None when fewer
+    than 2 cells were counted."""
+    y, judged, _ = piles_in_cells(review)
+    if judged.sum() < 2:
+        return None
+    cells = review.population.design["cells"]
+    x_s, h_s, population = cell_design(review)
+    est = greg_total(cells["detector_total"], cells["population"], x_s, y, h_s, population, judged)
+    return {k: float(v[0]) for k, v in est.items()}
+
+
+def cell_model(review: Review) -> CellModel | None:
+    """The review's fitted line per cell, for drawing the map from it (None: no estimate)."""
+    est = total_estimate(review)
+    if est is None:
+        return None
+    cells = review.population.design["cells"]
+    return CellModel(est["intercept"], est["slope"], float(review.population.design["cell_m"]), est["total"],
+                     est["low"], est["high"], int(est["judged"]), int(cells["population"]),
+                     int(cells["detector_total"]), str(review.path))
 
 
 def review_summary(review: Review) -> dict:
@@ -57,21 +97,18 @@ def review_summary(review: Review) -> dict:
             "clicks_outside_their_cell_ignored": outside,
         },
     }
-    if judged.sum() >= 2:
-        x_s = np.array([u["detector_count"] for u in cells["sample"]], dtype=float)
-        h_s = np.array([u["stratum"] for u in cells["sample"]])
-        population = np.array([s["population"] for s in cells["strata"]], dtype=float)
-        est = greg_total(cells["detector_total"], cells["population"], x_s, y, h_s, population, judged)
+    est = total_estimate(review)
+    if est is not None:
         out["total"] = {
-            "estimate": round(float(est["total"][0]), 1),
-            "low": round(float(est["low"][0]), 1),
-            "high": round(float(est["high"][0]), 1),
-            "standard_error": round(float(est["se"][0]), 2),
+            "estimate": round(est["total"], 1),
+            "low": round(est["low"], 1),
+            "high": round(est["high"], 1),
+            "standard_error": round(est["se"], 2),
             "level": LEVEL,
-            "degrees_of_freedom": round(float(est["df"][0]), 1),
+            "degrees_of_freedom": round(est["df"], 1),
             "detector_total": cells["detector_total"],
             "cells_in_population": cells["population"],
-            "fit": {"intercept": round(float(est["intercept"][0]), 4), "slope": round(float(est["slope"][0]), 4)},
+            "fit": {"intercept": round(est["intercept"], 4), "slope": round(est["slope"], 4)},
             "method": METHOD,
         }
     out["precision"] = _precision(review)
@@ -153,6 +190,13 @@ def review_section(review_path, run_dir) -> tuple[dict, str]:
     """(summary.json section, summary.txt lines) of a review file checked against its run."""
     section = review_summary(load_review(review_path, load_run(run_dir)))
     return section, review_text(section)
+
+
+def review_section_and_model(review_path, run_dir) -> tuple[tuple[dict, str], CellModel | None]:
+    """review_section, and the fitted line to draw the map from (None without an estimate)."""
+    review = load_review(review_path, load_run(run_dir))
+    section = review_summary(review)
+    return (section, review_text(section)), cell_model(review)
 
 
 def review_html(lines: str) -> str:

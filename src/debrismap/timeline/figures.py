@@ -45,7 +45,10 @@ def timeline_figure(date_cols: dict, title: str | None = None, credit: str | Non
             "only" if partial.any() else "")
          + ". Bars: piles first seen that date. Grey: detections of that run alone at a stricter "
          "and a looser score threshold."
-         + (" ×: hazy or coarser image, where piles are more easily missed." if degraded.any() else "")),
+         + (" ×: hazy or coarser image, where piles are more easily missed." if degraded.any() else "")
+         + (" Diamonds: the total estimated from a person's review of that date's imagery, with its 95% "
+            "interval (sampling error only); dates without one were not reviewed." if "reviewed" in date_cols
+            else "")),
         f"Imagery: {credit or 'see timeline.json'}. Analysis: debrismap {__version__}.",
     ]
     lines = [w for line in caption for w in (textwrap.wrap(line, WRAP_CHARS) or [""])]
@@ -66,6 +69,16 @@ def timeline_figure(date_cols: dict, title: str | None = None, credit: str | Non
     if partial.any():
         ax.scatter(dates[partial], count[partial], s=14, facecolors="white", edgecolors="#1d3557",
                    linewidths=0.9, zorder=4, label="present (partial coverage)")
+    reviewed_high = np.zeros(0)
+    if "reviewed" in date_cols:
+        est, lo, hi = (np.array([np.nan if v is None else float(v) for v in date_cols[k]])
+                       for k in ("reviewed", "reviewed_low", "reviewed_high"))
+        ok = np.isfinite(est)
+        if ok.any():
+            ax.errorbar(dates[ok], est[ok], yerr=[est[ok] - lo[ok], hi[ok] - est[ok]], fmt="D", markersize=3.5,
+                        color="#2a9d8f", ecolor="#2a9d8f", elinewidth=1.0, capsize=2, zorder=5,
+                        label="reviewed estimate (95%)")
+            reviewed_high = hi[ok]
     if degraded.any():
         ax.scatter(dates[degraded], np.zeros(degraded.sum()), marker="x", s=16, color="#c1121f", zorder=5,
                    clip_on=False, label="hazy or coarser image")
@@ -76,7 +89,7 @@ def timeline_figure(date_cols: dict, title: str | None = None, credit: str | Non
     ax.xaxis.get_offset_text().set_fontsize(FONT_PT - 0.5)
     for spine in ("top", "right"):
         ax.spines[spine].set_visible(False)
-    ax.set_ylim(top=max(float(np.nanmax(np.concatenate([count, high, new]), initial=1)), 1) * 1.45)
+    ax.set_ylim(top=max(float(np.nanmax(np.concatenate([count, high, new, reviewed_high]), initial=1)), 1) * 1.45)
     ax.legend(fontsize=FONT_PT - 1, frameon=False, loc="upper left", ncols=2)
     fig.text(0.08 / FIG_WIDTH_IN, 1 - (0.45 + chart_h + 0.45) / fig_h, "\n".join(lines), ha="left", va="top",
              fontsize=FONT_PT, color="#333333", linespacing=1.25)

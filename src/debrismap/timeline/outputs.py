@@ -22,6 +22,12 @@ from debrismap.geometry.crs import crs_label, reproject
 from debrismap.timeline.coregister import Offset, estimate_offsets
 from debrismap.timeline.figures import first_seen_figure, timeline_figure
 from debrismap.timeline.quality import assess
+from debrismap.timeline.reviewed import (
+    add_reviews,
+    reviewed_text,
+    reviews_by_date,
+    with_reviewed_columns,
+)
 from debrismap.timeline.series import load_series
 from debrismap.timeline.tables import bracket_counts, cell_columns, date_columns, pile_columns
 from debrismap.timeline.track import track_piles
@@ -56,11 +62,19 @@ def run_timeline(
     title: str | None = None,
     credit: str | None = None,
     progress=print,
+    reviews: dict[Path, dict] | None = None,
 ) -> TimelineOutputs:
+    """Track the piles of `runs` and write the timeline's files into `out_dir`.
+
+    reviews: resolved run folder -> the review section `debrismap.review.summary.review_summary`
+    made of a person's review of that run (checked against it by the caller): its dates get
+    the reviewed total and interval beside the detector's count.
+    """
     for name, value in (("--match-distance", match_distance), ("--cell", cell)):
         if not (value > 0 and np.isfinite(value)):
             raise ConfigError(f"{name} must be a positive number of metres, got {value}")
     acquisitions, ref_index, metric = load_series(runs, dates_file, reference)
+    by_date = reviews_by_date(acquisitions, reviews or {})
     progress(f"{len(acquisitions)} acquisitions from {acquisitions[0].date} to {acquisitions[-1].date}; "
              f"reference {acquisitions[ref_index].name} ({acquisitions[ref_index].date})")
 
@@ -89,10 +103,14 @@ def run_timeline(
     geojson = write_vector(out / "piles.geojson", reproject(boxes, metric, CRS.from_epsg(4326), densify=True),
                            "EPSG:4326", piles, layer="piles", geometry_type="Polygon")
     per_date = date_columns(tracks, acquisitions)
+    if reviews:
+        per_date = with_reviewed_columns(per_date, by_date)
     timeline_csv = write_csv(out / "timeline.csv", per_date)
     cells_csv = write_csv(out / "cells_timeline.csv", with_lon_lat(cell_columns(tracks, acquisitions, cell), metric))
     brackets = bracket_counts(piles)
     record = _record(acquisitions, offsets, ref_index, metric, per_date, brackets, match_distance, cell)
+    if reviews:
+        add_reviews(record, acquisitions, by_date)
     timeline_json = write_json(out / "timeline.json", record)
     credit = credit or _credit(acquisitions)
     png = save(timeline_figure(per_date, title=title, credit=credit), out / "timeline.png")
@@ -182,6 +200,8 @@ def summary_text(record: dict) -> str:
     for r in runs:
         off = r["offset"]
         lines.append(f"  {r['date']}  {r['name']}: {off['east_m']:+.2f}, {off['north_m']:+.2f} ({off['status']})")
+    if "reviews" in record:
+        lines += reviewed_text(record)
     lines += ["", ("Counts are automated detections, not verified on the ground; see timeline.json for what "
               "each column means.")]
     return "\n".join(lines) + "\n"

@@ -58,12 +58,18 @@ def timeline_section(folder: str | Path) -> str:
             parts.append(f'<img src="{uri}" alt="{alt}" style="max-width: 500px; width: 100%">')
     parts.append("</div>")
     header = ["date", "acquisition", "imaged km²", "present", "new", "detected (low–high)", "note"]
+    reviewed = "reviews" in rec  # a column only when some date was reviewed by a person
+    if reviewed:
+        header.insert(6, "reviewed estimate (95% interval)")
     parts.append('<table id="timeline-table"><thead><tr>' + "".join(f"<th>{h}</th>" for h in header)
                  + "</tr></thead><tbody>")
     for row in rec.get("dates", []):
         note = "; ".join(x for x in ("partial coverage" if row.get("partial") else "", row.get("degraded") or "") if x)
         cells = [e(row["date"]), e(row["acquisition"]), f'{row["imaged_km2"]:,.3f}', f'{row["count"]:,}',
                  f'{row["new"]:,}', f'{row["detected"]:,} ({row["detected_low"]:,}–{row["detected_high"]:,})', e(note)]
+        if reviewed:
+            cells.insert(6, "not reviewed" if row.get("reviewed") is None else
+                         f'{row["reviewed"]:,.0f} ({row["reviewed_low"]:,.0f}–{row["reviewed_high"]:,.0f})')
         parts.append("<tr>" + "".join(f'<td class="num">{c}</td>' if 2 <= i <= 5 else f"<td>{c}</td>"
                                       for i, c in enumerate(cells)) + "</tr>")
     parts.append("</tbody></table>")
@@ -72,7 +78,8 @@ def timeline_section(folder: str | Path) -> str:
     meaning = rec.get("meaning") or {}
     parts.append(f'<p class="note">Offsets onto the reference: {offsets}.</p>')
     parts.append(f'<p class="note">Present: {e(meaning.get("count", ""))}. New: {e(meaning.get("new", ""))}. '
-                 f'A pile appeared after {e(meaning.get("appeared_after", ""))}.</p></section>')
+                 f'A pile appeared after {e(meaning.get("appeared_after", ""))}.'
+                 + (f' Reviewed estimate: {e(meaning.get("reviewed", ""))}.' if reviewed else "") + '</p></section>')
     return "\n".join(parts)
 
 
