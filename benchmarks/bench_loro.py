@@ -53,6 +53,7 @@ SIZE_BINS_PX = (("8-12", 8, 12), ("12-18", 12, 18), ("18-30", 18, 30), (">30", 3
 # Thresholds of the sweep (from the exported model's own upwards): recall against false alarms
 # per km² at each, so that models are compared at equal false-alarm rates, not only each at its own.
 SWEEP = (0.10, 0.15, 0.20, 0.25, 0.30, 0.35, 0.40, 0.50, 0.60)
+FALSE_RATES = (5, 10, 20, 40)  # false detections per km² at which recall is read off the sweep
 PILES_PER_MPX = 250  # composited piles per megapixel at 0.5 m (~1000 per km²: a dense, ransacked town)
 
 
@@ -168,6 +169,16 @@ def sweep_table(rows: list[dict], empty_rows: list[dict], km2: float) -> dict:
     return out
 
 
+def recall_at_false_rates(sweep: dict) -> dict:
+    """Best recall among the sweep's thresholds that raise at most R false detections per km²
+    (no interpolation between thresholds; None when even the highest threshold raises more)."""
+    out = {}
+    for rate in FALSE_RATES:
+        ok = [v["recall"] for v in sweep.values() if v["false_per_km2"] is not None and v["false_per_km2"] <= rate]
+        out[str(rate)] = max(ok) if ok else None
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     from debrismap.synth.renderers import RENDERERS
 
@@ -216,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         res = {"label": label, "model": rel(model), "model_sha256": _common.file_sha256(model),
                "pooled": pooled(rows), "false_per_km2": total_fp / total_km2, "empty_km2": total_km2,
                "sweep": sweep_table(rows, empty_rows, total_km2), "scenes": rows, "empty_scenes": empty_rows}
+        res["recall_at_false_per_km2"] = recall_at_false_rates(res["sweep"])
         results.append(res)
 
     print(f"\nheld-out renderer: {args.holdout}; IoU {args.iou}; test piles seeds {args.seed}+")
@@ -236,6 +248,9 @@ def main(argv: list[str] | None = None) -> int:
     print(_common.table(sweep_rows, [("label", "model", ""), ("t", "threshold", ""), ("recall", "R", "{:.3f}"),
                                      ("precision", "P", "{:.3f}"), ("f1", "F1", "{:.3f}"),
                                      ("count_error", "count err", "{:+.1%}"), ("false_per_km2", "false /km2", "{:.1f}")]))
+    print("\nrecall on the held-out renderer at most N false detections per km² (best threshold of the sweep):")
+    at_rows = [{"label": r["label"], **{f"r{k}": v for k, v in r["recall_at_false_per_km2"].items()}} for r in results]
+    print(_common.table(at_rows, [("label", "model", "")] + [(f"r{k}", f"<= {k} /km2", "{:.3f}") for k in FALSE_RATES]))
     name = f"bench_loro_{args.holdout}" + (f"_{args.tag}" if args.tag else "")
     _common.write_result(name, {"holdout": args.holdout, "iou": args.iou, "seed": args.seed, "gsd_m": GSD,
                                 "piles_per_mpx": PILES_PER_MPX, "composite_scenes": [c["source"] for c in composites],

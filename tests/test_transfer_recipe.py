@@ -103,3 +103,11 @@ def test_loro_sweep_pools_scenes_threshold_by_threshold():
     assert s["0.10"]["false_per_km2"] == pytest.approx(4.0) and s["0.30"]["false_per_km2"] == pytest.approx(0.5)
     assert s["0.30"]["recall"] == pytest.approx(3 / 10) and s["0.30"]["count_error"] == pytest.approx((4 - 10) / 10)
     assert s["0.30"]["f1"] == pytest.approx(2 * 3 / (2 * 3 + 1 + 7))
+
+
+def test_recall_at_a_false_alarm_rate_takes_the_best_threshold_within_it():
+    loro = _load(REPO / "benchmarks" / "bench_loro.py", "bench_loro")
+    sweep = {"0.10": {"recall": 0.3, "false_per_km2": 45.0}, "0.20": {"recall": 0.2, "false_per_km2": 12.0},
+             "0.30": {"recall": 0.1, "false_per_km2": 6.0}}
+    at = loro.recall_at_false_rates(sweep)
+    assert at == {"5": None, "10": 0.1, "20": 0.2, "40": 0.2}
