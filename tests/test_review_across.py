@@ -331,3 +331,43 @@ def test_a_line_below_zero_is_drawn_as_zero_and_the_summary_says_why():
     assert section["cells_below_zero_drawn_as_zero"] == 13
     assert section["cells_sum"] > section["estimate"]
     assert "not the estimated" in text and "below zero" in text
+
+
+# --- report --draw reviewed: the HTML report's map from the same calibrated counts ---
+
+
+def _report_parts(page: str) -> tuple[dict, str, str]:
+    """(the page's data JSON, its map image's data URI, its map caption)."""
+    data = json.loads(page.split('<script type="application/json" id="report-data">')[1].split("</script>")[0])
+    map_uri = page.split('<div class="map"><img src="')[1].split('"')[0]
+    caption = page.split('<p class="note" id="map-caption">')[1].split("</p>")[0]
+    return data, map_uri, caption
+
+
+def test_report_draws_the_review_calibrated_map_only_when_asked(two_reviewed, tmp_path, capsys):
+    _, after, _, after_review, _ = two_reviewed
+    raw, drawn = tmp_path / "raw.html", tmp_path / "drawn.html"
+    assert main(["report", str(after), "--review", str(after_review), "--out", str(raw)]) == 0
+    assert main(["report", str(after), "--review", str(after_review), "--draw", "reviewed", "--out", str(drawn)]) == 0
+    raw_data, raw_map, raw_caption = _report_parts(raw.read_text(encoding="utf-8"))
+    data, map_uri, caption = _report_parts(drawn.read_text(encoding="utf-8"))
+    own = review_summary(load_review(after_review, load_run(after)))["total"]
+    # The drawn page says what its map shows, and the plain one does not.
+    assert "review-calibrated" in caption and "Drawn from review-calibrated counts" in caption
+    assert f"{own['estimate']:,.0f} piles" in caption
+    assert "review-calibrated" not in raw_caption and "map" not in raw_data
+    assert "Density of review-calibrated debris piles" in drawn.read_text(encoding="utf-8")
+    # The same line as `heatmap --draw reviewed`: its cells add up to the review's estimate,
+    # and the top cells carry the line's value beside the detector's count.
+    assert data["map"]["drawn"] == "review-calibrated counts"
+    assert data["map"]["cells_sum"] == pytest.approx(own["estimate"], abs=0.1)
+    fit = own["fit"]
+    for c in data["cells"]:
+        assert c["calibrated"] == pytest.approx(max(fit["intercept"] + fit["slope"] * c["count"], 0), abs=1e-3)
+    assert all("calibrated" not in c for c in raw_data["cells"])
+    assert map_uri != raw_map  # the density image itself is redrawn
+    # Refused with one line, nothing written: --draw reviewed without the review.
+    capsys.readouterr()
+    assert main(["report", str(after), "--draw", "reviewed", "--out", str(tmp_path / "no.html")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "needs --review" in err and not (tmp_path / "no.html").exists()

@@ -142,6 +142,18 @@ def analyse_run(
     return analysis
 
 
+def draw_calibrated(analysis: HeatmapAnalysis, draw: CellModel, edge_correction: bool = False
+                    ) -> tuple[dict[str, np.ndarray], tuple[dict, str]]:
+    """Redraw the analysis's density from a review's fitted line (in place), for the heatmap
+    and the HTML report alike. Returns the counts columns to add and the summary's "map"
+    section. Refuses a grid that is not the review's."""
+    check_grid(analysis.grid, draw)
+    analysis.density = calibrated_density(analysis.centres, analysis.grid, analysis.coverage,
+                                          analysis.density.bandwidth, analysis.density.pixel_size, draw,
+                                          edge_correction)
+    return cell_columns(analysis.grid, draw), drawn_section(analysis.grid, analysis.density, draw)
+
+
 # More zones than this and names would cover the map: outlines only (names are in zones.csv).
 MAX_ZONE_LABELS = 12
 
@@ -195,11 +207,8 @@ def run_heatmap(
     analysis = analyse_run(run_dir, cell, bandwidth, zones, zone_field, edge_correction=edge_correction)
     extra_columns = None
     if draw is not None:  # checked before anything is written
-        check_grid(analysis.grid, draw)
-        analysis.density = calibrated_density(analysis.centres, analysis.grid, analysis.coverage, bandwidth,
-                                              analysis.density.pixel_size, draw, edge_correction)
-        extra_columns = cell_columns(analysis.grid, draw)
-        extra_sections = {**(extra_sections or {}), "map": drawn_section(analysis.grid, analysis.density, draw)}
+        extra_columns, map_section = draw_calibrated(analysis, draw, edge_correction)
+        extra_sections = {**(extra_sections or {}), "map": map_section}
     out = ensure_dir(out_dir if out_dir is not None else analysis.run.path)
 
     counts_gpkg, counts_csv = writers.write_counts(analysis.grid, out, extra_columns=extra_columns)

@@ -52,6 +52,19 @@ def overlay_with_veil(rgba: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return out
 
 
+def colorbar_label(drawn=None) -> str:
+    """The colour bar's title, on the article figure and the HTML report alike."""
+    return "Debris piles per km²" + (" (review-calibrated)" if drawn is not None else "")
+
+
+def drawn_caption(drawn) -> str:
+    """The caption sentence of a map drawn from a review's fitted line (CellModel)."""
+    return (f"Drawn from review-calibrated counts: a person counted every pile in {drawn.cells_counted} "
+            f"randomly drawn {drawn.cell_m:g} m cells, giving an estimated {drawn.estimate:,.0f} piles "
+            f"(95% interval {drawn.low:,.0f}–{drawn.high:,.0f}); each detection counts {drawn.slope:.2f} "
+            f"piles and every cell holds {drawn.intercept:.2f} more, spread evenly.")
+
+
 def heatmap_figure(analysis, basemap=None, title=None, credit=None, date=None, dots=False, drawn=None):
     """drawn: the review's fitted line (aggregate.calibrated.CellModel) when the density shows
     review-calibrated counts; the caption and colour bar then say so."""
@@ -74,10 +87,7 @@ def heatmap_figure(analysis, basemap=None, title=None, credit=None, date=None, d
     caption = [
         (f"{analysis.count:,} debris piles detected automatically (score ≥ {threshold:.2f}) "
          f"in {analysis.valid_area_km2:,.2f} km² of analysed imagery; pale areas were not analysed."),
-        *([(f"Drawn from review-calibrated counts: a person counted every pile in {drawn.cells_counted} "
-            f"randomly drawn {drawn.cell_m:g} m cells, giving an estimated {drawn.estimate:,.0f} piles "
-            f"(95% interval {drawn.low:,.0f}–{drawn.high:,.0f}); each detection counts {drawn.slope:.2f} "
-            f"piles and every cell holds {drawn.intercept:.2f} more, spread evenly.")] if drawn is not None else []),
+        *([drawn_caption(drawn)] if drawn is not None else []),
         (f"Density: Gaussian kernel, {density.bandwidth:g} m bandwidth. "
          f"Grid north up ({analysis.metric_crs.name})."),
         f"Imagery: {credit}" + (f", {date}" if date else ", date unknown")
@@ -89,7 +99,7 @@ def heatmap_figure(analysis, basemap=None, title=None, credit=None, date=None, d
         overlay_rgba=rgba,
         cmap=cmap,
         norm=Normalize(0, vmax),
-        colorbar_label="Debris piles per km²" + (" (review-calibrated)" if drawn is not None else ""),
+        colorbar_label=colorbar_label(drawn),
         colorbar_ticks=colorbar_ticks(vmax),
         colorbar_extend="max" if np.nanmax(density.values, initial=0) > vmax else "neither",
         title=title or default_title,

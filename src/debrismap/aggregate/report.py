@@ -19,10 +19,16 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError
 
 from debrismap import __version__
+from debrismap.aggregate.calibrated import CellModel, calibrated_counts
 from debrismap.aggregate.colours import density_rgba
 from debrismap.aggregate.figure import colorbar_ticks, tick_label
-from debrismap.aggregate.heatmap import analyse_run
-from debrismap.aggregate.heatmap_figure import backdrop, overlay_with_veil
+from debrismap.aggregate.heatmap import analyse_run, draw_calibrated
+from debrismap.aggregate.heatmap_figure import (
+    backdrop,
+    colorbar_label,
+    drawn_caption,
+    overlay_with_veil,
+)
 from debrismap.aggregate.sensitivity import sensitivity_figure
 from debrismap.aggregate.writers import density_vmax
 from debrismap.atomic import ensure_dir, write_text
@@ -78,7 +84,7 @@ def _map_layers(analysis, basemap) -> tuple[str, str, int, int]:
     return base, dots, width, height
 
 
-def _legend_uri(analysis) -> str:
+def _legend_uri(analysis, drawn: CellModel | None = None) -> str:
     """The density colour bar as a small PNG (the same fade-in as the map layer)."""
     from matplotlib.cm import ScalarMappable
     from matplotlib.colors import ListedColormap, Normalize
@@ -96,7 +102,7 @@ def _legend_uri(analysis) -> str:
                        format=FuncFormatter(tick_label))
     bar.ax.tick_params(labelsize=7, length=2, width=0.4)
     bar.outline.set_linewidth(0.4)
-    cax.set_title("Debris piles per km²", fontsize=7, pad=2)
+    cax.set_title(colorbar_label(drawn), fontsize=7, pad=2)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=150, facecolor="white")
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
@@ -177,11 +183,11 @@ td.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
 {review}
 <h2>Where</h2>
 <p><label><input type="checkbox" id="toggle-detections" checked> show detections</label></p>
-<div class="map"><img src="{base_uri}" alt="Density of debris piles over the imagery">
+<div class="map"><img src="{base_uri}" alt="{map_alt}" id="density-map">
 <img class="overlay" id="detections-layer" src="{dots_uri}" alt="Detected piles"></div>
-<img src="{legend_uri}" alt="Colour scale: debris piles per km²" style="width: 400px; max-width: 100%">
-<p class="note">Colour: debris piles per km² (Gaussian kernel, {bandwidth:g} m); pale areas were not analysed.
-{count} piles counted at score ≥ {threshold:.2f}; {outside} detections outside the analysed coverage were left out.</p>
+<img src="{legend_uri}" alt="Colour scale: {legend_alt}" style="width: 400px; max-width: 100%">
+<p class="note" id="map-caption">Colour: {colour} (Gaussian kernel, {bandwidth:g} m); pale areas were not analysed.
+{drawn_note}{count} piles counted at score ≥ {threshold:.2f}; {outside} detections outside the analysed coverage were left out.</p>
 <div class="figures"><img src="{sens_uri}" alt="Count against score threshold" style="max-width: 540px; width: 100%"></div>
 <h2>Cells with the most piles ({cell:g} m grid)</h2>
 <table id="cells-table"></table>
@@ -224,10 +230,13 @@ td.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
                      s.outside_calibration.join("; ") : "")]] : []),
         [false, true, false]);
   document.getElementById("range-note").textContent = "What the range means: " + s.meaning.range + ".";
-  table(document.getElementById("cells-table"), ["cell", "piles", "per km²", "valid fraction", "partial"],
+  var drawn = data.map !== undefined;
+  table(document.getElementById("cells-table"),
+        ["cell", "piles"].concat(drawn ? ["review-calibrated"] : []).concat(["per km²", "valid fraction", "partial"]),
         data.cells.map(function (c) {{
-          return [c.cell_id, fmt(c.count, 0), fmt(c.piles_per_km2, 0), fmt(c.valid_fraction, 2), c.partial ? "yes" : ""];
-        }}), [false, true, true, true, false]);
+          return [c.cell_id, fmt(c.count, 0)].concat(drawn ? [fmt(c.calibrated, 1)] : [])
+            .concat([fmt(c.piles_per_km2, 0), fmt(c.valid_fraction, 2), c.partial ? "yes" : ""]);
+        }}), [false, true].concat(drawn ? [true] : []).concat([true, true, false]));
   if (data.zones) {{
     var sec = document.getElementById("zones-section");
     var h = document.createElement("h2"); h.textContent = "Zones"; sec.appendChild(h);
@@ -264,12 +273,19 @@ def _records(columns: dict, order: np.ndarray) -> list[dict]:
 
 
 def report_html(analysis, basemap=None, title: str | None = None, review: str = "",
-                timeline_section: str = "") -> str:
+                timeline_section: str = "", drawn: CellModel | None = None,
+                map_section: dict | None = None) -> str:
+    """drawn: the review's fitted line when analysis.density was redrawn from it
+    (heatmap.draw_calibrated); map_section: the summary "map" section that returned."""
     run = analysis.run
     base_uri, dots_uri, width, _ = _map_layers(analysis, basemap)
     cols = analysis.grid.columns()
+    if drawn is not None:
+        cols["calibrated"] = calibrated_counts(analysis.grid, drawn)
     top = np.argsort(-cols["count"], kind="stable")[:TOP_CELLS]
     data = {"summary": analysis.summary, "cells": _records(cols, top)}
+    if drawn is not None:
+        data["map"] = map_section
     if analysis.zones is not None:
         zc = analysis.zones.columns()
         data["zones"] = _records(zc, np.argsort(-zc["count"], kind="stable"))
@@ -283,7 +299,13 @@ def report_html(analysis, basemap=None, title: str | None = None, review: str = 
         title=html.escape(title), subtitle=html.escape(subtitle), base_uri=base_uri, dots_uri=dots_uri,
         width=width, bandwidth=analysis.density.bandwidth, count=f"{analysis.count:,}",
         threshold=run.operating_threshold, outside=analysis.excluded_outside,
-        sens_uri=_sensitivity_uri(analysis), legend_uri=_legend_uri(analysis), cell=analysis.grid.cell,
+        sens_uri=_sensitivity_uri(analysis), legend_uri=_legend_uri(analysis, drawn), cell=analysis.grid.cell,
+        map_alt=("Density of review-calibrated debris piles over the imagery" if drawn is not None
+                 else "Density of debris piles over the imagery"),
+        legend_alt=html.escape(colorbar_label(drawn)),
+        colour="review-calibrated debris piles per km²" if drawn is not None else "debris piles per km²",
+        drawn_note=(html.escape(drawn_caption(drawn)) + " The interval is for the total, not for any one cell.\n"
+                    if drawn is not None else ""),
         provenance=_provenance(run.manifest), version=html.escape(__version__), data=data_json,
         review=review,
         timeline_section=timeline_section,
@@ -301,12 +323,18 @@ def write_report(
     zone_field: str | None = None,
     review: str = "",
     extra_section: str = "",
+    draw: CellModel | None = None,
 ) -> Path:
     """The report of a run folder. review: HTML of a person's review's estimate
     (debrismap.review.summary.review_html); extra_section: HTML added after the run's own
-    sections (the timeline's, when `debrismap report --timeline` names one)."""
+    sections (the timeline's, when `debrismap report --timeline` names one); draw: the line
+    a person's review fitted, to draw the map from the review-calibrated counts, as
+    `heatmap --draw reviewed` does."""
     analysis = analyse_run(run_dir, cell, bandwidth, zones, zone_field)
+    map_section = None
+    if draw is not None:  # refuses a grid that is not the review's, before anything is written
+        _, (map_section, _) = draw_calibrated(analysis, draw)
     out = Path(out_path) if out_path is not None else analysis.run.path / "report.html"
     ensure_dir(out.parent)
     return write_text(out, report_html(analysis, basemap=basemap, title=title, review=review,
-                                       timeline_section=extra_section))
+                                       timeline_section=extra_section, drawn=draw, map_section=map_section))

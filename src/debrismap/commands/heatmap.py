@@ -49,6 +49,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--review", metavar="FILE",
                         help="review.json exported from `debrismap review`'s page: adds the total "
                         "estimated from the reviewed sample (95%% interval) and precision by score")
+    add_draw_option(parser)
+
+
+def add_draw_option(parser: argparse.ArgumentParser) -> None:
+    """--draw, shared with `debrismap report` so the two maps mean the same."""
     parser.add_argument("--draw", choices=("detected", "reviewed"), default="detected",
                         help="what the map shows: the detector's counts (default) or, with --review, "
                         "the review-calibrated counts")
@@ -56,26 +61,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from debrismap.aggregate.heatmap import run_heatmap
-    from debrismap.errors import ConfigError
+    from debrismap.review.summary import review_for_map
 
     formats = tuple(f.strip().lower() for f in args.format.split(",") if f.strip())
-    sections = {}
-    model = None
-    if args.draw == "reviewed" and not args.review:
-        raise ConfigError("--draw reviewed needs --review FILE (the review the counts are calibrated on)")
-    if args.review:  # checked before anything is written: a wrong review file changes nothing
-        from debrismap.review.summary import review_section_and_model
-
-        sections["review"], model = review_section_and_model(args.review, args.run_dir)
-        if args.draw == "reviewed" and model is None:
-            raise ConfigError(f"--draw reviewed: {args.review} has no estimate to draw (fewer than 2 cells "
-                              "counted)")
+    # checked before anything is written: a wrong review file changes nothing
+    review, model = review_for_map(args.review, args.run_dir, args.draw)
+    sections = {"review": review} if review is not None else {}
     outputs = run_heatmap(
         args.run_dir, cell=args.cell, bandwidth=args.bandwidth, zones=args.zones,
         basemap=args.basemap, title=args.title, credit=args.credit, out_dir=args.out,
         date=args.date, dots=args.dots, formats=formats, zone_field=args.zone_field,
         edge_correction=args.edge_correction, extra_sections=sections,
-        draw=model if args.draw == "reviewed" else None,
+        draw=model,
     )
     print(outputs.summary_txt.read_text(encoding="utf-8"), end="")
     print(f"wrote {', '.join(p.name for p in outputs.figures)}, counts, density and summary to {outputs.out_dir}")

@@ -8,11 +8,18 @@ example:
   debrismap report runs/city-2023-02-10 --zones districts.gpkg --out city-report.html
   debrismap report timeline/                  # a timeline folder: the timeline page alone
   debrismap report runs/city-2023-02-10 --timeline timeline/
+  debrismap report runs/city-2023-02-10 --review review.json --draw reviewed
+
+With --review, the page adds the total estimated from a person's review (`debrismap review`)
+with its 95% interval; with --draw reviewed as well, its map, colour scale and caption show
+the review-calibrated counts, as `debrismap heatmap --draw reviewed` draws them.
 """
 
 from __future__ import annotations
 
 import argparse
+
+from debrismap.commands.heatmap import add_draw_option
 
 HELP = "one self-contained offline HTML report for a run"
 
@@ -33,6 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--review", metavar="FILE",
                         help="review.json from `debrismap review`: adds the estimate from the "
                         "person's review (total with a 95%% interval, precision by score)")
+    add_draw_option(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -50,7 +58,8 @@ def run(args: argparse.Namespace) -> int:
     if is_timeline_folder(args.run_dir):  # a timeline folder: its page alone
         run_only = [flag for flag, value in (("--timeline", args.timeline), ("--review", args.review),
                                              ("--zones", args.zones), ("--zone-field", args.zone_field),
-                                             ("--basemap", args.basemap))
+                                             ("--basemap", args.basemap),
+                                             ("--draw reviewed", args.draw == "reviewed"))
                     if value]
         if run_only:
             raise ConfigError(f"{args.run_dir} is a timeline folder: {', '.join(run_only)} apply to a run folder")
@@ -58,14 +67,14 @@ def run(args: argparse.Namespace) -> int:
         ensure_dir(out.parent)
         print(f"wrote {write_text(out, timeline_page(args.run_dir, args.title))}")
         return 0
-    review = ""
-    if args.review:  # checked before anything is written
-        from debrismap.review.summary import review_html, review_section
+    from debrismap.review.summary import review_for_map, review_html
 
-        review = review_html(review_section(args.review, args.run_dir)[1])
+    # checked before anything is written
+    reviewed, model = review_for_map(args.review, args.run_dir, args.draw)
+    review = review_html(reviewed[1]) if reviewed is not None else ""
     section = timeline_section(args.timeline) if args.timeline else ""
     path = write_report(args.run_dir, args.out, cell=args.cell, bandwidth=args.bandwidth,
                         zones=args.zones, basemap=args.basemap, title=args.title,
-                        zone_field=args.zone_field, review=review, extra_section=section)
+                        zone_field=args.zone_field, review=review, extra_section=section, draw=model)
     print(f"wrote {path}")
     return 0

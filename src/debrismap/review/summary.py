@@ -9,6 +9,7 @@ import numpy as np
 
 from debrismap.aggregate.calibrated import CellModel
 from debrismap.aggregate.run_folder import load_run
+from debrismap.errors import ConfigError
 from debrismap.geometry.crs import transform_points
 from debrismap.review.estimate import LEVEL, greg_total, stratified_precision
 from debrismap.review.file import Review, load_review
@@ -197,6 +198,23 @@ def review_section_and_model(review_path, run_dir) -> tuple[tuple[dict, str], Ce
     review = load_review(review_path, load_run(run_dir))
     section = review_summary(review)
     return (section, review_text(section)), cell_model(review)
+
+
+def review_for_map(review_path, run_dir, draw: str = "detected") -> tuple[tuple[dict, str] | None,
+                                                                         CellModel | None]:
+    """`--review FILE --draw detected|reviewed` of `heatmap` and `report`, checked before
+    anything is written: (review_section or None without a review, the line to draw the map
+    from or None when the map shows the detector's counts)."""
+    if draw == "reviewed" and not review_path:
+        raise ConfigError("--draw reviewed needs --review FILE (the review the counts are calibrated on)")
+    if not review_path:
+        return None, None
+    section, model = review_section_and_model(review_path, run_dir)
+    if draw != "reviewed":
+        return section, None
+    if model is None:
+        raise ConfigError(f"--draw reviewed: {review_path} has no estimate to draw (fewer than 2 cells counted)")
+    return section, model
 
 
 def review_html(lines: str) -> str:
