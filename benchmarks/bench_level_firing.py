@@ -21,22 +21,14 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from debrismap.detect.nms import nms
 from debrismap.detect.preprocess import Preprocessor
 from debrismap.detect.session import ModelSession
-from debrismap.export.validation import match_to_truth
-from debrismap.labels.yolo import read_yolo
+from debrismap.export.validation import match_to_truth, val_batches
 from debrismap.model.split_head import split_candidates
 
 IOUS = (0.5, 0.3)
-
-
-def truth_boxes(label: Path, width: int, height: int) -> np.ndarray:
-    if not label.exists():
-        return np.empty((0, 4))
-    return read_yolo(label, image_size=(width, height), fmt="normalised", allow_empty=True).xyxy
 
 
 def level_firing(model: Path, data: Path, score: float | None = None, batch_size: int = 16,
@@ -56,15 +48,7 @@ def level_firing(model: Path, data: Path, score: float | None = None, batch_size
     kept = np.zeros(len(strides), int)
     tp = {iou: np.zeros(len(strides), int) for iou in IOUS}
     n_true = 0
-    for start in range(0, len(images), batch_size):
-        paths = images[start : start + batch_size]
-        batch = np.zeros((len(paths), 3, size, size), np.float32)
-        truths = []
-        for i, path in enumerate(paths):
-            pixels = np.asarray(Image.open(path).convert("RGB"))[:size, :size].transpose(2, 0, 1)
-            h, w = pixels.shape[1:]
-            prep(pixels, np.ones((h, w), bool), out=batch[i, :, :h, :w])
-            truths.append(truth_boxes(data / "labels" / "val" / (path.stem + ".txt"), w, h))
+    for batch, truths in val_batches(images, data, prep, size, batch_size):
         slot, anchor, _, scores, boxes = split_candidates(session.run(batch), meta.head, threshold)
         keep = nms(boxes, scores, meta.nms_iou, groups=slot)
         slot, anchor, scores, boxes = slot[keep], anchor[keep], scores[keep], boxes[keep]

@@ -58,6 +58,21 @@ def _truth_boxes(label_path: Path, width: int, height: int) -> np.ndarray:
     return read_yolo(label_path, image_size=(width, height), fmt="normalised", allow_empty=True).xyxy
 
 
+def val_batches(images: list[Path], dataset_dir: Path, prep: Preprocessor, size: int, batch_size: int):
+    """(batch (N, 3, size, size) float32, truth boxes per chip) for the val chips `images`:
+    each chip preprocessed into the top-left of a zero tile, its labels as pixel corner boxes."""
+    for start in range(0, len(images), batch_size):
+        paths = images[start : start + batch_size]
+        batch = np.zeros((len(paths), 3, size, size), np.float32)
+        truths = []
+        for i, path in enumerate(paths):
+            pixels = np.asarray(Image.open(path).convert("RGB"))[:size, :size].transpose(2, 0, 1)  # band first
+            h, w = pixels.shape[1:]
+            prep(pixels, np.ones((h, w), bool), out=batch[i, :, :h, :w])
+            truths.append(_truth_boxes(Path(dataset_dir) / "labels" / "val" / (path.stem + ".txt"), w, h))
+        yield batch, truths
+
+
 def _scores_at(model_path, dataset_dir, thresholds, iou, batch_size, max_images) -> list[dict]:
     dataset_dir = Path(dataset_dir)
     images = sorted(p for p in (dataset_dir / "images" / "val").glob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
@@ -72,15 +87,7 @@ def _scores_at(model_path, dataset_dir, thresholds, iou, batch_size, max_images)
     tp = np.zeros(len(thresholds), int)
     n_pred = np.zeros(len(thresholds), int)
     n_true = 0
-    for start in range(0, len(images), batch_size):
-        paths = images[start : start + batch_size]
-        batch = np.zeros((len(paths), 3, size, size), np.float32)
-        truths = []
-        for i, path in enumerate(paths):
-            pixels = np.asarray(Image.open(path).convert("RGB"))[:size, :size].transpose(2, 0, 1)  # band first
-            h, w = pixels.shape[1:]
-            prep(pixels, np.ones((h, w), bool), out=batch[i, :, :h, :w])
-            truths.append(_truth_boxes(dataset_dir / "labels" / "val" / (path.stem + ".txt"), w, h))
+    for batch, truths in val_batches(images, dataset_dir, prep, size, batch_size):
         dets = decode_batch(session.run(batch), min(thresholds), meta.nms_iou, meta.head)
         for i, truth in enumerate(truths):
             n_true += len(truth)
