@@ -84,16 +84,22 @@ def _scene_job(job: dict) -> dict:
     fps = _footprints(job["footprints"], path) if job["footprints"] else None
     scene = load_scene(path, gsd=job["gsd"], source_gsd=job["source_gsd"], footprints=fps,
                        name=job["name"], seed=job["seed"])
+    mined = None
+    if job.get("mine_with"):  # every detection on a pile-free background is a false alarm
+        from debrismap.synth.hard_negatives import mine_false_alarms
+
+        mined = mine_false_alarms(scene.rgb, scene.valid, job["mine_with"], job["gsd"], job["mine_score"])
     n = max(job["min_chips"], round(scene.shape[0] * scene.shape[1] / job["chip"] ** 2 * job["per_area"]))
     n_val = max(2, round(n * job["val_fraction"]))
     counts = {}
     for split, count, seed in (("train", n - n_val, job["seed"]), ("val", n_val, job["seed"] + 500)):
         counts[split] = write_chips(scene, Path(job["out"]), split, job["renderers"], count, job["chip"], seed,
                                     empty_share=job["empty_share"], negative_share=job["negative_share"],
-                                    min_contrast=job["min_contrast"])
+                                    min_contrast=job["min_contrast"], mined=mined)
     return {"name": job["name"], "path": str(job["rel"]), "kind": job["kind"], "size_px": list(scene.shape),
             "sun_azimuth": scene.sun_azimuth, "blur_sigma": round(scene.blur_sigma, 2),
             "noise_dn": round(scene.noise_dn, 2), "sites": scene.site_source, "counts": counts,
+            "mined_false_alarms": None if mined is None else len(mined),
             "seconds": round(time.time() - t0, 1)}
 
 
@@ -124,11 +130,18 @@ def main() -> int:
     ap.add_argument("--min-contrast", type=float, default=DEFAULT_MIN_CONTRAST,
                     help="draw no pile that changes its pixels by less than this many noise levels (RMS)")
     ap.add_argument("--negative-share", type=float, default=0.15, help="share with hard negatives only")
+    ap.add_argument("--mine-with", type=Path, default=None, metavar="MODEL",
+                    help="ONNX model whose false alarms on the (pile-free) backgrounds centre a share of the "
+                         "empty chips (hard-negative mining; default: none)")
+    ap.add_argument("--mine-score", type=float, default=None,
+                    help="lowest score of a mined false alarm (default: the model's operating threshold)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--gsd", type=float, default=0.5, help="chip GSD = the model's GSD")
     args = ap.parse_args()
 
     check_backgrounds()
+    if args.mine_with is not None and not args.mine_with.is_file():
+        raise SystemExit(f"--mine-with: {args.mine_with}: no such model file")
     held = {h for h in args.holdout.split(",") if h}
     unknown = held - set(RENDERERS)
     if unknown:
@@ -143,7 +156,8 @@ def main() -> int:
     common = {"out": str(out), "gsd": args.gsd, "chip": args.chip, "per_area": args.per_area,
               "min_chips": args.min_chips, "val_fraction": 0.1, "renderers": renderers,
               "empty_share": args.empty_share, "negative_share": args.negative_share,
-              "min_contrast": args.min_contrast}
+              "min_contrast": args.min_contrast, "mine_score": args.mine_score,
+              "mine_with": str(args.mine_with.resolve()) if args.mine_with else None}
     jobs = []
     if REALDATA.is_dir():
         for k, (rel, gsd, fp) in enumerate(TRAIN_BACKGROUNDS):
@@ -175,7 +189,8 @@ def write_yaml(out: Path, args, renderers, held, results) -> None:
     totals = {}
     for split in ("train", "val"):
         t = {"images": 0, "boxes": 0, "pile_chips": 0, "empty_real_chips": 0, "negative_only_chips": 0,
-             "empty_synthetic_chips": 0, "negatives": 0, "too_faint": 0, "by_renderer": {r: 0 for r in renderers}}
+             "empty_synthetic_chips": 0, "negatives": 0, "too_faint": 0, "mined_chips": 0,
+             "by_renderer": {r: 0 for r in renderers}}
         for res in results:
             c = res["counts"][split]
             t["images"] += c["chips"]
@@ -184,6 +199,7 @@ def write_yaml(out: Path, args, renderers, held, results) -> None:
             t["negative_only_chips"] += c.get("negative_only_chips", 0)
             t["negatives"] += c.get("negatives", 0)
             t["too_faint"] += c.get("too_faint", 0)
+            t["mined_chips"] += c.get("mined_chips", 0)
             key = "empty_real_chips" if res["kind"] == "real" else "empty_synthetic_chips"
             t[key] += c.get("empty_real_chips", 0)
             for r, v in c.get("by_renderer", {}).items():
@@ -195,15 +211,26 @@ def write_yaml(out: Path, args, renderers, held, results) -> None:
         "path": str(out.resolve()), "train": "images/train", "val": "images/val", "names": ["debris"],
         "gsd_m": args.gsd, "chip_size": args.chip, "recipe": "transfer (training/build_transfer_dataset.py)",
         "options": {"empty_share": args.empty_share, "negative_share": args.negative_share,
-                    "min_contrast": args.min_contrast, "per_area": args.per_area, "cities": args.cities},
+                    "min_contrast": args.min_contrast, "per_area": args.per_area, "cities": args.cities,
+                    "mine_with": _model_id(args.mine_with), "mine_score": args.mine_score},
         "renderers": renderers, "held_out_renderers": held, "counts": totals,
         "sources": [{"stem": r["name"], "path": r["path"], "kind": r["kind"], "sites": r["sites"],
                      "sun_azimuth": r["sun_azimuth"], "blur_sigma": r["blur_sigma"], "noise_dn": r["noise_dn"],
-                     "train_chips": r["counts"]["train"]["chips"], "train_piles": r["counts"]["train"]["boxes"]}
+                     "train_chips": r["counts"]["train"]["chips"], "train_piles": r["counts"]["train"]["boxes"],
+                     "mined_false_alarms": r.get("mined_false_alarms")}
                     for r in results],
     }
     (out / "dataset.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
     print(json.dumps(totals, indent=1))
+
+
+def _model_id(path: Path | None) -> dict | None:
+    """The mining model by name and content, so a dataset says which model's mistakes it holds."""
+    if path is None:
+        return None
+    from debrismap.detect.model_file import file_sha256
+
+    return {"file": path.name, "sha256": file_sha256(path)}
 
 
 if __name__ == "__main__":

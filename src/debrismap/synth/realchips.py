@@ -32,6 +32,9 @@ MIN_BODY_PX = 6
 # it to fire on any faint clutter by a building, the false alarms real untouched streets raise.
 DEFAULT_MIN_CONTRAST = 2.5  # RMS change over the pile's body, in units of the scene's noise
 SITE_CENTRED_EMPTY = 0.7  # share of empty / negative-only chips centred on a placement site
+# Share of empty / negative-only chips centred on a spot where a previous model raised a false
+# alarm, when the dataset was mined (synth.hard_negatives); the rest follow SITE_CENTRED_EMPTY.
+MINED_CENTRED_EMPTY = 0.5
 
 
 @dataclass
@@ -195,8 +198,13 @@ def plan_negatives(scene: RealScene, rng, n: int, window) -> list[tuple]:
 
 def write_chips(scene: RealScene, out_dir: Path, split: str, renderers: list[str], n_chips: int,
                 size: int, seed: int, empty_share: float = 0.3, negative_share: float = 0.15,
-                negatives: bool = True, min_contrast: float = DEFAULT_MIN_CONTRAST) -> dict:
-    """Chips of `scene` into out_dir/{images,labels}/split. Returns counts by chip type and renderer."""
+                negatives: bool = True, min_contrast: float = DEFAULT_MIN_CONTRAST,
+                mined: np.ndarray | None = None) -> dict:
+    """Chips of `scene` into out_dir/{images,labels}/split. Returns counts by chip type and renderer.
+
+    mined: (N, 2+) x, y of false alarms a model raised on this (pile-free) scene; a share
+    MINED_CENTRED_EMPTY of the chips without piles is centred on them (hard-negative mining).
+    """
     from PIL import Image
 
     rng = np.random.default_rng(np.random.SeedSequence([seed, 505]))
@@ -207,15 +215,21 @@ def write_chips(scene: RealScene, out_dir: Path, split: str, renderers: list[str
     img_dir.mkdir(parents=True, exist_ok=True)
     lab_dir.mkdir(parents=True, exist_ok=True)
     counts = {"chips": 0, "pile_chips": 0, "empty_real_chips": 0, "negative_only_chips": 0, "boxes": 0,
-              "by_renderer": {r: 0 for r in renderers}, "negatives": 0, "too_faint": 0}
+              "by_renderer": {r: 0 for r in renderers}, "negatives": 0, "too_faint": 0, "mined_chips": 0}
+    has_mined = mined is not None and len(mined) > 0
     for i in range(n_chips):
         u = rng.random()
         kind = "empty" if u < empty_share else ("negative" if u < empty_share + negative_share else "piles")
         # Empty and negative-only chips are centred on placement sites too, mostly: an untouched
         # yard or pavement by a building must look as familiar to the model as one with a pile,
         # or it learns "clutter by a building = pile" (real false alarms, BENCHMARKS.md issue 14).
+        on_mined = kind != "piles" and has_mined and rng.random() < MINED_CENTRED_EMPTY
         by_site = kind == "piles" or rng.random() < SITE_CENTRED_EMPTY
-        if by_site and len(scene.sites):
+        if on_mined:  # the spot anywhere in the chip but its outer fifth, as with sites
+            mx, my = mined[rng.integers(len(mined))][:2]
+            x0 = int(np.clip(mx - rng.uniform(0.2, 0.8) * size, 0, W - size))
+            y0 = int(np.clip(my - rng.uniform(0.2, 0.8) * size, 0, H - size))
+        elif by_site and len(scene.sites):
             sx, sy, _ = scene.sites[rng.integers(len(scene.sites))]
             x0 = int(np.clip(sx - rng.uniform(0.2, 0.8) * size, 0, W - size))
             y0 = int(np.clip(sy - rng.uniform(0.2, 0.8) * size, 0, H - size))
@@ -242,6 +256,7 @@ def write_chips(scene: RealScene, out_dir: Path, split: str, renderers: list[str
             counts["by_renderer"][k] += 1
         key = {"empty": "empty_real_chips", "negative": "negative_only_chips", "piles": "pile_chips"}[kind]
         counts[key] += 1
+        counts["mined_chips"] += int(on_mined)
     return counts
 
 
