@@ -42,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--imgsz", type=int, default=128, help="training crop side (the network is convolutional)")
     ap.add_argument("--lr", type=float, default=None, help="default: the config's (/4 with --init)")
     ap.add_argument("--workers", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=None,
+                    help="training seed (crops, augmentation, order; default: the config's): a second seed "
+                         "shows how much of a difference between arms is the run's own noise")
     ap.add_argument("--save-every", type=int, default=0,
                     help="also keep a checkpoint every N steps (steps/stepNNNN.ckpt): accuracy against steps")
     args = ap.parse_args(argv)
@@ -52,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     })
     if args.arch:
         cfg.arch = args.arch
+    if args.seed is not None:
+        cfg.seed = args.seed
     if args.lr is not None:
         cfg.lr = args.lr
     elif args.init:

@@ -9,6 +9,9 @@
 #   training/make_default_dataset.sh --old [OUT_DIR]
 #       the previous recipe (one renderer: 36 synthetic cities + composites; the bundled model's
 #       training set, models/MODEL_CARD.md), kept for the ablation in BENCHMARKS.md.
+#   MINE_WITH=MODEL.onnx | none   (default: the bundled fp32 model)
+#       the model whose false alarms on the pile-free backgrounds centre half of the empty chips
+#       (hard-negative mining, synth/hard_negatives.py); "none" builds without mining.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [[ "${1:-}" == "--old" ]]; then
@@ -18,4 +21,10 @@ if [[ "${1:-}" == "--old" ]]; then
 fi
 OUT=${1:-datasets/default}
 shift || true
-exec uv run python training/build_transfer_dataset.py --out "$OUT" --workers "${WORKERS:-2}" "$@"
+MINE=${MINE_WITH-models/debrismap-default.onnx}
+mine=()
+if [[ "$MINE" != none && -n "$MINE" ]]; then
+    [[ -f "$MINE" ]] || { echo "make_default_dataset.sh: $MINE: no such model (MINE_WITH=none builds without mining)" >&2; exit 2; }
+    mine=(--mine-with "$MINE")
+fi
+exec uv run python training/build_transfer_dataset.py --out "$OUT" --workers "${WORKERS:-2}" "${mine[@]}" "$@"
