@@ -4,7 +4,10 @@
 # the same warm start (the bundled fp32 model), the same steps, batch, crop and learning rate;
 # every SAVE_EVERY-step checkpoint of both arms scored by bench_loro on a renderer neither
 # recipe trained on (accuracy against training steps, too).
-#   benchmarks/ablation.sh        (STEPS=4000 SAVE_EVERY=1000 HOLDOUT=scatter OUT=runs/abl4k)
+#   benchmarks/ablation.sh        (STEPS=4000 SAVE_EVERY=1000 HOLDOUT=scatter OUT=runs/abl4k SEED=0)
+# The new arm's data are the default recipe's (with hard-negative mining since round 3;
+# MINE_WITH=none training/make_default_dataset.sh rebuilds round 2's). SEED=1 repeats the
+# runs with another training seed: how much of a difference between arms is noise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STEPS=${STEPS:-4000}
@@ -19,7 +22,7 @@ mkdir -p "$OUT"
 for arm in old new; do
     OMP_NUM_THREADS=1 nice -n 19 /usr/bin/time -v uv run python benchmarks/ablation_train.py \
         --data "$OUT/data_$arm" --out "$OUT/arm_$arm" --steps "$STEPS" --save-every "$SAVE_EVERY" \
-        --init models/debrismap-default.onnx > "$OUT/arm_$arm.log" 2>&1 &
+        --seed "${SEED:-0}" --init models/debrismap-default.onnx > "$OUT/arm_$arm.log" 2>&1 &
 done
 wait
 HOLDOUT=$HOLDOUT benchmarks/ablation_eval.sh ablation "$OUT/arm_old" "$OUT/arm_new"
