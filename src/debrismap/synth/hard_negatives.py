@@ -32,6 +32,7 @@ def mine_false_alarms(rgb: np.ndarray, valid: np.ndarray, model_path: str | Path
     from debrismap.detect.preprocess import Preprocessor
     from debrismap.detect.session import ModelSession
     from debrismap.errors import ModelError
+    from debrismap.raster import TileGrid
 
     session = ModelSession(model_path, device="cpu", threads=threads)
     meta, size = session.metadata, session.input_size
@@ -42,8 +43,7 @@ def mine_false_alarms(rgb: np.ndarray, valid: np.ndarray, model_path: str | Path
     pixels = np.clip(np.round(rgb), 0, 255).astype(np.uint8).transpose(2, 0, 1)  # as the chips are saved
     H, W = valid.shape
     overlap = size // 4  # a spot cut by one tile's edge is seen whole by its neighbour
-    step = max(size - overlap, 1)
-    origins = [(x, y) for y in _starts(H, size, step) for x in _starts(W, size, step)]
+    origins = [(int(t.window.col_off), int(t.window.row_off)) for t in TileGrid(W, H, size, overlap)]
     boxes, scores = [], []
     for start in range(0, len(origins), BATCH):
         part = origins[start:start + BATCH]
@@ -72,10 +72,3 @@ def mine_false_alarms(rgb: np.ndarray, valid: np.ndarray, model_path: str | Path
     out = np.stack([cx, cy, s], 1)[inside]
     return out[np.argsort(-out[:, 2], kind="stable")]
 
-
-def _starts(extent: int, size: int, step: int) -> list[int]:
-    """Tile origins along one axis covering [0, extent), the last tile flush with the edge."""
-    if extent <= size:
-        return [0]
-    starts = list(range(0, extent - size, step))
-    return starts + [extent - size]

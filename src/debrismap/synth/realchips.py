@@ -225,14 +225,10 @@ def write_chips(scene: RealScene, out_dir: Path, split: str, renderers: list[str
         # or it learns "clutter by a building = pile" (real false alarms, BENCHMARKS.md issue 14).
         on_mined = kind != "piles" and has_mined and rng.random() < MINED_CENTRED_EMPTY
         by_site = kind == "piles" or rng.random() < SITE_CENTRED_EMPTY
-        if on_mined:  # the spot anywhere in the chip but its outer fifth, as with sites
-            mx, my = mined[rng.integers(len(mined))][:2]
-            x0 = int(np.clip(mx - rng.uniform(0.2, 0.8) * size, 0, W - size))
-            y0 = int(np.clip(my - rng.uniform(0.2, 0.8) * size, 0, H - size))
+        if on_mined:
+            x0, y0 = _chip_around(mined[rng.integers(len(mined))], size, W, H, rng)
         elif by_site and len(scene.sites):
-            sx, sy, _ = scene.sites[rng.integers(len(scene.sites))]
-            x0 = int(np.clip(sx - rng.uniform(0.2, 0.8) * size, 0, W - size))
-            y0 = int(np.clip(sy - rng.uniform(0.2, 0.8) * size, 0, H - size))
+            x0, y0 = _chip_around(scene.sites[rng.integers(len(scene.sites))], size, W, H, rng)
         else:
             x0, y0 = int(rng.integers(0, W - size + 1)), int(rng.integers(0, H - size + 1))
         if scene.valid[y0:y0 + size, x0:x0 + size].mean() < 0.7:
@@ -258,6 +254,13 @@ def write_chips(scene: RealScene, out_dir: Path, split: str, renderers: list[str
         counts[key] += 1
         counts["mined_chips"] += int(on_mined)
     return counts
+
+
+def _chip_around(point, size: int, W: int, H: int, rng) -> tuple[int, int]:
+    """Top-left of a chip holding point (x, y, ...) anywhere but its outer fifth."""
+    x0 = int(np.clip(point[0] - rng.uniform(0.2, 0.8) * size, 0, W - size))
+    y0 = int(np.clip(point[1] - rng.uniform(0.2, 0.8) * size, 0, H - size))
+    return x0, y0
 
 
 def composite_scene(scene: RealScene, renderers: list[str], n_piles: int, seed: int,
